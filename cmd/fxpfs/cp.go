@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/fxpfs/fxpfs/config"
+	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/fxpcopy"
+)
+
+type cpFlags struct {
+	serverFlags
+	recursive bool
+	jobs      int
+	cont      bool
+	noVerify  bool
+}
+
+func newCpCmd() *cobra.Command {
+	var f cpFlags
+	cmd := &cobra.Command{
+		Use:   "cp [flags] SRC DST",
+		Short: "Copy files or trees between servers, server-to-server (FXP), with progress",
+		Long: `cp copies SRC to DST, each given as NAME:/path (a server of the config file or
+of --server) or as an ftp:// or ftps:// URL (its password from
+FXPFS_PASSWORD_<HOST>, with the host upper-cased and '.' as '_', or ~/.netrc).
+The servers transfer the data directly to each other (FXP) unless a server's
+policy is fxp = "off" or FXP is refused, in which case the bytes are relayed
+through this host and the summary says why. Like cp(1): if DST is an existing
+directory (or ends in '/'), SRC is copied into it.
+
+On a terminal a progress line shows per file and total bytes, rate and ETA;
+otherwise one line per finished file is printed. The summary counts files,
+bytes, seconds, and how many went by FXP and how many were relayed. The exit
+status is non-zero if any file failed.`,
+		Example: `  fxpfs cp alpha:/pub/big.iso beta:/incoming/
+  fxpfs cp -r -j 8 alpha:/releases beta:/mirror/releases
+  fxpfs cp --continue ftp://me@10.0.0.5/big.iso beta:/incoming/big.iso`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCp(cmd.Context(), &f, args[0], args[1])
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&f.recursive, "recursive", "r", false, "copy directories recursively")
+	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 4, "parallel transfers (with -r)")
+	cmd.Flags().BoolVar(&f.cont, "continue", false, "resume partial destination files instead of starting over")
+	cmd.Flags().BoolVar(&f.noVerify, "no-verify", false, "skip size/hash verification after each file")
+	return cmd
+}
+
+// endpointArg is a parsed SRC or DST argument.
+type endpointArg struct {
+	server string // name in the config, or a name made from the URL's host
+	path   string
+}
+
+// parseEndpoint splits NAME:/path or an ftp(s):// URL. URL servers are added
+// to adhoc under a name made from the host.
+func parseEndpoint(arg string, adhoc map[string]config.Server) (endpointArg, error) {
+	if strings.HasPrefix(arg, "ftp://") || strings.HasPrefix(arg, "ftps://") {
+		u, err := url.Parse(arg)
+		if err != nil {
+			return endpointArg{}, errors.New("bad URL (want ftp://[user@]host[:port]/path)")
+		}
+		if u.User != nil {
+			if _, has := u.User.Password(); has {
+				return endpointArg{}, errors.New("a password in the URL would be visible in ps; use FXPFS_PASSWORD_<HOST> or ~/.netrc")
+			}
+		}
+		name := u.Hostname()
+		if u.Port() != "" {
+			name += "-" + u.Port()
+		}
+		p := u.Path
+		u.Path = "/"
+		adhoc[name] = config.Server{URL: u.String()}
+		return endpointArg{server: name, path: cleanPath(p)}, nil
+	}
+	name, p, ok := strings.Cut(arg, ":")
+	if !ok || name == "" {
+		return endpointArg{}, fmt.Errorf("%q: want NAME:/path or ftp://host/path", arg)
+	}
+	return endpointArg{server: name, path: cleanPath(p)}, nil
+}
+
+func cleanPath(p string) string {
+	trailing := strings.HasSuffix(p, "/") && p != "/"
+	p = path.Clean("/" + p)
+	if trailing {
+		p += "/"
+	}
+	return p
+}
+
+func runCp(ctx context.Context, f *cpFlags, srcArg, dstArg string) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	adhoc := map[string]config.Server{}
+	src, err := parseEndpoint(srcArg, adhoc)
+	if err != nil {
+		return err
+	}
+	dst, err := parseEndpoint(dstArg, adhoc)
+	if err != nil {
+		return err
+	}
+	log, closer, err := f.logger()
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	cfgs, err := f.resolve(adhoc)
+	if err != nil {
+		return err
+	}
+	var need []ftpclient.ServerConfig
+	for _, name := range []string{src.server, dst.server} {
+		found := false
+		for _, c := range cfgs {
+			if c.Name == name {
+				found = true
+				if len(need) == 0 || need[0].Name != name {
+					need = append(need, c)
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("no server named %q (configured: %s)", name, serverNames(cfgs))
+		}
+	}
+	clients, err := connectAll(ctx, need, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	byName := map[string]*ftpclient.Client{}
+	for _, c := range clients {
+		byName[c.Name()] = c
+	}
+	srcEP := fxpcopy.Endpoint{Client: byName[src.server], Path: strings.TrimSuffix(src.path, "/")}
+	if srcEP.Path == "" {
+		srcEP.Path = "/"
+	}
+	st, err := srcEP.Client.Stat(ctx, srcEP.Path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", srcArg, err)
+	}
+	if st.Type == ftpclient.TypeDir && !f.recursive {
+		return fmt.Errorf("%s is a directory (use -r)", srcArg)
+	}
+	dstEP := fxpcopy.Endpoint{Client: byName[dst.server], Path: strings.TrimSuffix(dst.path, "/")}
+	if dstEP.Path == "" {
+		dstEP.Path = "/"
+	}
+	if strings.HasSuffix(dst.path, "/") || dstEP.Path == "/" {
+		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
+	} else if dt, err := dstEP.Client.Stat(ctx, dstEP.Path); err == nil && dt.Type == ftpclient.TypeDir {
+		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
+	} else if err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
+		return fmt.Errorf("%s: %w", dstArg, err)
+	}
+	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify}
+	isTTY := term.IsTerminal(int(os.Stderr.Fd()))
+	prog := fxpcopy.NewPrinter(os.Stderr, isTTY)
+	var sum fxpcopy.Summary
+	if st.Type == ftpclient.TypeDir {
+		sum, err = fxpcopy.New(log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.Update)
+	} else {
+		sum, err = fxpcopy.New(log).CopyTree(ctx, srcEP, dstEP, opts, 1, prog.Update)
+	}
+	prog.Done()
+	fmt.Fprintln(os.Stderr, sum.String())
+	return err
+}
+
+func serverNames(cfgs []ftpclient.ServerConfig) string {
+	if len(cfgs) == 0 {
+		return "none"
+	}
+	names := make([]string, len(cfgs))
+	for i, c := range cfgs {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,37 @@
+// Command fxpfs mounts FTP servers as folders of one FUSE file system and
+// copies between them server-to-server (FXP). This package only wires the
+// command line onto the config, ftpclient, cache, fxpcopy and fusefs packages.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+var version = "dev"
+
+func main() {
+	root := &cobra.Command{
+		Use:   "fxpfs",
+		Short: "Mount FTP servers as one folder tree; copies between them go server-to-server (FXP)",
+		Long: `fxpfs mounts one or more FTP servers as folders of one FUSE mount
+(MOUNTPOINT/<server>/...). Any program can browse, read and write them. When a
+file is copied between two servers of the mount (cp, cp -r, mv, install), the
+servers transfer it directly to each other (FXP); where FXP is refused, fxpfs
+relays the bytes and says so ('fxpfs status').
+
+Servers come from the config file (default ` + "`~/.config/fxpfs/config.toml`" + `) and/or
+--server NAME=URL flags. Passwords are never taken on the command line: they
+come from the config file, a password_command, FXPFS_PASSWORD_<NAME>, or ~/.netrc.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newMountCmd(), newCpCmd(), newStatusCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "fxpfs:", err)
+		os.Exit(1)
+	}
+}

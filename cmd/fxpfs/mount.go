@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fxpfs/fxpfs/cache"
+	"github.com/fxpfs/fxpfs/fusefs"
+	"github.com/fxpfs/fxpfs/fxpcopy"
+	"github.com/fxpfs/fxpfs/internal/ctl"
+)
+
+type mountFlags struct {
+	serverFlags
+	readOnly   bool
+	allowOther bool
+	uid, gid   int
+	daemon     bool
+	cacheDirs  int
+}
+
+func newMountCmd() *cobra.Command {
+	var f mountFlags
+	cmd := &cobra.Command{
+		Use:   "mount [flags] MOUNTPOINT",
+		Short: "Mount the configured FTP servers at MOUNTPOINT (one folder per server)",
+		Long: `mount logs in to every server (failing at once on a wrong password or an
+unreachable host), then mounts them at MOUNTPOINT/<server>/ and serves the mount
+in the foreground until SIGINT or SIGTERM (Ctrl-C), which unmounts cleanly; a
+second signal while the mount is busy detaches it lazily. The mount is usable as
+soon as 'mountpoint -q MOUNTPOINT' succeeds, so scripts can run
+
+    fxpfs mount --server alpha=ftp://user@host/ /mnt/fxp &
+    until mountpoint -q /mnt/fxp; do sleep 0.1; done
+
+With --daemon, fxpfs returns once the mount is ready and serves it in the
+background (logs to --log-file, or nowhere). Unmount with 'fusermount3 -u
+MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
+(Type=simple) and stop it with SIGTERM: see docs/systemd.md.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMount(cmd.Context(), &f, args[0])
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&f.readOnly, "read-only", "r", false, "mount read-only (every change fails with EROFS)")
+	cmd.Flags().BoolVar(&f.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	cmd.Flags().IntVar(&f.uid, "uid", os.Getuid(), "owner shown for every file")
+	cmd.Flags().IntVar(&f.gid, "gid", os.Getgid(), "group shown for every file")
+	cmd.Flags().BoolVarP(&f.daemon, "daemon", "d", false, "return once mounted and serve in the background")
+	cmd.Flags().IntVar(&f.cacheDirs, "cache-dirs", 10000, "directory listings kept in the cache per server")
+	return cmd
+}
+
+func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
+	mp, err := filepath.Abs(mountpoint)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(mp); err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("mount point %s is not a directory", mp)
+	}
+	if f.daemon && !isDaemonChild() {
+		return startDaemon(mp)
+	}
+	log, closer, err := f.logger()
+	if err != nil {
+		return daemonReady(err)
+	}
+	defer closer.Close()
+	cfgs, err := f.resolve(nil)
+	if err != nil {
+		return daemonReady(err)
+	}
+	if len(cfgs) == 0 {
+		return daemonReady(errors.New("no servers: give --server NAME=URL or a config file (see fxpfs mount --help)"))
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	clients, err := connectAll(ctx, cfgs, log)
+	if err != nil {
+		return daemonReady(err)
+	}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	eng := fxpcopy.New(log)
+	root := fusefs.NewRoot(fusefs.Config{
+		Clients:  clients,
+		Cache:    cache.New(f.cacheDirs),
+		Engine:   eng,
+		Log:      log,
+		ReadOnly: f.readOnly,
+		UID:      uint32(f.uid),
+		GID:      uint32(f.gid),
+	})
+	srv, err := fusefs.Mount(mp, root, fusefs.MountOptions{AllowOther: f.allowOther, Debug: f.debug, ReadOnly: f.readOnly})
+	if err != nil {
+		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
+	}
+	started := time.Now()
+	ctlCtx, ctlStop := context.WithCancel(context.Background())
+	defer ctlStop()
+	snap := func() ctl.Snapshot {
+		s := ctl.Snapshot{Mountpoint: mp, PID: os.Getpid(), Started: started, Counters: eng.Counters(),
+			Active: eng.Active(), Recent: eng.Recent(20)}
+		for _, c := range clients {
+			cfg := c.Config()
+			s.Servers = append(s.Servers, ctl.ServerStatus{Name: c.Name(),
+				Addr: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Stats: c.Stats()})
+		}
+		return s
+	}
+	if err := ctl.Serve(ctlCtx, ctl.SocketPath(mp), snap, log); err != nil {
+		log.Warn("fxpfs status will not work for this mount", "err", err)
+	}
+	log.Info("mounted", "mountpoint", mp, "servers", len(clients))
+	daemonReady(nil)
+
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	select {
+	case <-done:
+		log.Info("unmounted from outside", "mountpoint", mp)
+		return nil
+	case <-ctx.Done():
+	}
+	stop() // a second signal now kills us the default way, unless handled below
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	for {
+		log.Info("unmounting", "mountpoint", mp)
+		err := srv.Unmount()
+		if err == nil {
+			<-done
+			return nil
+		}
+		log.Warn("unmount failed (mount busy?); retrying — signal again to detach lazily", "err", err)
+		select {
+		case <-done:
+			return nil
+		case <-sigs:
+			return lazyUnmount(mp, done)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}

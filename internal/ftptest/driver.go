@@ -1,0 +1,162 @@
+package ftptest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	server "goftp.io/server/v2"
+)
+
+// diskDriver serves a directory on disk with the semantics of a real FTP
+// server. goftp's own driver/file differs from vsftpd and pure-ftpd in ways
+// that would hide client bugs: its MKD is MkdirAll, its RMD removes whole
+// trees, and REST+STOR and APPE do not write where they should.
+type diskDriver struct {
+	root string
+}
+
+var _ server.Driver = (*diskDriver)(nil)
+
+// real maps an FTP path (already cleaned by the session) below the root.
+func (d *diskDriver) real(p string) string {
+	p = path.Clean("/" + p)
+	return filepath.Join(d.root, filepath.FromSlash(p))
+}
+
+func (d *diskDriver) Stat(_ *server.Context, p string) (os.FileInfo, error) {
+	return os.Lstat(d.real(p))
+}
+
+func (d *diskDriver) ListDir(_ *server.Context, p string, cb func(os.FileInfo) error) error {
+	ents, err := os.ReadDir(d.real(p))
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if err := cb(fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *diskDriver) DeleteDir(_ *server.Context, p string) error {
+	if path.Clean("/"+p) == "/" {
+		return errors.New("cannot remove the root")
+	}
+	fi, err := os.Lstat(d.real(p))
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: not a directory", p)
+	}
+	return os.Remove(d.real(p)) // fails on a non-empty directory, like rmdir(2)
+}
+
+func (d *diskDriver) DeleteFile(_ *server.Context, p string) error {
+	fi, err := os.Lstat(d.real(p))
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s: is a directory", p)
+	}
+	return os.Remove(d.real(p))
+}
+
+func (d *diskDriver) Rename(_ *server.Context, from, to string) error {
+	return os.Rename(d.real(from), d.real(to))
+}
+
+func (d *diskDriver) MakeDir(_ *server.Context, p string) error {
+	return os.Mkdir(d.real(p), 0o755)
+}
+
+func (d *diskDriver) GetFile(_ *server.Context, p string, off int64) (int64, io.ReadCloser, error) {
+	f, err := os.Open(d.real(p))
+	if err != nil {
+		return 0, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = fmt.Errorf("%s: is a directory", p)
+	}
+	if err == nil && off > 0 {
+		_, err = f.Seek(off, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return 0, nil, err
+	}
+	return fi.Size() - max(off, 0), f, nil
+}
+
+// PutFile writes STOR (truncate, or at the REST offset) and APPE (append).
+func (d *diskDriver) PutFile(ctx *server.Context, p string, r io.Reader, off int64) (int64, error) {
+	rp := d.real(p)
+	if fi, err := os.Lstat(rp); err == nil && fi.IsDir() {
+		return 0, fmt.Errorf("%s: is a directory", p)
+	}
+	flags := os.O_WRONLY | os.O_CREATE
+	switch {
+	case strings.EqualFold(ctx.Cmd, "APPE"):
+		flags |= os.O_APPEND
+	case off <= 0:
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(rp, flags, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	if off > 0 && flags&os.O_APPEND == 0 {
+		if fi, err := f.Stat(); err == nil && off > fi.Size() {
+			f.Close()
+			return 0, fmt.Errorf("REST %d beyond the end of %s", off, p)
+		}
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			f.Close()
+			return 0, err
+		}
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// diskPerm reports the real permission bits and a fixed owner.
+type diskPerm struct {
+	d *diskDriver
+}
+
+var _ server.Perm = diskPerm{}
+
+func (p diskPerm) GetOwner(string) (string, error) { return "ftp", nil }
+func (p diskPerm) GetGroup(string) (string, error) { return "ftp", nil }
+func (p diskPerm) GetMode(name string) (os.FileMode, error) {
+	fi, err := os.Lstat(p.d.real(name))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0o644, nil
+		}
+		return 0, err
+	}
+	return fi.Mode(), nil
+}
+func (p diskPerm) ChOwner(string, string) error { return nil }
+func (p diskPerm) ChGroup(string, string) error { return nil }
+func (p diskPerm) ChMode(name string, mode os.FileMode) error {
+	return os.Chmod(p.d.real(name), mode.Perm())
+}

@@ -1,0 +1,239 @@
+// Package realftpd starts private instances of real FTP servers (vsftpd and
+// pure-ftpd) for tests: each has its own config, loopback address and port,
+// root directory and user, is not the distribution's system service, and is
+// killed and waited for by t.Cleanup.
+//
+// Requirements (scripts/install-deps.sh installs them on Debian 12):
+//   - root (the servers change to the login user and chroot);
+//   - vsftpd on PATH or in /usr/sbin;
+//   - pure-ftpd and pure-pw, unpacked by install-deps.sh into
+//     /opt/fxpfs-test/pure-ftpd (or $FXPFS_TEST_PREFIX/pure-ftpd), or on PATH.
+//
+// When a requirement is missing the test is skipped with the reason, unless the
+// environment variable CI is set: then it fails, so CI never hides a missing
+// server.
+//
+// Users. vsftpd authenticates a real system user: the package creates the
+// system user "fxpfstest" (home "/", no shell) with the fixed password
+// SystemPassword if it is missing, and a PAM service
+// /etc/pam.d/fxpfs-vsftpd-test (pam_unix for auth, pam_permit for account and
+// session). pure-ftpd uses a virtual user with a random password in a private
+// PureDB, mapped to the same system uid/gid. Either way the server writes files
+// as that system user, so the root directory is chowned to it; files a test
+// puts into Root by hand must be chowned too (WriteFile, MkdirAll and ChownAll
+// do that) before the server can replace or delete them.
+package realftpd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// Kind names a server implementation.
+type Kind string
+
+// Server kinds.
+const (
+	Vsftpd   Kind = "vsftpd"
+	PureFTPd Kind = "pure-ftpd"
+)
+
+// Options configure one instance. The zero value is usable.
+type Options struct {
+	// Addr is the loopback address to listen on; default "127.0.0.1". Use
+	// different addresses (127.0.0.2, 127.0.0.3, ...) for FXP tests: servers
+	// check foreign addresses only across different IPs.
+	Addr string
+	// Port to listen on; 0 picks a free one.
+	Port int
+	// Root is the directory the user sees as "/"; default a new t.TempDir().
+	// It is chowned (not recursively) to the server's user.
+	Root string
+	// FXP allows data connections to and from foreign addresses (vsftpd
+	// pasv_promiscuous + port_promiscuous; pure-ftpd -W). When false, both
+	// servers refuse a PORT to an address other than the client's.
+	FXP bool
+	// MaxClients caps concurrent sessions, in total and per client IP
+	// (vsftpd max_clients + max_per_ip; pure-ftpd -c + -C). 0: no cap.
+	MaxClients int
+	// PassivePorts is the passive port range; zero values let the server pick.
+	PassivePorts [2]int
+	// Name is the server's name in Config; default "<kind>-<addr>".
+	Name string
+}
+
+// Server is one running instance.
+type Server struct {
+	Kind     Kind
+	Name     string
+	Host     string
+	Port     int
+	User     string
+	Password string
+	Root     string // directory on disk that the user sees as "/"
+	UID, GID int    // the system user the server writes files as
+	LogFile  string // server log, if the server writes one (for debugging)
+
+	proc *process
+}
+
+// Addr returns "host:port".
+func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// Config returns a client configuration for this server; name "" uses s.Name.
+func (s *Server) Config(name string) ftpclient.ServerConfig {
+	if name == "" {
+		name = s.Name
+	}
+	return ftpclient.ServerConfig{
+		Name:     name,
+		Host:     s.Host,
+		Port:     s.Port,
+		User:     s.User,
+		Password: ftpclient.Secret(s.Password),
+		TLS:      ftpclient.TLSNone,
+		FXP:      ftpclient.FXPAuto,
+	}
+}
+
+// Kill sends SIGKILL to the server and every process it forked (sessions and
+// their helpers), so transfers in flight die mid-way. Idempotent.
+func (s *Server) Kill() { s.proc.kill() }
+
+// Path returns the on-disk path of rel (a server path like "/a/b").
+func (s *Server) Path(rel string) string { return filepath.Join(s.Root, filepath.FromSlash(rel)) }
+
+// WriteFile writes data to rel under Root (making parents) and chowns what it
+// made to the server's user.
+func (s *Server) WriteFile(t testing.TB, rel string, data []byte) {
+	t.Helper()
+	p := s.Path(rel)
+	s.MkdirAll(t, filepath.Dir(relOf(s.Root, p)))
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatalf("realftpd: %v", err)
+	}
+	if err := os.Chown(p, s.UID, s.GID); err != nil {
+		t.Fatalf("realftpd: %v", err)
+	}
+}
+
+// MkdirAll makes directory rel under Root and chowns each new level to the
+// server's user.
+func (s *Server) MkdirAll(t testing.TB, rel string) {
+	t.Helper()
+	p := s.Path(rel)
+	var missing []string
+	for d := p; d != s.Root && len(d) > len(s.Root); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			t.Fatalf("realftpd: %v", err)
+		}
+		if err := os.Chown(missing[i], s.UID, s.GID); err != nil {
+			t.Fatalf("realftpd: %v", err)
+		}
+	}
+}
+
+// ChownAll chowns everything under Root to the server's user (call it after
+// populating Root by other means).
+func (s *Server) ChownAll(t testing.TB) {
+	t.Helper()
+	err := filepath.WalkDir(s.Root, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, s.UID, s.GID)
+	})
+	if err != nil {
+		t.Fatalf("realftpd: chown %s: %v", s.Root, err)
+	}
+}
+
+func relOf(root, p string) string {
+	r, err := filepath.Rel(root, p)
+	if err != nil {
+		return "/"
+	}
+	return "/" + filepath.ToSlash(r)
+}
+
+// missing reports an absent prerequisite: a skip locally, a failure in CI.
+func missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + " (scripts/install-deps.sh installs it; run tests as root)"
+	if os.Getenv("CI") != "" {
+		t.Fatalf("realftpd: %s [CI is set: a missing server is a failure]", msg)
+	}
+	t.Skipf("realftpd: %s", msg)
+}
+
+func (o *Options) defaults(t testing.TB, kind Kind) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1"
+	}
+	if o.Name == "" {
+		o.Name = fmt.Sprintf("%s-%s", kind, o.Addr)
+	}
+	if o.Root == "" {
+		o.Root = t.TempDir()
+	}
+}
+
+// prepareRoot makes root usable by a server running as uid:gid: every parent
+// traversable by others, root itself owned by the user.
+func prepareRoot(root string, uid, gid int) (string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("root %q: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("root: %w", err)
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return "", fmt.Errorf("root parent: %w", err)
+		}
+		if d != abs && fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o055); err != nil {
+				return "", fmt.Errorf("make %s traversable: %w", d, err)
+			}
+		}
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	if err := os.Chmod(abs, 0o755); err != nil {
+		return "", fmt.Errorf("root: %w", err)
+	}
+	if err := os.Chown(abs, uid, gid); err != nil {
+		return "", fmt.Errorf("root: %w", err)
+	}
+	return abs, nil
+}
+
+// freePort returns a port that was free on addr a moment ago.
+func freePort(addr string) (int, error) {
+	l, err := net.Listen("tcp4", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on %s: %w", addr, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// greetingTimeout bounds how long a server may take to answer its first 220.
+const greetingTimeout = 15 * time.Second
