@@ -30,7 +30,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 APT_PKGS=(
-	vsftpd fuse3 rsync curl lftp rclone iproute2 ca-certificates
+	vsftpd fuse3 rsync curl lftp rclone iproute2 ca-certificates openssl
 	libsodium23 libwrap0 libcap2 libpam0g libpam-modules libssl3 libcrypt1
 	build-essential # cgo for `go test -race`
 )

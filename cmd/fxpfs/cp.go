@@ -178,12 +178,8 @@ func runCp(ctx context.Context, f *cpFlags, srcArg, dstArg string) error {
 	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify}
 	isTTY := term.IsTerminal(int(os.Stderr.Fd()))
 	prog := fxpcopy.NewPrinter(os.Stderr, isTTY)
-	var sum fxpcopy.Summary
-	if st.Type == ftpclient.TypeDir {
-		sum, err = fxpcopy.New(log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.Update)
-	} else {
-		sum, err = fxpcopy.New(log).CopyTree(ctx, srcEP, dstEP, opts, 1, prog.Update)
-	}
+	opts.Plan = prog.SetPlan
+	sum, err := fxpcopy.New(log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.Update)
 	prog.Done()
 	fmt.Fprintln(os.Stderr, sum.String())
 	return err

@@ -97,16 +97,20 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		}
 	}()
 	eng := fxpcopy.New(log)
-	root := fusefs.NewRoot(fusefs.Config{
-		Clients:  clients,
-		Cache:    cache.New(f.cacheDirs),
-		Engine:   eng,
-		Log:      log,
-		ReadOnly: f.readOnly,
-		UID:      uint32(f.uid),
-		GID:      uint32(f.gid),
+	root, err := fusefs.NewRoot(clients, cache.New(f.cacheDirs), eng, fusefs.Options{
+		ReadOnly:   f.readOnly,
+		AllowOther: f.allowOther,
+		Debug:      f.debug,
+		SetOwner:   true,
+		UID:        uint32(f.uid),
+		GID:        uint32(f.gid),
+		FsName:     "fxpfs",
+		Logger:     log,
 	})
-	srv, err := fusefs.Mount(mp, root, fusefs.MountOptions{AllowOther: f.allowOther, Debug: f.debug, ReadOnly: f.readOnly})
+	if err != nil {
+		return daemonReady(err)
+	}
+	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
 	if err != nil {
 		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
 	}

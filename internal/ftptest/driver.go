@@ -153,7 +153,7 @@ func (p diskPerm) GetMode(name string) (os.FileMode, error) {
 		}
 		return 0, err
 	}
-	return fi.Mode(), nil
+	return fi.Mode().Perm(), nil // symlinks show as files: goftp prints Go's "L" type letter
 }
 func (p diskPerm) ChOwner(string, string) error { return nil }
 func (p diskPerm) ChGroup(string, string) error { return nil }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -25,7 +24,7 @@ type process struct {
 }
 
 // startProcess runs argv[0] in its own process group and registers cleanup.
-func startProcess(t testing.TB, argv []string, outputFile string) (*process, error) {
+func startProcess(t TB, argv []string, outputFile string) (*process, error) {
 	t.Helper()
 	out, err := os.Create(outputFile)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // pureUser is the virtual user name of pure-ftpd instances.
@@ -37,11 +36,15 @@ func pureBins() (server, pw string) {
 }
 
 // StartPureFTPd starts a private pure-ftpd for the test and stops it at cleanup.
-func StartPureFTPd(t testing.TB, opts Options) *Server {
+func StartPureFTPd(t TB, opts Options) *Server {
 	t.Helper()
+	skipShort(t)
 	bin, pw := pureBins()
 	if bin == "" {
 		missing(t, "pure-ftpd/pure-pw not found in /opt/fxpfs-test/pure-ftpd or on PATH")
+	}
+	if lookBin("openssl") == "" {
+		missing(t, "openssl (to hash the pure-ftpd test password) not found")
 	}
 	if os.Geteuid() != 0 {
 		missing(t, "pure-ftpd test instances need root (they chroot and change user)")
@@ -69,15 +72,11 @@ func StartPureFTPd(t testing.TB, opts Options) *Server {
 	srv := &Server{
 		Kind: PureFTPd, Name: opts.Name, Host: opts.Addr, Port: port,
 		User: pureUser, Password: password, Root: root, UID: uid, GID: gid,
-		LogFile: filepath.Join(state, "transfer.log"),
+		LogFile: filepath.Join(state, "transfer.log"), TLS: opts.TLS,
 	}
 	passwd, db := filepath.Join(state, "pureftpd.passwd"), filepath.Join(state, "pureftpd.pdb")
-	add := exec.Command(pw, "useradd", pureUser, "-f", passwd, "-F", db,
-		"-u", strconv.Itoa(uid), "-g", strconv.Itoa(gid), "-d", root, "-m")
-	// pure-pw asks for the password twice on stdin; never on argv.
-	add.Stdin = strings.NewReader(password + "\n" + password + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("realftpd: pure-pw useradd: %v: %s", err, out)
+	if err := writePureDB(pw, passwd, db, password, uid, gid, root); err != nil {
+		t.Fatalf("realftpd: %v", err)
 	}
 	args := []string{bin,
 		"-S", fmt.Sprintf("%s,%d", srv.Host, srv.Port),
@@ -98,6 +97,16 @@ func StartPureFTPd(t testing.TB, opts Options) *Server {
 		n := strconv.Itoa(opts.MaxClients)
 		args = append(args, "-c", n, "-C", n)
 	}
+	if opts.TLS {
+		cert, err := writeCert(state, opts.Addr)
+		if err != nil {
+			t.Fatalf("realftpd: %v", err)
+		}
+		args = append(args, "-Y", "1", "-2", cert) // TLS optional
+	}
+	if opts.MaxRate > 0 {
+		args = append(args, "-T", strconv.Itoa(max(opts.MaxRate/1024, 1)))
+	}
 	if opts.PassivePorts[0] > 0 {
 		args = append(args, "-p", fmt.Sprintf("%d:%d", opts.PassivePorts[0], opts.PassivePorts[1]))
 	}
@@ -111,6 +120,29 @@ func StartPureFTPd(t testing.TB, opts Options) *Server {
 	}
 	t.Logf("realftpd: pure-ftpd %s on %s root %s (fxp=%v)", srv.Name, srv.Addr(), root, opts.FXP)
 	return srv
+}
+
+// writePureDB writes the virtual user to a passwd file and compiles it with
+// `pure-pw mkdb`. The hash is SHA-512 crypt (from `openssl passwd -6`, the
+// password on stdin): pure-pw's default argon2id takes ~3 s of CPU per login on
+// a small machine, which tests that open many connections cannot afford.
+func writePureDB(pw, passwd, db, password string, uid, gid int, home string) error {
+	ossl := exec.Command("openssl", "passwd", "-6", "-stdin")
+	ossl.Stdin = strings.NewReader(password + "\n")
+	out, err := ossl.Output()
+	if err != nil {
+		return fmt.Errorf("openssl passwd (hash the pure-ftpd test password): %w", err)
+	}
+	hash := strings.TrimSpace(string(out))
+	// login:hash:uid:gid:gecos:home/./ (the "/./" chroots the user to home).
+	line := fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n", pureUser, hash, uid, gid, home)
+	if err := os.WriteFile(passwd, []byte(line), 0o600); err != nil {
+		return fmt.Errorf("pure-ftpd passwd file: %w", err)
+	}
+	if out, err := exec.Command(pw, "mkdb", db, "-f", passwd).CombinedOutput(); err != nil {
+		return fmt.Errorf("pure-pw mkdb: %w: %s", err, out)
+	}
+	return nil
 }
 
 func randomPassword() (string, error) {

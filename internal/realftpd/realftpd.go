@@ -9,9 +9,10 @@
 //   - pure-ftpd and pure-pw, unpacked by install-deps.sh into
 //     /opt/fxpfs-test/pure-ftpd (or $FXPFS_TEST_PREFIX/pure-ftpd), or on PATH.
 //
-// When a requirement is missing the test is skipped with the reason, unless the
-// environment variable CI is set: then it fails, so CI never hides a missing
-// server.
+// When a requirement is missing the test is skipped with the reason, unless
+// the environment variable CI is set: then it fails, so CI never hides a
+// missing server. Under `go test -short` (make test-short) the Start
+// functions skip the test: real servers are not unit tests.
 //
 // Users. vsftpd authenticates a real system user: the package creates the
 // system user "fxpfstest" (home "/", no shell) with the fixed password
@@ -21,7 +22,11 @@
 // PureDB, mapped to the same system uid/gid. Either way the server writes files
 // as that system user, so the root directory is chowned to it; files a test
 // puts into Root by hand must be chowned too (WriteFile, MkdirAll and ChownAll
-// do that) before the server can replace or delete them.
+// do that) before the server can replace or delete them. Files the servers
+// write are world-readable (umask 022), so tests can compare them on disk.
+//
+// Kill stops a server and every session process it forked (SIGSTOP of the
+// whole tree, then SIGKILL), so a transfer in flight dies: for fault tests.
 package realftpd
 
 import (
@@ -36,6 +41,18 @@ import (
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
+
+// TB is the part of testing.TB these helpers use, so that a program (the
+// demo, the benchmarks) can start servers too, with an adapter of its own.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+}
 
 // Kind names a server implementation.
 type Kind string
@@ -66,6 +83,13 @@ type Options struct {
 	MaxClients int
 	// PassivePorts is the passive port range; zero values let the server pick.
 	PassivePorts [2]int
+	// MaxRate caps each data transfer at about this many bytes per second
+	// (vsftpd local_max_rate; pure-ftpd -T, in KiB/s), for tests that need a
+	// transfer to last. 0: no cap.
+	MaxRate int
+	// TLS offers explicit TLS (AUTH TLS) with a self-signed certificate;
+	// plain logins stay allowed. Config then asks for TLS without verifying.
+	TLS bool
 	// Name is the server's name in Config; default "<kind>-<addr>".
 	Name string
 }
@@ -81,6 +105,7 @@ type Server struct {
 	Root     string // directory on disk that the user sees as "/"
 	UID, GID int    // the system user the server writes files as
 	LogFile  string // server log, if the server writes one (for debugging)
+	TLS      bool   // explicit TLS offered (self-signed certificate)
 
 	proc *process
 }
@@ -93,7 +118,7 @@ func (s *Server) Config(name string) ftpclient.ServerConfig {
 	if name == "" {
 		name = s.Name
 	}
-	return ftpclient.ServerConfig{
+	cfg := ftpclient.ServerConfig{
 		Name:     name,
 		Host:     s.Host,
 		Port:     s.Port,
@@ -102,6 +127,10 @@ func (s *Server) Config(name string) ftpclient.ServerConfig {
 		TLS:      ftpclient.TLSNone,
 		FXP:      ftpclient.FXPAuto,
 	}
+	if s.TLS {
+		cfg.TLS, cfg.TLSInsecure = ftpclient.TLSExplicit, true
+	}
+	return cfg
 }
 
 // Kill sends SIGKILL to the server and every process it forked (sessions and
@@ -113,7 +142,7 @@ func (s *Server) Path(rel string) string { return filepath.Join(s.Root, filepath
 
 // WriteFile writes data to rel under Root (making parents) and chowns what it
 // made to the server's user.
-func (s *Server) WriteFile(t testing.TB, rel string, data []byte) {
+func (s *Server) WriteFile(t TB, rel string, data []byte) {
 	t.Helper()
 	p := s.Path(rel)
 	s.MkdirAll(t, filepath.Dir(relOf(s.Root, p)))
@@ -127,7 +156,7 @@ func (s *Server) WriteFile(t testing.TB, rel string, data []byte) {
 
 // MkdirAll makes directory rel under Root and chowns each new level to the
 // server's user.
-func (s *Server) MkdirAll(t testing.TB, rel string) {
+func (s *Server) MkdirAll(t TB, rel string) {
 	t.Helper()
 	p := s.Path(rel)
 	var missing []string
@@ -149,7 +178,7 @@ func (s *Server) MkdirAll(t testing.TB, rel string) {
 
 // ChownAll chowns everything under Root to the server's user (call it after
 // populating Root by other means).
-func (s *Server) ChownAll(t testing.TB) {
+func (s *Server) ChownAll(t TB) {
 	t.Helper()
 	err := filepath.WalkDir(s.Root, func(p string, _ os.DirEntry, err error) error {
 		if err != nil {
@@ -170,8 +199,16 @@ func relOf(root, p string) string {
 	return "/" + filepath.ToSlash(r)
 }
 
+// skipShort skips under `go test -short` (unit tests only: `make test-short`).
+func skipShort(t TB) {
+	t.Helper()
+	if testing.Testing() && testing.Short() {
+		t.Skip("realftpd: -short: real FTP servers are not started")
+	}
+}
+
 // missing reports an absent prerequisite: a skip locally, a failure in CI.
-func missing(t testing.TB, format string, args ...any) {
+func missing(t TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...) + " (scripts/install-deps.sh installs it; run tests as root)"
 	if os.Getenv("CI") != "" {
@@ -180,7 +217,7 @@ func missing(t testing.TB, format string, args ...any) {
 	t.Skipf("realftpd: %s", msg)
 }
 
-func (o *Options) defaults(t testing.TB, kind Kind) {
+func (o *Options) defaults(t TB, kind Kind) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1"
 	}

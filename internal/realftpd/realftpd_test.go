@@ -3,6 +3,7 @@ package realftpd
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -14,7 +15,7 @@ import (
 	"github.com/jlaffaye/ftp"
 )
 
-type starter func(testing.TB, Options) *Server
+type starter func(TB, Options) *Server
 
 var kinds = []struct {
 	name  string
@@ -108,6 +109,7 @@ func TestStoreListRetrieve(t *testing.T) {
 func TestWrongPassword(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
+			t.Parallel() // both servers delay failed logins by seconds
 			s := k.start(t, Options{Addr: "127.0.0.2"})
 			c, err := ftp.Dial(s.Addr(), ftp.DialWithTimeout(10*time.Second))
 			if err != nil {
@@ -222,6 +224,58 @@ func TestKillStopsTransfer(t *testing.T) {
 			}
 			if _, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
 				t.Fatal("server still accepts connections after Kill")
+			}
+		})
+	}
+}
+
+// TestMaxRate checks that MaxRate slows transfers down (a lower bound only).
+func TestMaxRate(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := k.start(t, Options{Addr: "127.0.0.2", MaxRate: 256 << 10})
+			s.WriteFile(t, "/f", make([]byte, 512<<10))
+			c := dial(t, s)
+			start := time.Now()
+			r, err := c.Retr("/f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, r)
+			r.Close()
+			if err != nil || n != 512<<10 {
+				t.Fatalf("read %d bytes: %v", n, err)
+			}
+			if d := time.Since(start); d < 1500*time.Millisecond {
+				t.Errorf("512 KiB at 256 KiB/s took %v", d)
+			}
+		})
+	}
+}
+
+// TestTLS logs in with explicit TLS (data channel protected too).
+func TestTLS(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := k.start(t, Options{Addr: "127.0.0.3", TLS: true})
+			c, err := ftp.Dial(s.Addr(), ftp.DialWithTimeout(10*time.Second),
+				ftp.DialWithExplicitTLS(&tls.Config{InsecureSkipVerify: true}))
+			if err != nil {
+				t.Fatalf("dial with TLS: %v", err)
+			}
+			defer c.Quit()
+			if err := c.Login(s.User, s.Password); err != nil {
+				t.Fatalf("login: %v", err)
+			}
+			data := []byte("over TLS")
+			if err := c.Stor("/t.txt", bytes.NewReader(data)); err != nil {
+				t.Fatalf("stor: %v", err)
+			}
+			if got, _ := os.ReadFile(s.Path("/t.txt")); !bytes.Equal(got, data) {
+				t.Fatalf("on disk %q", got)
+			}
+			if cfg := s.Config(""); cfg.TLS != "explicit" || !cfg.TLSInsecure {
+				t.Errorf("Config TLS %q insecure %v", cfg.TLS, cfg.TLSInsecure)
 			}
 		})
 	}

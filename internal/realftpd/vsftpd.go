@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 )
 
 // SystemUser is the system account vsftpd logs in and both servers write files as.
@@ -29,8 +28,9 @@ session  required pam_permit.so
 `
 
 // StartVsftpd starts a private vsftpd for the test and stops it at cleanup.
-func StartVsftpd(t testing.TB, opts Options) *Server {
+func StartVsftpd(t TB, opts Options) *Server {
 	t.Helper()
+	skipShort(t)
 	bin := lookBin("vsftpd", "/usr/sbin/vsftpd")
 	if bin == "" {
 		missing(t, "vsftpd not found (apt-get install vsftpd)")
@@ -67,10 +67,16 @@ func StartVsftpd(t testing.TB, opts Options) *Server {
 	srv := &Server{
 		Kind: Vsftpd, Name: opts.Name, Host: opts.Addr, Port: port,
 		User: SystemUser, Password: SystemPassword, Root: root, UID: uid, GID: gid,
-		LogFile: filepath.Join(state, "vsftpd.log"),
+		LogFile: filepath.Join(state, "vsftpd.log"), TLS: opts.TLS,
+	}
+	cert := ""
+	if opts.TLS {
+		if cert, err = writeCert(state, opts.Addr); err != nil {
+			t.Fatalf("realftpd: %v", err)
+		}
 	}
 	conf := filepath.Join(state, "vsftpd.conf")
-	if err := os.WriteFile(conf, []byte(vsftpdConfig(srv, opts, empty)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(vsftpdConfig(srv, opts, empty, cert)), 0o600); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
 	p, err := startProcess(t, []string{bin, conf}, filepath.Join(state, "stderr.log"))
@@ -85,7 +91,7 @@ func StartVsftpd(t testing.TB, opts Options) *Server {
 	return srv
 }
 
-func vsftpdConfig(s *Server, o Options, emptyDir string) string {
+func vsftpdConfig(s *Server, o Options, emptyDir, cert string) string {
 	yn := func(b bool) string {
 		if b {
 			return "YES"
@@ -139,6 +145,21 @@ func vsftpdConfig(s *Server, o Options, emptyDir string) string {
 		lines = append(lines,
 			"max_clients="+strconv.Itoa(o.MaxClients),
 			"max_per_ip="+strconv.Itoa(o.MaxClients))
+	}
+	if cert != "" {
+		lines = append(lines,
+			"ssl_enable=YES",
+			"rsa_cert_file="+cert,
+			"rsa_private_key_file="+cert,
+			"allow_anon_ssl=NO",
+			"force_local_logins_ssl=NO",
+			"force_local_data_ssl=NO",
+			"require_ssl_reuse=NO",
+			"ssl_ciphers=HIGH",
+		)
+	}
+	if o.MaxRate > 0 {
+		lines = append(lines, "local_max_rate="+strconv.Itoa(o.MaxRate))
 	}
 	if o.PassivePorts[0] > 0 {
 		lines = append(lines,

@@ -1,0 +1,193 @@
+package ftpclient
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"path"
+	"regexp"
+	"sync/atomic"
+	"time"
+)
+
+// Client is one configured server: its pool and every operation on it.
+// Safe for concurrent use.
+type Client struct {
+	cfg      ServerConfig
+	log      *slog.Logger
+	pool     *pool
+	tlsCache tls.ClientSessionCache
+
+	features    atomic.Pointer[Features] // from the first login's FEAT
+	loggedIn    atomic.Bool              // a login has succeeded once (see tooMany)
+	epsvBroken  atomic.Bool              // EPSV was refused: use PASV from now on
+	listPlain   atomic.Bool              // "LIST -a" was refused: use plain LIST
+	noUtime     atomic.Bool              // SITE UTIME was refused
+	noChmod     atomic.Bool              // SITE CHMOD was refused
+	noMdtmWrite atomic.Bool              // "MDTM time path" was refused
+	connID      atomic.Int64
+
+	stats struct {
+		commands, dials, bytesIn, bytesOut atomic.Int64
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// Normalize fills the defaults of a ServerConfig and checks it.
+func (cfg ServerConfig) Normalize() (ServerConfig, error) {
+	if !nameRE.MatchString(cfg.Name) || cfg.Name == "." || cfg.Name == ".." {
+		return cfg, fmt.Errorf("server name %q: want [A-Za-z0-9._-]+: %w", cfg.Name, ErrBadName)
+	}
+	if cfg.Host == "" {
+		return cfg, fmt.Errorf("server %s: no host: %w", cfg.Name, ErrBadName)
+	}
+	if err := checkArg(cfg.Host + cfg.User); err != nil {
+		return cfg, fmt.Errorf("server %s: host or user: %w", cfg.Name, err)
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = TLSNone
+	case TLSNone, TLSExplicit, TLSImplicit:
+	default:
+		return cfg, fmt.Errorf("server %s: tls %q: want none, explicit or implicit", cfg.Name, cfg.TLS)
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 21
+		if cfg.TLS == TLSImplicit {
+			cfg.Port = 990
+		}
+	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return cfg, fmt.Errorf("server %s: port %d out of range", cfg.Name, cfg.Port)
+	}
+	if cfg.BasePath == "" {
+		cfg.BasePath = "/"
+	}
+	cfg.BasePath = path.Clean("/" + cfg.BasePath)
+	if err := checkArg(cfg.BasePath); err != nil {
+		return cfg, fmt.Errorf("server %s: base path: %w", cfg.Name, err)
+	}
+	if cfg.User == "" {
+		cfg.User = "anonymous"
+	}
+	switch cfg.FXP {
+	case "":
+		cfg.FXP = FXPAuto
+	case FXPAuto, FXPOff, FXPForce:
+	default:
+		return cfg, fmt.Errorf("server %s: fxp %q: want auto, off or force", cfg.Name, cfg.FXP)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 4
+	}
+	def(&cfg.ListingTTL, 60*time.Second)
+	def(&cfg.DialTimeout, 10*time.Second)
+	def(&cfg.CmdTimeout, 30*time.Second)
+	def(&cfg.DataTimeout, 60*time.Second)
+	def(&cfg.IdleTimeout, 60*time.Second)
+	return cfg, nil
+}
+
+// New validates cfg (filling defaults) and returns a Client. It does not
+// dial. A nil logger discards.
+func New(cfg ServerConfig, log *slog.Logger) (*Client, error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{cfg: cfg, log: log, tlsCache: tls.NewLRUClientSessionCache(64)}
+	c.pool = newPool(c)
+	return c, nil
+}
+
+// Config returns the normalized configuration (Password included; never log it).
+func (c *Client) Config() ServerConfig { return c.cfg }
+
+// Name is the server's folder name.
+func (c *Client) Name() string { return c.cfg.Name }
+
+// Connect dials and logs in one connection (kept in the pool), so that bad
+// credentials or an unreachable host are reported at mount time.
+func (c *Client) Connect(ctx context.Context) error {
+	return c.do(ctx, "login", "", true, func(*conn) error { return nil })
+}
+
+// Close closes all pooled connections; in-flight transfers fail.
+func (c *Client) Close() error {
+	c.pool.close()
+	return nil
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Commands: c.stats.commands.Load(),
+		Dials:    c.stats.dials.Load(),
+		BytesIn:  c.stats.bytesIn.Load(),
+		BytesOut: c.stats.bytesOut.Load(),
+		MaxConns: c.pool.currentLimit(),
+	}
+}
+
+// Features returns what the server supports (cached after the first login).
+func (c *Client) Features(ctx context.Context) (Features, error) {
+	if f := c.features.Load(); f != nil {
+		return *f, nil
+	}
+	if err := c.Connect(ctx); err != nil {
+		return Features{}, err
+	}
+	return *c.features.Load(), nil
+}
+
+// feats returns the cached features (zero before the first login).
+func (c *Client) feats() Features {
+	if f := c.features.Load(); f != nil {
+		return *f
+	}
+	return Features{}
+}
+
+// useMLSD says whether listings use MLSD/MLST.
+func (c *Client) useMLSD() bool { return c.feats().MLSD && !c.cfg.DisableMLSD }
+
+// do runs fn on a pooled connection under ctx: acquiring (always
+// retryable: nothing was sent yet), binding ctx to the connection, releasing
+// it according to the outcome, and retrying the whole when idempotent and the
+// failure is a retryable one. The result goes through translate.
+func (c *Client) do(ctx context.Context, op, p string, idempotent bool, fn func(*conn) error) error {
+	err := retry(ctx, func() (bool, error) {
+		cn, err := c.pool.acquire(ctx)
+		if err != nil {
+			return shouldRetry(ctx, err), err
+		}
+		err = c.run(ctx, cn, fn)
+		c.pool.release(cn, err)
+		return idempotent && shouldRetry(ctx, err), err
+	})
+	return c.translate(op, p, err)
+}
+
+// run calls fn with ctx bound to cn; an interruption by ctx is reported as
+// ctx's error.
+func (c *Client) run(ctx context.Context, cn *conn, fn func(*conn) error) error {
+	stop := cn.bind(ctx)
+	err := fn(cn)
+	if !stop() && err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// sp maps a mount path to the server path.
+func (c *Client) sp(p string) (string, error) { return serverPath(c.cfg.BasePath, p) }

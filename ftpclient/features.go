@@ -1,0 +1,57 @@
+package ftpclient
+
+import (
+	"strings"
+)
+
+// parseFeat reads a FEAT reply (RFC 2389): one feature per line, indented
+// by a space, between the "211-" and "211 " lines.
+func parseFeat(msg string) Features {
+	var f Features
+	lines := strings.Split(msg, "\n")
+	for i, line := range lines {
+		if i == 0 || i == len(lines)-1 && !strings.HasPrefix(line, " ") {
+			continue // the "Features:" and "End" lines
+		}
+		line = strings.TrimSpace(line)
+		name, arg, _ := strings.Cut(line, " ")
+		switch strings.ToUpper(name) {
+		case "MLST", "MLSD":
+			f.MLSD = true
+		case "MFMT":
+			f.MFMT = true
+		case "MDTM":
+			f.MDTM = true
+		case "SIZE":
+			f.SIZE = true
+		case "REST":
+			f.REST = f.REST || strings.EqualFold(strings.TrimSpace(arg), "STREAM")
+		case "UTF8":
+			f.UTF8 = true
+		case "EPSV":
+			f.EPSV = true
+		case "XMD5":
+			f.XMD5 = true
+		case "XSHA1":
+			f.XSHA1 = true
+		case "XCRC":
+			f.XCRC = true
+		case "HASH":
+			for _, a := range strings.Split(arg, ";") {
+				if a = strings.TrimSuffix(strings.TrimSpace(a), "*"); a != "" {
+					f.Hashes = append(f.Hashes, strings.ToUpper(a))
+				}
+			}
+		case "SITE":
+			for _, a := range strings.FieldsFunc(strings.ToUpper(arg), func(r rune) bool { return r == ' ' || r == ',' || r == ';' }) {
+				switch a {
+				case "CHMOD":
+					f.SiteChmod = true
+				case "UTIME":
+					f.SiteUtime = true
+				}
+			}
+		}
+	}
+	return f
+}

@@ -1,0 +1,241 @@
+package ftpclient
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+)
+
+// Listing limits: a line longer than maxListLine is skipped (and logged); a
+// listing with more entries or bytes than this is a protocol error.
+const (
+	maxListLine    = 16 << 10
+	maxListEntries = 1 << 20
+	maxListBytes   = 512 << 20
+)
+
+// List returns the entries of directory dir (MLSD where offered, else LIST),
+// without "." and "..". Unparseable lines are logged and skipped.
+func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
+	sp, err := c.sp(dir)
+	if err != nil {
+		return nil, c.translate("LIST", dir, err)
+	}
+	var ents []Entry
+	err = c.do(ctx, "LIST", dir, true, func(cn *conn) error {
+		var err error
+		ents, err = cn.list(sp, dir)
+		return err
+	})
+	return ents, err
+}
+
+// list fetches and parses one directory listing over our control channel.
+func (cn *conn) list(sp, dir string) ([]Entry, error) {
+	c := cn.cl
+	mlsd := c.useMLSD()
+	if !mlsd {
+		// CWD + LIST without a path: LIST arguments are globbed and
+		// option-parsed by servers (vsftpd, pure-ftpd), which breaks names
+		// with "*", "[" or a leading "-".
+		if _, err := cn.cmdExpect([]int{250, 200}, "CWD %s", sp); err != nil {
+			return nil, err
+		}
+	}
+	dc, err := cn.openData()
+	if err != nil {
+		return nil, err
+	}
+	defer dc.Close()
+	var r Reply
+	switch {
+	case mlsd:
+		r, err = cn.cmd("MLSD %s", sp)
+	case c.listPlain.Load():
+		r, err = cn.cmd("LIST")
+	default:
+		// "-a" shows dot files (rsync's temporary files must be seen).
+		r, err = cn.cmd("LIST -a")
+		if err == nil && (r.Code == 500 || r.Code == 501) {
+			c.listPlain.Store(true)
+			r, err = cn.cmd("LIST")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Code != 125 && r.Code != 150 {
+		return nil, expect(r, 125, 150)
+	}
+	cn.transfer = true
+	ents, perr := c.readListing(dc, mlsd, dir)
+	dc.Close()
+	r, err = cn.readReply()
+	if err != nil {
+		return nil, err
+	}
+	cn.transfer = false
+	if err := expect(r, 226, 250); err != nil {
+		return nil, err
+	}
+	if perr == nil && !mlsd && c.cfg.PreciseMtime && c.feats().MDTM {
+		perr = cn.preciseMtimes(sp, ents)
+	}
+	return ents, perr
+}
+
+// preciseMtimes replaces LIST's minute- or day-precision times of files by
+// MDTM's (PreciseMtime: one command per file, on the same connection).
+func (cn *conn) preciseMtimes(sp string, ents []Entry) error {
+	for i := range ents {
+		if ents[i].Type != TypeFile {
+			continue
+		}
+		r, err := cn.cmd("MDTM %s", path.Join(sp, ents[i].Name))
+		if err != nil {
+			return err
+		}
+		if r.Code == 213 {
+			if t, err := parseMLSxTime(strings.TrimSpace(r.Msg)); err == nil {
+				ents[i].Mtime = t
+			}
+		}
+	}
+	return nil
+}
+
+// readListing parses a listing as it streams in, with bounded memory.
+func (c *Client) readListing(rd io.Reader, mlsd bool, dir string) ([]Entry, error) {
+	br := bufio.NewReaderSize(rd, maxListLine)
+	now := time.Now()
+	var ents []Entry
+	total, skipped := 0, 0
+	for {
+		line, err := br.ReadSlice('\n')
+		total += len(line)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// An over-long line: drop it up to its end.
+			n, derr := discardLine(br)
+			total += n
+			skipped++
+			c.log.Warn("ftp listing: line too long, skipped", slog.String("server", c.cfg.Name),
+				slog.String("dir", dir), slog.Int("bytes", len(line)+n))
+			if total > maxListBytes {
+				return nil, errProtocolf("listing of %s larger than %d bytes", dir, maxListBytes)
+			}
+			if derr != nil {
+				if derr == io.EOF {
+					break
+				}
+				return nil, derr
+			}
+			continue
+		}
+		if total > maxListBytes {
+			return nil, errProtocolf("listing of %s larger than %d bytes", dir, maxListBytes)
+		}
+		if len(line) > 0 {
+			s := strings.TrimRight(string(line), "\r\n")
+			e, perr := parseLine(s, mlsd, now)
+			switch {
+			case perr == nil:
+				if len(ents) >= maxListEntries {
+					return nil, errProtocolf("listing of %s has more than %d entries", dir, maxListEntries)
+				}
+				ents = append(ents, e)
+			case errors.Is(perr, errSkip):
+			default:
+				skipped++
+				c.log.Warn("ftp listing: unparseable line skipped", slog.String("server", c.cfg.Name),
+					slog.String("dir", dir), slog.String("line", truncate(s, 200)), slog.Any("err", perr))
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ents, nil
+}
+
+func discardLine(br *bufio.Reader) (int, error) {
+	n := 0
+	for {
+		b, err := br.ReadSlice('\n')
+		n += len(b)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if n > maxListBytes {
+				return n, errProtocolf("listing line larger than %d bytes", maxListBytes)
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+// Stat returns one entry (MLST where offered, else a listing of the parent).
+// The root "/" is always a directory.
+func (c *Client) Stat(ctx context.Context, p string) (Entry, error) {
+	sp, err := c.sp(p)
+	if err != nil {
+		return Entry{}, c.translate("STAT", p, err)
+	}
+	if p == "/" {
+		return Entry{Name: "/", Type: TypeDir, Mode: 0o755}, nil
+	}
+	if !c.useMLSD() && c.features.Load() == nil {
+		if err := c.Connect(ctx); err != nil { // learn whether MLST exists
+			return Entry{}, err
+		}
+	}
+	if c.useMLSD() {
+		var e Entry
+		err := c.do(ctx, "MLST", p, true, func(cn *conn) error {
+			r, err := cn.cmdExpect([]int{250}, "MLST %s", sp)
+			if err != nil {
+				return err
+			}
+			e, err = parseMLSTReply(r.Msg)
+			return err
+		})
+		if err != nil {
+			return Entry{}, err
+		}
+		e.Name = path.Base(p)
+		return e, nil
+	}
+	ents, err := c.List(ctx, path.Dir(p))
+	if err != nil {
+		return Entry{}, err
+	}
+	name := path.Base(p)
+	for _, e := range ents {
+		if e.Name == name {
+			return e, nil
+		}
+	}
+	return Entry{}, c.translate("STAT", p, ErrNotFound)
+}
+
+// parseMLSTReply finds the fact line of "250-...\n facts; path\n250 End".
+func parseMLSTReply(msg string) (Entry, error) {
+	lines := strings.Split(msg, "\n")
+	for _, l := range lines[min(1, len(lines)-1):] {
+		l = strings.TrimLeft(l, " ")
+		if !strings.Contains(l, "=") {
+			continue
+		}
+		e, err := parseMLSxLine(l)
+		if err == nil || errors.Is(err, errSkip) { // cdir: MLST of a directory on some servers
+			return e, nil
+		}
+	}
+	return Entry{}, errProtocolf("MLST reply without facts")
+}

@@ -1,0 +1,239 @@
+package ftpclient_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/internal/ftptest"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPoolReusesOneConnection(t *testing.T) {
+	srv := ftptest.Start(t)
+	write(t, srv.Root, "f", []byte("data"))
+	c := newClient(t, srv)
+	ctx := ctxT(t)
+	for i := 0; i < 20; i++ {
+		if _, err := c.List(ctx, "/"); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := c.OpenRead(ctx, "/f", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(rc); err != nil || string(b) != "data" {
+			t.Fatalf("read %q %v", b, err)
+		}
+		rc.Close()
+	}
+	if st := c.Stats(); st.Dials != 1 {
+		t.Errorf("dials = %d, want 1", st.Dials)
+	}
+	if got, want := c.Stats().Commands, srv.Commands(); got != want {
+		t.Errorf("client counted %d commands, server received %d", got, want)
+	}
+}
+
+func TestPoolParallelWithinLimit(t *testing.T) {
+	srv := ftptest.Start(t)
+	data := bytes.Repeat([]byte("x"), 1<<20)
+	for i := 0; i < 10; i++ {
+		write(t, srv.Root, fmt.Sprintf("f%d", i), data)
+	}
+	c := newClient(t, srv, func(cfg *ftpclient.ServerConfig) { cfg.MaxConns = 3 })
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			if err == nil && !bytes.Equal(b, data) {
+				err = fmt.Errorf("f%d: read %d bytes", i, len(b))
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if p := srv.PeakConns(); p > 3 {
+		t.Errorf("peak connections %d > MaxConns 3", p)
+	}
+	if got, want := c.Stats().Commands, srv.Commands(); got != want {
+		t.Errorf("client counted %d commands, server received %d", got, want)
+	}
+}
+
+// TestPoolAdaptsToServerLimit: the server takes 2 connections, the client is
+// configured for 6. Two streams are held open, then 8 readers start: their
+// dials are refused with 421, the pool lowers its limit to 2 and they wait
+// for a release instead of failing.
+func TestPoolAdaptsToServerLimit(t *testing.T) {
+	srv := ftptest.Start(t, ftptest.WithMaxConns(2))
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<14)
+	for i := 0; i < 8; i++ {
+		write(t, srv.Root, fmt.Sprintf("f%d", i), data)
+	}
+	c := newClient(t, srv, func(cfg *ftpclient.ServerConfig) { cfg.MaxConns = 6 })
+	ctx := ctxT(t)
+	var held []io.ReadCloser
+	for i := 0; i < 2; i++ {
+		rc, err := c.OpenRead(ctx, "/f0", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, rc)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err == nil && !bytes.Equal(b, data) {
+				err = fmt.Errorf("f%d: read %d bytes", i, len(b))
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	waitFor(t, "a refused connection", func() bool { return srv.Refused() > 0 })
+	waitFor(t, "the limit to adapt", func() bool { return c.Stats().MaxConns == 2 })
+	for _, rc := range held {
+		if _, err := io.ReadAll(rc); err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if p := srv.PeakConns(); p > 2 {
+		t.Errorf("peak %d", p)
+	}
+}
+
+func TestPoolClosesIdleConnections(t *testing.T) {
+	srv := ftptest.Start(t)
+	c := newClient(t, srv, func(cfg *ftpclient.ServerConfig) { cfg.IdleTimeout = 50 * time.Millisecond })
+	if err := c.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the idle connection to close", func() bool { return srv.Conns() == 0 })
+	if _, err := c.List(ctxT(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Stats().Dials; d != 2 {
+		t.Errorf("dials %d, want 2", d)
+	}
+}
+
+func TestPoolReconnectsAfterServerDrop(t *testing.T) {
+	srv := ftptest.Start(t)
+	c := newClient(t, srv)
+	ctx := ctxT(t)
+	if _, err := c.List(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	if srv.DropConns() != 1 {
+		t.Fatal("no connection to drop")
+	}
+	if _, err := c.List(ctx, "/"); err != nil {
+		t.Fatalf("List after the server dropped the connection: %v", err)
+	}
+	if d := c.Stats().Dials; d != 2 {
+		t.Errorf("dials %d, want 2", d)
+	}
+}
+
+// TestEarlyCloseKeepsConnection closes a download after a few bytes: the
+// connection must be left in a known state and reused.
+func TestEarlyCloseKeepsConnection(t *testing.T) {
+	srv := ftptest.Start(t)
+	write(t, srv.Root, "big", bytes.Repeat([]byte("z"), 8<<20))
+	write(t, srv.Root, "small", []byte("small"))
+	c := newClient(t, srv)
+	ctx := ctxT(t)
+	for i := 0; i < 3; i++ {
+		rc, err := c.OpenRead(ctx, "/big", int64(i)*1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 10)
+		if _, err := io.ReadFull(rc, buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rc, err = c.OpenRead(ctx, "/small", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(rc); err != nil || string(b) != "small" {
+			t.Fatalf("after an early close: %q, %v", b, err)
+		}
+		rc.Close()
+	}
+	if d := c.Stats().Dials; d != 1 {
+		t.Errorf("dials %d, want 1 (connection not reused after early close)", d)
+	}
+}
+
+func TestCancelInterruptsOperation(t *testing.T) {
+	listed := make(chan struct{})
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["LIST"] = func(*fakeConn, string) { close(listed) } // and never answer
+	})
+	c := newFakeClient(t, s, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-listed; cancel() }()
+	var err error
+	within(t, 1500*time.Millisecond, func() { _, err = c.List(ctx, "/") }) // CmdTimeout is 2s
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+	if _, err := c.List(ctx, "/"); !errors.Is(err, context.Canceled) {
+		t.Errorf("with a done ctx: %v", err)
+	}
+}

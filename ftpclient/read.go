@@ -1,0 +1,181 @@
+package ftpclient
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// earlyCloseWait bounds how long closing a download before its end waits
+// for the server's final reply before giving up on the connection.
+const earlyCloseWait = 5 * time.Second
+
+// maxReopens bounds transparent reconnections of one download.
+const maxReopens = 3
+
+// OpenRead starts a RETR of p at offset off (REST). The returned stream holds
+// one pooled connection until Close. Reads time out after DataTimeout without
+// progress. Close before EOF aborts the transfer cleanly.
+//
+// ctx governs the opening only (FUSE cancels an open's ctx when the open
+// returns); later reads are bounded by DataTimeout. A read that fails on a
+// broken connection, or whose final reply is 421/426, reopens the transfer
+// at the current offset (up to three times), so callers see no error for a
+// server that dropped the connection. The stream is not safe for concurrent use.
+func (c *Client) OpenRead(ctx context.Context, p string, off int64) (io.ReadCloser, error) {
+	sp, err := c.sp(p)
+	if err != nil {
+		return nil, c.translate("RETR", p, err)
+	}
+	if off < 0 {
+		return nil, c.translate("RETR", p, errProtocolf("negative offset %d", off))
+	}
+	rs := &readStream{c: c, p: p, sp: sp, off: off}
+	if err := rs.open(ctx); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+type readStream struct {
+	c       *Client
+	p, sp   string
+	off     int64 // offset of the next byte
+	mu      sync.Mutex
+	cn      *conn
+	resp    *ftp.Response
+	reopens int
+	done    bool  // EOF delivered or closed
+	err     error // sticky error
+}
+
+// open acquires a connection and starts RETR at rs.off.
+func (rs *readStream) open(ctx context.Context) error {
+	c := rs.c
+	err := retry(ctx, func() (bool, error) {
+		cn, err := c.pool.acquire(ctx)
+		if err != nil {
+			return shouldRetry(ctx, err), err
+		}
+		var resp *ftp.Response
+		err = c.run(ctx, cn, func(cn *conn) error {
+			sc, err := cn.ftp()
+			if err != nil {
+				return err
+			}
+			resp, err = sc.RetrFrom(rs.sp, uint64(rs.off))
+			return err
+		})
+		if err != nil {
+			c.pool.release(cn, err)
+			return shouldRetry(ctx, err), err
+		}
+		cn.transfer = true
+		rs.cn, rs.resp = cn, resp
+		return false, nil
+	})
+	return c.explainRead(ctx, rs.p, c.translate("RETR", rs.p, err))
+}
+
+// explainRead refines a refused RETR: a directory, or missing.
+func (c *Client) explainRead(ctx context.Context, p string, err error) error {
+	var oe *OpError
+	if !errors.As(err, &oe) || oe.Code == 0 || ctx.Err() != nil {
+		return err
+	}
+	if e, serr := c.Stat(ctx, p); serr == nil && e.Type == TypeDir {
+		oe.Kind = ErrIsDir
+	} else if serr == nil && errors.Is(oe.Kind, ErrNotFound) {
+		oe.Kind = ErrPermission
+	}
+	return err
+}
+
+func (rs *readStream) Read(b []byte) (int, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for {
+		if rs.err != nil {
+			return 0, rs.err
+		}
+		if rs.done {
+			return 0, io.EOF
+		}
+		if rs.resp == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), rs.c.cfg.DialTimeout+rs.c.cfg.CmdTimeout)
+			err := rs.open(ctx)
+			cancel()
+			if err != nil {
+				rs.err = err
+				return 0, err
+			}
+		}
+		n, err := rs.resp.Read(b)
+		rs.off += int64(n)
+		if err == nil {
+			return n, nil
+		}
+		if errors.Is(err, io.EOF) {
+			// The data connection ended: only the final reply says
+			// whether that was the whole file.
+			err = rs.resp.Close()
+			rs.cn.transfer = err != nil && replyCode(err) == 0
+		}
+		rs.c.pool.release(rs.cn, err)
+		rs.cn, rs.resp = nil, nil
+		if err == nil {
+			rs.done = true
+			if n > 0 {
+				return n, nil
+			}
+			return 0, io.EOF
+		}
+		if !shouldRetry(context.Background(), err) || rs.reopens >= maxReopens {
+			rs.err = rs.c.translate("RETR", rs.p, err)
+			return n, rs.err
+		}
+		rs.reopens++
+		rs.c.log.Info("ftp download interrupted; resuming", "server", rs.c.cfg.Name, "path", rs.p,
+			"offset", rs.off, "err", err)
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Close ends the download. Before EOF it closes the data connection and
+// waits briefly for the server's final reply; the connection goes back to
+// the pool only if that reply came (checked again with NOOP before reuse).
+func (rs *readStream) Close() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.done && rs.resp == nil {
+		return nil
+	}
+	rs.done = true
+	if rs.resp == nil {
+		return nil
+	}
+	cn := rs.cn
+	rs.cn, rs.resp = nil, nil
+	cn.mu.Lock()
+	dc := cn.data
+	cn.mu.Unlock()
+	if dc != nil {
+		dc.Close()
+	}
+	saved := cn.ctl.timeout
+	cn.ctl.timeout = min(saved, earlyCloseWait)
+	_, err := cn.readReply() // 226, or 426/451 for the aborted transfer
+	cn.ctl.timeout = saved
+	if err == nil {
+		cn.transfer = false
+		cn.suspect = true // some servers send a second reply: sync before reuse
+	}
+	rs.c.pool.release(cn, err)
+	return nil
+}

@@ -1,0 +1,187 @@
+package ftpclient_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/internal/realftpd"
+)
+
+// TestRealServers runs the client against private vsftpd (LIST, no MLSD) and
+// pure-ftpd (MLSD) instances, plain and with explicit TLS. realftpd skips it
+// where the servers are not installed (never in CI) and under -short.
+func TestRealServers(t *testing.T) {
+	starts := map[realftpd.Kind]func(realftpd.TB, realftpd.Options) *realftpd.Server{
+		realftpd.Vsftpd: realftpd.StartVsftpd, realftpd.PureFTPd: realftpd.StartPureFTPd,
+	}
+	for _, kind := range []realftpd.Kind{realftpd.Vsftpd, realftpd.PureFTPd} {
+		for _, tlsOn := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/tls=%v", kind, tlsOn), func(t *testing.T) {
+				srv := starts[kind](t, realftpd.Options{TLS: tlsOn})
+				realSuite(t, srv)
+			})
+		}
+	}
+	for _, kind := range []realftpd.Kind{realftpd.Vsftpd, realftpd.PureFTPd} {
+		t.Run(fmt.Sprintf("%s/adaptive", kind), func(t *testing.T) {
+			srv := starts[kind](t, realftpd.Options{MaxClients: 2})
+			realAdaptive(t, srv)
+		})
+	}
+}
+
+func realClient(t *testing.T, srv *realftpd.Server) *ftpclient.Client {
+	cfg := srv.Config("real")
+	c, err := ftpclient.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func realSuite(t *testing.T, srv *realftpd.Server) {
+	c := realClient(t, srv)
+	ctx := ctxT(t)
+	data := bytes.Repeat([]byte("real data "), 50000)
+	srv.WriteFile(t, "dir with space/f [1].txt", data)
+	srv.WriteFile(t, ".hidden", []byte("h"))
+
+	ents, err := c.List(ctx, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]ftpclient.Entry{}
+	for _, e := range ents {
+		seen[e.Name] = e
+	}
+	if seen["dir with space"].Type != ftpclient.TypeDir || seen[".hidden"].Size != 1 {
+		t.Errorf("List / = %+v", ents)
+	}
+	e, err := c.Stat(ctx, "/dir with space/f [1].txt")
+	if err != nil || e.Size != int64(len(data)) || e.Mtime.IsZero() {
+		t.Errorf("Stat: %+v %v", e, err)
+	}
+	rc, err := c.OpenRead(ctx, "/dir with space/f [1].txt", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data[10:]) {
+		t.Errorf("read %d bytes, %v", len(got), err)
+	}
+	// Early close, then the connection keeps working.
+	rc, err = c.OpenRead(ctx, "/dir with space/f [1].txt", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(rc, make([]byte, 100))
+	rc.Close()
+
+	up, err := c.OpenWrite(ctx, "/new", 0, ftpclient.WriteTruncate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write(data)
+	if err := up.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(srv.Path("new")); !bytes.Equal(b, data) {
+		t.Errorf("uploaded file has %d bytes", len(b))
+	}
+	up, err = c.OpenWrite(ctx, "/empty", 0, ftpclient.WriteTruncate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatalf("empty upload: %v", err)
+	}
+	if _, err := c.OpenWrite(ctx, "/missing/x", 0, ftpclient.WriteTruncate); !errors.Is(err, ftpclient.ErrNotFound) {
+		t.Errorf("upload into a missing dir: %v", err)
+	}
+	if err := c.Mkdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mkdir(ctx, "/d"); !errors.Is(err, ftpclient.ErrExists) {
+		t.Errorf("Mkdir existing: %v", err)
+	}
+	if err := c.Mkdir(ctx, "/nope/d"); !errors.Is(err, ftpclient.ErrNotFound) {
+		t.Errorf("Mkdir below missing: %v", err)
+	}
+	if err := c.Rename(ctx, "/new", "/d/moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rmdir(ctx, "/d"); !errors.Is(err, ftpclient.ErrNotEmpty) {
+		t.Errorf("Rmdir non-empty: %v", err)
+	}
+	if err := c.Remove(ctx, "/d"); !errors.Is(err, ftpclient.ErrIsDir) {
+		t.Errorf("Remove dir: %v", err)
+	}
+	if err := c.Remove(ctx, "/nope"); !errors.Is(err, ftpclient.ErrNotFound) {
+		t.Errorf("Remove missing: %v", err)
+	}
+	ts := time.Date(2019, 4, 5, 6, 7, 8, 0, time.UTC)
+	if err := c.SetModTime(ctx, "/d/moved", ts); err != nil {
+		t.Errorf("SetModTime: %v", err)
+	} else if fi, _ := os.Stat(srv.Path("d/moved")); !fi.ModTime().Equal(ts) {
+		t.Errorf("mtime on disk %v", fi.ModTime())
+	}
+	if err := c.Chmod(ctx, "/d/moved", 0o600); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
+		t.Errorf("Chmod: %v", err)
+	}
+	if n, err := c.Size(ctx, "/d/moved"); err != nil || n != int64(len(data)) {
+		t.Errorf("Size %d %v", n, err)
+	}
+	if d := c.Stats().Dials; d != 1 {
+		t.Errorf("dials %d, want 1", d)
+	}
+}
+
+func realAdaptive(t *testing.T, srv *realftpd.Server) {
+	cfg := srv.Config("real")
+	cfg.MaxConns = 6
+	c, err := ftpclient.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxT(t)
+	data := bytes.Repeat([]byte("x"), 2<<20)
+	for i := 0; i < 8; i++ {
+		srv.WriteFile(t, fmt.Sprintf("f%d", i), data)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
+			if err == nil {
+				var b []byte
+				b, err = io.ReadAll(rc)
+				rc.Close()
+				if err == nil && len(b) != len(data) {
+					err = fmt.Errorf("f%d: %d bytes", i, len(b))
+				}
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("stats %+v", c.Stats())
+}

@@ -1,0 +1,66 @@
+package fusefs
+
+import "github.com/hanwen/go-fuse/v2/fs"
+
+// The FUSE operations fxpfs implements, per node and handle type. Those it
+// does not (yet) implement are listed in the TODO block at the end.
+
+// Root: the mount root, whose entries are the servers.
+var (
+	_ = (fs.NodeOnAdder)((*Root)(nil))
+	_ = (fs.NodeGetattrer)((*Root)(nil))
+	_ = (fs.NodeSetattrer)((*Root)(nil))
+	_ = (fs.NodeStatfser)((*Root)(nil))
+	_ = (fs.NodeMkdirer)((*Root)(nil))
+	_ = (fs.NodeCreater)((*Root)(nil))
+	_ = (fs.NodeRmdirer)((*Root)(nil))
+	_ = (fs.NodeUnlinker)((*Root)(nil))
+	_ = (fs.NodeRenamer)((*Root)(nil))
+)
+
+// dirNode: a directory on a server.
+var (
+	_ = (fs.NodeLookuper)((*dirNode)(nil))
+	_ = (fs.NodeReaddirer)((*dirNode)(nil))
+	_ = (fs.NodeGetattrer)((*dirNode)(nil))
+	_ = (fs.NodeSetattrer)((*dirNode)(nil))
+	_ = (fs.NodeStatfser)((*dirNode)(nil))
+	_ = (fs.NodeMkdirer)((*dirNode)(nil))
+	_ = (fs.NodeRmdirer)((*dirNode)(nil))
+	_ = (fs.NodeUnlinker)((*dirNode)(nil))
+	_ = (fs.NodeRenamer)((*dirNode)(nil))
+	_ = (fs.NodeCreater)((*dirNode)(nil))
+)
+
+// fileNode: a regular file; fileHandle: an open one.
+var (
+	_ = (fs.NodeOpener)((*fileNode)(nil))
+	_ = (fs.NodeGetattrer)((*fileNode)(nil))
+	_ = (fs.NodeSetattrer)((*fileNode)(nil))
+
+	_ = (fs.FileReader)((*fileHandle)(nil))
+	_ = (fs.FileWriter)((*fileHandle)(nil))
+	_ = (fs.FileFlusher)((*fileHandle)(nil))
+	_ = (fs.FileFsyncer)((*fileHandle)(nil))
+	_ = (fs.FileReleaser)((*fileHandle)(nil))
+)
+
+// linkNode: a symlink the server listed.
+var (
+	_ = (fs.NodeReadlinker)((*linkNode)(nil))
+	_ = (fs.NodeGetattrer)((*linkNode)(nil))
+)
+
+/* TODO
+var _ = (fs.NodeCopyFileRanger)((*fileNode)(nil)) // FXP through the mount (issue 3)
+var _ = (fs.NodeSymlinker)((*dirNode)(nil))       // FTP has no portable symlink command
+var _ = (fs.NodeLinker)((*dirNode)(nil))          // no hard links in FTP
+var _ = (fs.NodeMknoder)((*dirNode)(nil))
+var _ = (fs.NodeGetxattrer)((*fileNode)(nil))     // no xattrs in FTP
+var _ = (fs.NodeSetxattrer)((*fileNode)(nil))
+var _ = (fs.NodeAllocater)((*fileNode)(nil))
+var _ = (fs.NodeLseeker)((*fileNode)(nil))        // no holes
+var _ = (fs.NodeGetlker)((*fileNode)(nil))        // no locks
+var _ = (fs.NodeSetlker)((*fileNode)(nil))
+var _ = (fs.NodeSetlkwer)((*fileNode)(nil))
+*/

@@ -1,0 +1,60 @@
+package fusefs
+
+import (
+	"github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// change describes one change made through the mount. Fields left zero do nothing.
+type change struct {
+	remove string // path removed: its entry and every listing at or below it go
+
+	put   string          // path created or replaced...
+	entry ftpclient.Entry // ...with this entry
+
+	update string                 // path whose cached entry changes...
+	fn     func(*ftpclient.Entry) // ...by fn (no-op when not cached)
+
+	// Kernel notifications, for changes the kernel did not make itself (an
+	// upload that failed and was removed, a copy done by fxpcopy). Changes
+	// that arrive as FUSE requests (create, unlink, rename, ...) are already
+	// known to the kernel and need none.
+	goneFrom *fs.Inode // directory whose entry goneName vanished
+	goneName string
+	content  *fs.Inode // file whose attributes and cached pages are stale
+}
+
+// changed is the one place where a change made through the mount updates
+// the listing cache and, where needed, the kernel. Removals and renames bump
+// the inode epoch (see stableAttr).
+func (r *Root) changed(srv *server, c change) {
+	if c.remove != "" {
+		r.epoch.Add(1)
+		r.cache.Remove(srv.cl, c.remove)
+	}
+	if c.put != "" {
+		r.cache.InvalidateTree(srv.cl, c.put) // a directory replaced by a rename
+		r.cache.Put(srv.cl, c.put, c.entry)
+	}
+	if c.update != "" {
+		r.cache.Update(srv.cl, c.update, c.fn)
+	}
+	if c.goneFrom != nil {
+		r.epoch.Add(1)
+		dir, name := c.goneFrom, c.goneName
+		if ch := dir.GetChild(name); ch != nil {
+			dir.RmChild(name)
+			// Asynchronous: the kernel may still hold the directory's lock
+			// for the request that led here; notifying from inside it
+			// would deadlock.
+			go dir.NotifyDelete(name, ch)
+		} else {
+			go dir.NotifyEntry(name)
+		}
+	}
+	if c.content != nil {
+		n := c.content
+		go n.NotifyContent(0, 0)
+	}
+}

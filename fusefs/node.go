@@ -1,0 +1,149 @@
+package fusefs
+
+import (
+	"context"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// node is what every node below a server has: the shared root and its server.
+// A node's path is not stored: it is where the node sits in the tree now
+// (go-fuse moves nodes on rename), see path.
+type node struct {
+	fs.Inode
+	root *Root
+	srv  *server
+}
+
+// path returns the node's mount path on its server ("/" for the server's
+// directory), or ErrNotFound when the node was unlinked.
+func (n *node) path() (string, error) {
+	var parts []string
+	in := n.EmbeddedInode()
+	for in != n.srv.inode {
+		name, parent := in.Parent()
+		if parent == nil {
+			return "", syscall.ENOENT
+		}
+		parts = append(parts, name)
+		in = parent
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return "/" + strings.Join(parts, "/"), nil
+}
+
+// child returns the mount path of name in directory dir, after checking the
+// name (CR, LF, NUL, '/', too long → ErrBadName) before any FTP command.
+func child(dir, name string) (string, error) {
+	if err := ftpclient.ValidateName(name); err != nil {
+		return "", err
+	}
+	return path.Join(dir, name), nil
+}
+
+// fileType maps an entry type to the S_IFMT bits.
+func fileType(t ftpclient.EntryType) uint32 {
+	switch t {
+	case ftpclient.TypeDir:
+		return syscall.S_IFDIR
+	case ftpclient.TypeLink:
+		return syscall.S_IFLNK
+	default:
+		return syscall.S_IFREG
+	}
+}
+
+// stableAttr is the identity of the inode for p: a stable Ino from (server,
+// path), and the current rename/unlink epoch as generation, so that a moved
+// or unlinked node still known to the kernel never aliases a new file at
+// its old path.
+func (r *Root) stableAttr(srv *server, p string, t ftpclient.EntryType) fs.StableAttr {
+	return fs.StableAttr{Mode: fileType(t), Ino: inoOf(srv.name, p), Gen: r.epoch.Load()}
+}
+
+// newNode returns the Inode for entry e at path p below parent: the node
+// already in the tree under that name if its type matches, else a new one.
+func (r *Root) newNode(ctx context.Context, parent *fs.Inode, srv *server, p string, e ftpclient.Entry) *fs.Inode {
+	if ch := parent.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == fileType(e.Type) {
+		return ch
+	}
+	var ops fs.InodeEmbedder
+	switch e.Type {
+	case ftpclient.TypeDir:
+		ops = &dirNode{node: node{root: r, srv: srv}}
+	case ftpclient.TypeLink:
+		ops = &linkNode{node: node{root: r, srv: srv}}
+	default:
+		ops = &fileNode{node: node{root: r, srv: srv}}
+	}
+	return parent.NewInode(ctx, ops, r.stableAttr(srv, p, e.Type))
+}
+
+// fillAttr sets out from entry e.
+func (r *Root) fillAttr(srv *server, p string, e ftpclient.Entry, out *fuse.Attr) {
+	perm := uint32(e.Mode.Perm())
+	size := uint64(0)
+	switch e.Type {
+	case ftpclient.TypeDir:
+		if perm == 0 {
+			perm = 0o755
+		}
+		size = 4096
+	case ftpclient.TypeLink:
+		perm = 0o777
+		size = uint64(len(e.Target))
+	default:
+		if perm == 0 {
+			perm = 0o644
+		}
+		if e.Size > 0 {
+			size = uint64(e.Size)
+		}
+	}
+	mtime := e.Mtime
+	if mtime.IsZero() {
+		mtime = r.started
+	}
+	out.Ino = inoOf(srv.name, p)
+	out.Mode = fileType(e.Type) | perm
+	out.Size = size
+	out.Blocks = (size + 511) / 512 // full: cp must not take files for sparse
+	out.Blksize = blockSize
+	out.Nlink = 1
+	out.Uid, out.Gid = r.opts.UID, r.opts.GID
+	out.SetTimes(&mtime, &mtime, &mtime)
+}
+
+// timeout is how long the kernel may cache what the listing of dir said:
+// until that listing expires in our cache (never more than its TTL).
+func (r *Root) timeout(srv *server, dir string) time.Duration {
+	exp, ok := r.cache.Expires(srv.cl, dir)
+	if !ok {
+		return 0
+	}
+	d := time.Until(exp)
+	if d < 0 {
+		d = 0
+	}
+	return d
+}
+
+// writable returns EROFS on a read-only mount.
+func (r *Root) writable() syscall.Errno {
+	if r.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	return 0
+}
+
+// parentDir returns the directory of p.
+func parentDir(p string) string { return path.Dir(p) }

@@ -1,0 +1,309 @@
+// Package fxpcopy is the server-to-server transfer engine: it copies a file
+// from one FTP server to another (or within one) by FXP where the servers
+// allow it, falls back to a bounded-memory relay where they do not, verifies,
+// resumes, preserves mtime, and reports progress. It does not import FUSE.
+//
+// One copy (Engine.Copy):
+//  1. SIZE (and MDTM) of the source; with Options.Continue, SIZE of the
+//     destination gives the resume offset.
+//  2. Policy (ServerConfig.FXP of both sides): "off" on either side means
+//     relay; "force" on either side means FXP or an error.
+//  3. FXP, default orientation: PASV to the destination, PORT with that
+//     address to the source; the PORT side's command goes first (RETR), then
+//     the PASV side's (STOR), then both final replies are awaited while a
+//     separate connection polls the destination's SIZE for progress. If a
+//     step is refused and no data reached the destination, both control
+//     connections are dropped (which aborts both sides), the partial file is
+//     removed, and the reversed orientation is tried (PASV to the source).
+//  4. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
+//  5. Verify: destination SIZE equals the source's, plus a common hash
+//     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch
+//     removes the destination.
+//  6. MFMT (or SITE UTIME) copies the source's mtime.
+//
+// A failed copy removes the destination unless it was a resume
+// (Options.Continue) whose data so far verified as a prefix: nothing that
+// looks complete is left.
+package fxpcopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// Errors the engine returns (wrapped, with the step and servers named).
+var (
+	// ErrFXPRefused: FXP was required (policy "force") but refused in both
+	// orientations, or the policies of the two servers contradict.
+	ErrFXPRefused = errors.New("FXP refused")
+	// ErrVerify: the destination does not match the source after the transfer.
+	ErrVerify = errors.New("verification failed")
+)
+
+// Endpoint is a file on a server.
+type Endpoint struct {
+	Client *ftpclient.Client
+	Path   string // mount path on that server
+}
+
+func (ep Endpoint) String() string {
+	if ep.Client == nil {
+		return "?:" + ep.Path
+	}
+	return ep.Client.Name() + ":" + ep.Path
+}
+
+// Mode is how a transfer moved its bytes.
+type Mode string
+
+// Transfer modes.
+const (
+	ModeFXP    Mode = "fxp"          // PASV on destination, PORT on source
+	ModeFXPRev Mode = "fxp-reversed" // PASV on source, PORT on destination
+	ModeRelay  Mode = "relay"        // RETR→STOR streamed through this host
+	ModeNone   Mode = "none"         // nothing to move: a resumed destination was complete
+)
+
+// Options for one copy.
+type Options struct {
+	Continue        bool // resume onto an existing shorter destination
+	NoVerify        bool // skip SIZE/hash verification
+	NoPreserveMtime bool
+
+	// Progress, if set, is called with the live record when the transfer
+	// starts, about every poll interval while it runs, and when it ends
+	// (Active false). It may be called from several goroutines at once (one
+	// per concurrent copy) and must not block.
+	Progress func(Record)
+	// Plan, if set, is called once by CopyTree with the number of files and
+	// bytes it is about to copy (for a total ETA).
+	Plan func(files int, bytes int64)
+}
+
+// Record is the outcome of one transfer (also kept in the engine's history).
+type Record struct {
+	ID       int64
+	Src, Dst string // "server:/path"
+	Size     int64  // source size
+	Bytes    int64  // destination bytes done (including a resumed prefix)
+	Resumed  int64  // bytes that were already at the destination (Continue)
+	Started  time.Time
+	Duration time.Duration
+	Mode     Mode
+	Fallback string // why FXP was not used / why the orientation flipped ("" if not)
+	Verified string // e.g. "size", "size+SHA-256", "" if not verified
+	Err      string // "" on success
+	Active   bool
+}
+
+// Rate is the transfer rate in bytes per second so far.
+func (r Record) Rate() float64 {
+	moved := r.Bytes - r.Resumed
+	if r.Duration <= 0 || moved <= 0 {
+		return 0
+	}
+	return float64(moved) / r.Duration.Seconds()
+}
+
+// Counters are totals since the engine was made.
+type Counters struct {
+	FXPFiles, RelayFiles, Failed int64
+	FXPBytes                     int64 // bytes moved server-to-server
+	RelayBytes                   int64 // bytes that passed through this host
+}
+
+// recentCap bounds the history of finished transfers.
+const recentCap = 256
+
+// defaultPoll is how often a running transfer's progress is sampled.
+const defaultPoll = 500 * time.Millisecond
+
+// Engine runs transfers. Safe for concurrent use.
+type Engine struct {
+	log  *slog.Logger
+	poll time.Duration
+	lim  *limiter
+
+	mu       sync.Mutex
+	nextID   int64
+	active   map[int64]*transfer
+	recent   []Record // ring, recentCap long once full
+	head     int      // next slot in recent
+	counters Counters
+
+	// beforeVerify, if set (tests only), runs after the data moved and
+	// before verification.
+	beforeVerify func(Record)
+}
+
+// transfer is one running copy.
+type transfer struct {
+	mu    sync.Mutex
+	rec   Record
+	bytes atomic.Int64 // live destination size
+}
+
+func (t *transfer) snapshot() Record {
+	t.mu.Lock()
+	r := t.rec
+	t.mu.Unlock()
+	r.Bytes = t.bytes.Load()
+	if r.Active {
+		r.Duration = time.Since(r.Started)
+	}
+	return r
+}
+
+func (t *transfer) update(f func(*Record)) {
+	t.mu.Lock()
+	f(&t.rec)
+	t.mu.Unlock()
+}
+
+// New returns an engine. log may be nil.
+func New(log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{
+		log:    log.With("component", "fxpcopy"),
+		poll:   defaultPoll,
+		lim:    newLimiter(),
+		active: map[int64]*transfer{},
+	}
+}
+
+// Active returns the transfers under way, oldest first.
+func (e *Engine) Active() []Record {
+	e.mu.Lock()
+	ts := make([]*transfer, 0, len(e.active))
+	for _, t := range e.active {
+		ts = append(ts, t)
+	}
+	e.mu.Unlock()
+	out := make([]Record, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.snapshot())
+	}
+	sortByID(out)
+	return out
+}
+
+// Recent returns the last finished transfers, newest first (at most n; n <= 0: all kept).
+func (e *Engine) Recent(n int) []Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	size := len(e.recent)
+	if n <= 0 || n > size {
+		n = size
+	}
+	out := make([]Record, 0, n)
+	for i := 1; i <= n; i++ {
+		out = append(out, e.recent[(e.head-i+size)%size])
+	}
+	return out
+}
+
+// Counters returns the totals.
+func (e *Engine) Counters() Counters {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.counters
+}
+
+func (e *Engine) begin(src, dst Endpoint) *transfer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.nextID++
+	t := &transfer{rec: Record{
+		ID: e.nextID, Src: src.String(), Dst: dst.String(),
+		Started: time.Now(), Active: true,
+	}}
+	e.active[t.rec.ID] = t
+	return t
+}
+
+// finish moves t to the history and updates the counters.
+func (e *Engine) finish(t *transfer, err error) Record {
+	t.update(func(r *Record) {
+		r.Active = false
+		r.Duration = time.Since(r.Started)
+		if err != nil {
+			r.Err = err.Error()
+		}
+	})
+	rec := t.snapshot()
+	moved := max(rec.Bytes-rec.Resumed, 0)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.active, rec.ID)
+	if len(e.recent) < recentCap {
+		e.recent = append(e.recent, rec)
+		e.head = len(e.recent) % recentCap
+	} else {
+		e.recent[e.head] = rec
+		e.head = (e.head + 1) % recentCap
+	}
+	switch {
+	case err != nil:
+		e.counters.Failed++
+		// Bytes of a failed relay still crossed this host.
+		if rec.Mode == ModeRelay {
+			e.counters.RelayBytes += moved
+		}
+	case rec.Mode == ModeRelay:
+		e.counters.RelayFiles++
+		e.counters.RelayBytes += moved
+	case rec.Mode == ModeFXP || rec.Mode == ModeFXPRev:
+		e.counters.FXPFiles++
+		e.counters.FXPBytes += moved
+	}
+	return rec
+}
+
+func sortByID(rs []Record) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].ID < rs[j-1].ID; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+// policy combines the two servers' FXP settings.
+func policy(src, dst ftpclient.ServerConfig) (tryFXP, allowRelay bool, why string, err error) {
+	norm := func(p ftpclient.FXPPolicy) ftpclient.FXPPolicy {
+		if p == "" {
+			return ftpclient.FXPAuto
+		}
+		return p
+	}
+	sp, dp := norm(src.FXP), norm(dst.FXP)
+	off := sp == ftpclient.FXPOff || dp == ftpclient.FXPOff
+	force := sp == ftpclient.FXPForce || dp == ftpclient.FXPForce
+	switch {
+	case off && force:
+		return false, false, "", fmt.Errorf("%w: policies contradict: %s has fxp=%q, %s has fxp=%q",
+			ErrFXPRefused, src.Name, sp, dst.Name, dp)
+	case off:
+		name := src.Name
+		if dp == ftpclient.FXPOff {
+			name = dst.Name
+		}
+		return false, true, fmt.Sprintf("fxp=\"off\" for %s", name), nil
+	case force:
+		return true, false, "", nil
+	}
+	return true, true, "", nil
+}
+
+// cleanupCtx gives cleanup a little time even when ctx is already done.
+func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+}

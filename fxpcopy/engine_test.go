@@ -1,0 +1,166 @@
+package fxpcopy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+func TestPolicy(t *testing.T) {
+	cfg := func(name string, p ftpclient.FXPPolicy) ftpclient.ServerConfig {
+		return ftpclient.ServerConfig{Name: name, FXP: p}
+	}
+	for _, tc := range []struct {
+		s, d          ftpclient.FXPPolicy
+		tryFXP, relay bool
+		why           string
+		contradiction bool
+	}{
+		{"", "", true, true, "", false},
+		{ftpclient.FXPAuto, ftpclient.FXPAuto, true, true, "", false},
+		{ftpclient.FXPOff, ftpclient.FXPAuto, false, true, `fxp="off" for a`, false},
+		{ftpclient.FXPAuto, ftpclient.FXPOff, false, true, `fxp="off" for b`, false},
+		{ftpclient.FXPForce, ftpclient.FXPAuto, true, false, "", false},
+		{ftpclient.FXPAuto, ftpclient.FXPForce, true, false, "", false},
+		{ftpclient.FXPForce, ftpclient.FXPOff, false, false, "", true},
+	} {
+		try, relay, why, err := policy(cfg("a", tc.s), cfg("b", tc.d))
+		if try != tc.tryFXP || relay != tc.relay || why != tc.why || (err != nil) != tc.contradiction {
+			t.Errorf("policy(%q, %q) = %v %v %q %v", tc.s, tc.d, try, relay, why, err)
+		}
+		if tc.contradiction && !errors.Is(err, ErrFXPRefused) {
+			t.Errorf("contradiction error %v does not wrap ErrFXPRefused", err)
+		}
+	}
+}
+
+// TestHistory checks the bounded ring of finished records and the counters.
+func TestHistory(t *testing.T) {
+	e := New(nil)
+	for i := range recentCap + 10 {
+		tr := e.begin(Endpoint{Path: "/a"}, Endpoint{Path: "/b"})
+		tr.update(func(r *Record) { r.Mode = ModeRelay; r.Size = 10 })
+		tr.bytes.Store(10)
+		var err error
+		if i%2 == 1 {
+			err = errors.New("boom")
+		}
+		e.finish(tr, err)
+	}
+	all := e.Recent(0)
+	if len(all) != recentCap {
+		t.Fatalf("kept %d records, want %d", len(all), recentCap)
+	}
+	if all[0].ID != recentCap+10 || all[len(all)-1].ID != 11 {
+		t.Errorf("newest %d, oldest %d", all[0].ID, all[len(all)-1].ID)
+	}
+	if got := e.Recent(3); len(got) != 3 || got[0].ID != recentCap+10 || got[2].ID != recentCap+8 {
+		t.Errorf("Recent(3) = %v", got)
+	}
+	c := e.Counters()
+	if c.RelayFiles != (recentCap+10)/2 || c.Failed != (recentCap+10)/2 || c.RelayBytes != 10*(recentCap+10) {
+		t.Errorf("counters %+v", c)
+	}
+	if len(e.Active()) != 0 {
+		t.Errorf("active transfers left")
+	}
+}
+
+// TestLimiter: two copies needing the same server's last slots wait for each
+// other instead of both grabbing one connection.
+func TestLimiter(t *testing.T) {
+	c, err := ftpclient.New(ftpclient.ServerConfig{Name: "x", Host: "127.0.0.1", MaxConns: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLimiter()
+	rel1, err := l.acquire(context.Background(), c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.tryAcquire(c); ok {
+		t.Fatal("tryAcquire succeeded beyond the limit")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.acquire(ctx, c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire beyond the limit: %v, want to wait until ctx ends", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		rel, err := l.acquire(context.Background(), c, c)
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	rel1()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter not woken by release")
+	}
+}
+
+func TestPrinter(t *testing.T) {
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tty := range []bool{false, true} {
+		var out bytes.Buffer
+		p := NewPrinter(&out, tty)
+		p.now = func() time.Time { return now }
+		p.SetPlan(2, 3<<20)
+		p.Update(Record{ID: 1, Src: "a:/x/big.iso", Dst: "b:/big.iso", Size: 2 << 20, Bytes: 0, Active: true, Started: now})
+		now = now.Add(time.Second)
+		p.Update(Record{ID: 1, Src: "a:/x/big.iso", Dst: "b:/big.iso", Size: 2 << 20, Bytes: 1 << 20, Active: true, Started: now.Add(-time.Second), Duration: time.Second})
+		now = now.Add(time.Second)
+		p.Update(Record{ID: 1, Src: "a:/x/big.iso", Dst: "b:/big.iso", Size: 2 << 20, Bytes: 2 << 20, Mode: ModeFXP, Verified: "size", Duration: 2 * time.Second})
+		p.Update(Record{ID: 2, Src: "a:/y", Dst: "b:/y", Size: 1 << 20, Err: "boom", Mode: ModeRelay})
+		p.Done()
+		s := out.String()
+		for _, want := range []string{"fxp", "2.0 MiB", "a:/x/big.iso -> b:/big.iso", "[size ok]", "FAILED a:/y -> b:/y: boom"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("tty=%v: output lacks %q:\n%q", tty, want, s)
+			}
+		}
+		if tty {
+			for _, want := range []string{"\r\x1b[K", "[0/2 files] 1.0 MiB/3.0 MiB", "big.iso 1.0 MiB/2.0 MiB", "ETA"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("terminal output lacks %q:\n%q", want, s)
+				}
+			}
+			if !strings.HasSuffix(s, "\r\x1b[K") {
+				t.Errorf("Done did not clear the status line: %q", s)
+			}
+		} else if strings.Contains(s, "\r") || strings.Count(s, "\n") != 2 {
+			t.Errorf("plain output should be two plain lines: %q", s)
+		}
+	}
+}
+
+func TestSummaryString(t *testing.T) {
+	s := Summary{Files: 3, Bytes: 3 << 20, Duration: 2 * time.Second, FXP: 2, Relay: 1,
+		Reasons:  map[string]int{`fxp="off" for a`: 1},
+		Failures: []Failure{{Src: "a:/f", Dst: "b:/f", Err: "denied"}}}
+	got := s.String()
+	for _, want := range []string{"3 files", "3.0 MiB", "2.0s", "2 by FXP, 1 relayed", `1× fxp="off" for a`, "1 FAILED", "a:/f: denied"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary %q lacks %q", got, want)
+		}
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

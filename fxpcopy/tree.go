@@ -1,0 +1,220 @@
+package fxpcopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// Failure is one file CopyTree could not copy.
+type Failure struct {
+	Src, Dst string
+	Err      string
+}
+
+// Summary is the outcome of CopyTree.
+type Summary struct {
+	Files    int           // files copied successfully
+	Dirs     int           // directories made (or found) at the destination
+	Bytes    int64         // bytes moved (resumed prefixes excluded)
+	Duration time.Duration // wall time
+	FXP      int           // files moved by FXP (either orientation)
+	Relay    int           // files relayed through this host
+	Reasons  map[string]int
+	Skipped  []string // entries not copied: symlinks and special files
+	Failures []Failure
+}
+
+// String is the summary the CLI prints.
+func (s Summary) String() string {
+	var b strings.Builder
+	secs := s.Duration.Seconds()
+	fmt.Fprintf(&b, "%d files, %s in %.1fs", s.Files, formatBytes(s.Bytes), secs)
+	if secs > 0 && s.Bytes > 0 {
+		fmt.Fprintf(&b, " (%s/s)", formatBytes(int64(float64(s.Bytes)/secs)))
+	}
+	fmt.Fprintf(&b, "; %d by FXP, %d relayed", s.FXP, s.Relay)
+	if len(s.Reasons) > 0 {
+		reasons := make([]string, 0, len(s.Reasons))
+		for r, n := range s.Reasons {
+			reasons = append(reasons, fmt.Sprintf("%d× %s", n, r))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(&b, " (why: %s)", strings.Join(reasons, "; "))
+	}
+	if len(s.Skipped) > 0 {
+		fmt.Fprintf(&b, "; %d skipped (symlinks/special)", len(s.Skipped))
+	}
+	if len(s.Failures) > 0 {
+		fmt.Fprintf(&b, "; %d FAILED:", len(s.Failures))
+		for i, f := range s.Failures {
+			if i == 10 {
+				fmt.Fprintf(&b, "\n  ... and %d more", len(s.Failures)-10)
+				break
+			}
+			fmt.Fprintf(&b, "\n  %s: %s", f.Src, f.Err)
+		}
+	}
+	return b.String()
+}
+
+type job struct {
+	src, dst Endpoint
+	size     int64
+}
+
+// CopyTree copies src to dst: a file to the file dst, or a directory
+// recursively into the directory dst (made if missing), with jobs parallel
+// transfers. It continues past per-file failures and returns an error at the
+// end if any file failed. progress (may be nil) gets every file's record
+// while it runs and when it ends (see Options.Progress).
+func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, jobs int, progress func(Record)) (Summary, error) {
+	start := time.Now()
+	sum := Summary{Reasons: map[string]int{}}
+	if progress != nil {
+		opts.Progress = progress
+	}
+	if jobs < 1 {
+		jobs = 1
+	}
+	st, err := src.Client.Stat(ctx, src.Path)
+	if err != nil {
+		return sum, fmt.Errorf("copy %s: %w", src, err)
+	}
+	var work []job
+	if st.Type == ftpclient.TypeDir {
+		if src.Client == dst.Client && (dst.Path == src.Path || strings.HasPrefix(dst.Path, strings.TrimSuffix(src.Path, "/")+"/")) {
+			return sum, fmt.Errorf("copy %s into itself (%s): %w", src, dst, ftpclient.ErrExists)
+		}
+		work, err = e.plan(ctx, src, dst, &sum)
+		if err != nil {
+			sum.Duration = time.Since(start)
+			return sum, err
+		}
+	} else {
+		work = []job{{src, dst, st.Size}}
+	}
+	if opts.Plan != nil {
+		var total int64
+		for _, j := range work {
+			total += j.size
+		}
+		opts.Plan(len(work), total)
+	}
+
+	var mu sync.Mutex
+	ch := make(chan job)
+	var wg sync.WaitGroup
+	for range min(jobs, max(len(work), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				rec, err := e.Copy(ctx, j.src, j.dst, opts)
+				mu.Lock()
+				sum.add(j, rec, err)
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, j := range work {
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+	sum.Duration = time.Since(start)
+	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Src < sum.Failures[b].Src })
+	if err := ctx.Err(); err != nil {
+		return sum, fmt.Errorf("copy %s interrupted after %d files: %w", src, sum.Files, err)
+	}
+	if n := len(sum.Failures); n > 0 {
+		return sum, fmt.Errorf("copy %s: %d of %d files failed (first: %s: %s)",
+			src, n, len(work), sum.Failures[0].Src, sum.Failures[0].Err)
+	}
+	return sum, nil
+}
+
+func (s *Summary) add(j job, rec Record, err error) {
+	if err != nil {
+		s.Failures = append(s.Failures, Failure{Src: j.src.String(), Dst: j.dst.String(), Err: err.Error()})
+		return
+	}
+	s.Files++
+	s.Bytes += max(rec.Bytes-rec.Resumed, 0)
+	switch rec.Mode {
+	case ModeFXP, ModeFXPRev:
+		s.FXP++
+	case ModeRelay:
+		s.Relay++
+	}
+	if rec.Fallback != "" && rec.Mode != ModeNone {
+		s.Reasons[rec.Fallback]++
+	}
+}
+
+// plan walks the source tree breadth-first, makes every directory at the
+// destination, and returns the files to copy.
+func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]job, error) {
+	type dir struct{ src, dst string }
+	queue := []dir{{src.Path, dst.Path}}
+	var work []job
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		if err := mkdir(ctx, dst.Client, d.dst); err != nil {
+			return nil, fmt.Errorf("make directory %s:%s: %w", dst.Client.Name(), d.dst, err)
+		}
+		sum.Dirs++
+		entries, err := src.Client.List(ctx, d.src)
+		if err != nil {
+			return nil, fmt.Errorf("list %s:%s: %w", src.Client.Name(), d.src, err)
+		}
+		for _, en := range entries {
+			sp, dp := path.Join(d.src, en.Name), path.Join(d.dst, en.Name)
+			switch en.Type {
+			case ftpclient.TypeDir:
+				queue = append(queue, dir{sp, dp})
+			case ftpclient.TypeFile:
+				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size})
+			default:
+				sum.Skipped = append(sum.Skipped, src.Client.Name()+":"+sp)
+				e.log.Info("not copied: not a regular file", "src", src.Client.Name()+":"+sp)
+			}
+		}
+	}
+	return work, nil
+}
+
+// mkdir makes p unless it already exists as a directory.
+func mkdir(ctx context.Context, c *ftpclient.Client, p string) error {
+	if p == "/" {
+		return nil
+	}
+	err := c.Mkdir(ctx, p)
+	if err == nil {
+		return nil
+	}
+	st, serr := c.Stat(ctx, p)
+	if serr == nil && st.Type == ftpclient.TypeDir {
+		return nil
+	}
+	if serr == nil {
+		return fmt.Errorf("%w: exists and is not a directory", ftpclient.ErrNotDir)
+	}
+	if errors.Is(err, ftpclient.ErrExists) {
+		return serr
+	}
+	return err
+}

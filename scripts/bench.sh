@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench.sh: fxpfs's benchmarks (`make bench`). Run as root on the machine to
+# measure; it starts its own FTP servers, namespaces and mounts, and removes
+# them all on exit.
+#
+#   scripts/bench.sh [mount|fxp|all]     (default: all)
+#
+#   mount  issue 2: read/write throughput through the mount vs curl on
+#          loopback, FTP commands of a cold and a warm find over 1,110
+#          directories (scripts/bench-mount.sh)
+#   fxp    issue 3: a 200 MiB file and a 1,000-file tree copied between two
+#          servers in network namespaces, client link shaped to 100mbit:
+#          fxpfs mount cp, fxpfs cp, rclone mounts, lftp FXP
+#          (scripts/bench-fxp.sh)
+#
+# Results are printed as markdown tables and appended to $BENCH_RESULTS
+# (default /tmp/fxpfs-bench-<date>.md). BENCH_QUICK=1 uses small sizes (a
+# smoke test of the harness; not figures to publish). Every size is an
+# environment variable: see the header of each script. Exit status: 0 when
+# every measure ran and every copy verified, 1 otherwise.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+WHAT=${1:-all}
+case $WHAT in
+mount | fxp | all) ;;
+-h | --help)
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	echo "usage: $0 [mount|fxp|all]" >&2
+	exit 2
+	;;
+esac
+if [[ $(id -u) -ne 0 ]]; then
+	echo "bench.sh: run as root (FTP servers, network namespaces, FUSE mounts)" >&2
+	exit 1
+fi
+
+if [[ -n ${BENCH_QUICK:-} ]]; then
+	: "${BENCH_FILE_MB:=64}" "${BENCH_REPEAT:=1}" "${BENCH_FIND_FANOUT:=4}"
+	: "${BENCH_FXP_FILE_MB:=20}" "${BENCH_TREE_FILES:=100}"
+	export BENCH_FILE_MB BENCH_REPEAT BENCH_FIND_FANOUT BENCH_FXP_FILE_MB BENCH_TREE_FILES
+fi
+export BENCH_RESULTS=${BENCH_RESULTS:-/tmp/fxpfs-bench-$(date -u +%Y%m%dT%H%M%SZ).md}
+LIMIT=${BENCH_TIMEOUT:-5400} # seconds per benchmark script
+
+# shellcheck source=lib/bench-common.sh
+source "$HERE/lib/bench-common.sh"
+
+header() {
+	md "## $1"
+	md ""
+	md "- command: \`$2\`"
+	md "- machine: $(machine_line)"
+	md "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine adds noise)"
+	md "- fxpfs: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet 2>/dev/null || echo ' + uncommitted changes'), $("$FXPFS_BIN" --version 2>/dev/null | head -n1 || echo "$FXPFS_BIN")"
+}
+md() { printf '%s\n' "$*" | tee -a "$BENCH_RESULTS"; }
+
+env_line() { # the BENCH_* settings in effect
+	local v out=""
+	for v in $(compgen -e | grep '^BENCH_' | grep -v '^BENCH_RESULTS$' | sort); do out+="$v=${!v} "; done
+	echo "${out% }"
+}
+
+rc=0
+run() { # NAME SCRIPT TITLE
+	local cmd="scripts/$2"
+	[[ -n $(env_line) ]] && cmd="$(env_line) $cmd"
+	md ""
+	header "$3" "$cmd"
+	timeout --kill-after=60 "$LIMIT" "$HERE/$2" || {
+		local s=$?
+		md ""
+		if ((s == 124)); then md "**$1 benchmark timed out after ${LIMIT} s**"; else md "**$1 benchmark: failures reported above (exit status $s)**"; fi
+		rc=1
+	}
+}
+
+md "# fxpfs benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+[[ $WHAT == mount || $WHAT == all ]] && run mount bench-mount.sh "Issue 2: throughput through the mount vs curl, FTP commands of find"
+[[ $WHAT == fxp || $WHAT == all ]] && run fxp bench-fxp.sh "Issue 3: server-to-server copies vs rclone mount and lftp FXP"
+log "results appended to $BENCH_RESULTS"
+exit "$rc"

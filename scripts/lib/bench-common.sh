@@ -1,0 +1,432 @@
+# shellcheck shell=bash disable=SC2034 # variables here are used by the scripts that source it
+# bench-common.sh: shared functions of the fxpfs benchmarks (scripts/bench*.sh).
+#
+# Sourced, not run. Provides: logging, a cleanup stack run on exit, process-tree
+# killing, timing and arithmetic helpers, network namespaces, private vsftpd and
+# pure-ftpd instances, and fxpfs/rclone mounts that are always unmounted.
+#
+# Conventions: every external step is bounded by `timeout`; every resource made
+# (namespace, server, mount, tmpfs) pushes its own undo onto the cleanup stack
+# the moment it exists; passwords never appear on a command line (they go
+# through the environment, a 0600 file, or stdin).
+
+BENCH_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$BENCH_LIB_DIR/../.." && pwd)"
+FXPFS_BIN="${FXPFS_BIN:-$REPO/bin/fxpfs}"
+STEP_TIMEOUT="${BENCH_STEP_TIMEOUT:-900}" # seconds for any one measured step
+
+# Same system user, password and PAM service as internal/realftpd (Go tests).
+TEST_USER=fxpfstest
+TEST_PASSWORD=fxpfs-test-password
+PAM_SERVICE=fxpfs-vsftpd-test
+PURE_USER=fxpfs
+
+# Progress goes to the script's stderr as it was when sourced, even from a
+# trap that runs while a step's output is redirected.
+exec {LOG_FD}>&2
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&"$LOG_FD"; }
+die() {
+	log "FATAL: $*"
+	exit 1
+}
+
+# ---------------------------------------------------------------- cleanup stack
+
+CLEANUP=()
+# on_exit CMD: run CMD (a string, eval'd) at exit; last pushed runs first.
+on_exit() { CLEANUP+=("$1"); }
+run_cleanup() {
+	local rc=$? i
+	trap - EXIT INT TERM HUP
+	[[ -z ${STEP_PID:-} ]] || kill_tree "$STEP_PID"
+	for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUP[i]}" >/dev/null 2>&1 || true
+	done
+	CLEANUP=()
+	return "$rc"
+}
+trap run_cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+
+# descendants PID: every process whose parent chain reaches PID.
+descendants() {
+	local root=$1 kids k
+	kids=$(ps -o pid= --ppid "$root" 2>/dev/null || true)
+	for k in $kids; do
+		echo "$k"
+		descendants "$k"
+	done
+}
+
+# kill_tree PID: stop PID and everything it forked (so nothing forks or is
+# reparented while we look), then SIGKILL them all and their process group.
+kill_tree() {
+	local root=$1 all p i
+	kill -0 "$root" 2>/dev/null || return 0
+	all="$root"
+	for i in 1 2 3; do
+		for p in $all; do kill -STOP "$p" 2>/dev/null || true; done
+		all="$root $(descendants "$root" | tr '\n' ' ')"
+	done
+	kill -KILL -- "-$root" 2>/dev/null || true
+	for p in $all; do kill -KILL "$p" 2>/dev/null || true; done
+	wait "$root" 2>/dev/null || true
+}
+
+# ------------------------------------------------------------ numbers and time
+
+now() { echo "$EPOCHREALTIME"; }
+# calc EXPR: floating-point arithmetic (awk), printed with up to 6 decimals.
+calc() { awk "BEGIN { v = ($1); printf \"%.6g\n\", v }"; }
+# fmt N DECIMALS
+fmt() { awk -v v="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f\n", d, v }'; }
+# median N...: median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+mib() { calc "$1 / 1048576"; }
+
+# timed VAR CMD...: run CMD under the step timeout; VAR = wall seconds.
+# Returns CMD's status (124 on timeout).
+timed() {
+	local __var=$1 t0 t1 rc=0
+	shift
+	# in_ns is a function, which timeout cannot run: expand it here.
+	[[ $1 != in_ns ]] || set -- nsenter --net="/run/netns/$2" -- "${@:3}"
+	t0=$(now)
+	# In the background and waited for, so that a signal to this script runs
+	# its trap at once (bash defers traps while a foreground child runs).
+	timeout --kill-after=15 "$STEP_TIMEOUT" "$@" &
+	STEP_PID=$!
+	wait "$STEP_PID" || rc=$?
+	STEP_PID=
+	t1=$(now)
+	printf -v "$__var" '%s' "$(calc "$t1 - $t0")"
+	return "$rc"
+}
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# ---------------------------------------------------------------- environment
+
+require_root() { [[ $(id -u) -eq 0 ]] || die "run as root (servers, namespaces, FUSE mounts)"; }
+
+require_tools() {
+	local t missing=()
+	for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+	((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (run scripts/install-deps.sh)"
+}
+
+PURE_PREFIX="${FXPFS_TEST_PREFIX:-/opt/fxpfs-test}/pure-ftpd"
+PURE_BIN="$PURE_PREFIX/usr/sbin/pure-ftpd"
+PURE_PW="$PURE_PREFIX/usr/bin/pure-pw"
+
+# ensure_pureftpd: unpack pure-ftpd with scripts/install-deps.sh if missing.
+ensure_pureftpd() {
+	[[ -x $PURE_BIN && -x $PURE_PW ]] && return 0
+	log "pure-ftpd not in $PURE_PREFIX: running scripts/install-deps.sh"
+	timeout 900 "$REPO/scripts/install-deps.sh" >&2 || die "install-deps.sh failed"
+	[[ -x $PURE_BIN && -x $PURE_PW ]] || die "pure-ftpd still missing in $PURE_PREFIX"
+}
+
+# ensure_test_user: the system user and PAM service the vsftpd instances use
+# (created the same way internal/realftpd does, if absent).
+ensure_test_user() {
+	if ! id "$TEST_USER" >/dev/null 2>&1; then
+		useradd --system --user-group --no-create-home --home-dir / \
+			--shell /usr/sbin/nologin --comment "fxpfs test FTP user" "$TEST_USER" ||
+			die "useradd $TEST_USER"
+		printf '%s:%s\n' "$TEST_USER" "$TEST_PASSWORD" | chpasswd || die "chpasswd $TEST_USER"
+	fi
+	TEST_UID=$(id -u "$TEST_USER")
+	TEST_GID=$(id -g "$TEST_USER")
+	local pam=/etc/pam.d/$PAM_SERVICE
+	if [[ ! -f $pam ]]; then
+		printf '%s\n' "# fxpfs test vsftpd instances (written by internal/realftpd)." \
+			"auth     required pam_unix.so" "account  required pam_permit.so" \
+			"session  required pam_permit.so" >"$pam"
+		chmod 0644 "$pam"
+	fi
+}
+
+# make_workdir: WORK (private state: configs, logs, secrets) and DATA (a tmpfs
+# holding the servers' roots and local sources, so disks add no noise).
+make_workdir() {
+	local size_mb=$1
+	WORK=$(mktemp -d /tmp/fxpfs-bench.XXXXXX)
+	chmod 0755 "$WORK" # servers running as $TEST_USER traverse it to their roots
+	on_exit "rm -rf '$WORK'"
+	mkdir -p "$WORK/data" "$WORK/secret" "$WORK/home"
+	chmod 0700 "$WORK/secret" "$WORK/home"
+	mount -t tmpfs -o "size=${size_mb}m,mode=0755" fxpfs-bench "$WORK/data" || die "mount tmpfs"
+	on_exit "umount -l '$WORK/data'"
+	DATA=$WORK/data
+	FXPFS_ENV=(env "HOME=$WORK/home" "XDG_CONFIG_HOME=$WORK/home/.config")
+}
+
+# make_root DIR: a server root owned by the test user.
+make_root() {
+	mkdir -p "$1"
+	chown "$TEST_UID:$TEST_GID" "$1"
+}
+
+# random_file PATH MIB: MIB MiB of random bytes.
+random_file() {
+	head -c "$(($2 * 1048576))" /dev/urandom >"$1" || die "write $1"
+}
+
+# tree_manifest DIR: "sha256  relative/path" of every file, sorted.
+tree_manifest() {
+	(cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
+}
+
+# ------------------------------------------------------------------ namespaces
+
+# netns_add NAME: a fresh namespace with lo up, deleted at exit.
+netns_add() {
+	ip netns add "$1" || die "ip netns add $1"
+	on_exit "ip netns del '$1'"
+	ip -n "$1" link set lo up
+}
+
+# in_ns NS CMD...: run CMD in NS's network namespace only (mounts stay shared,
+# so a FUSE mount made there is visible to everyone).
+in_ns() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" -- "$@"
+}
+
+# -------------------------------------------------------------------- servers
+
+# start_bg LOGFILE CMD...: start CMD as its own session/process group; sets
+# BG_PID and kills the whole tree at exit.
+start_bg() {
+	local out=$1
+	shift
+	setsid "$@" >"$out" 2>&1 </dev/null &
+	BG_PID=$!
+	on_exit "kill_tree $BG_PID"
+}
+
+# ftp_greets NS HOST PORT: the server at HOST:PORT answers with 220.
+ftp_greets() {
+	in_ns "$1" timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 3 <&3' "$2" "$3" 2>/dev/null | grep -q '^220'
+}
+
+# start_vsftpd NS HOST PORT ROOT NAME: vsftpd with FXP allowed. Sets
+# SRV_USER, SRV_PASS, SRV_LOG (every FTP command is logged there).
+start_vsftpd() {
+	local ns=$1 host=$2 port=$3 root=$4 name=$5
+	local st=$WORK/$name
+	mkdir -p "$st/empty"
+	chmod 0755 "$st" "$st/empty"
+	SRV_LOG=$st/vsftpd.log
+	cat >"$st/vsftpd.conf" <<EOF
+listen=YES
+listen_ipv6=NO
+background=NO
+listen_address=$host
+listen_port=$port
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_umask=022
+file_open_mode=0666
+chroot_local_user=YES
+allow_writeable_chroot=YES
+local_root=$root
+passwd_chroot_enable=NO
+seccomp_sandbox=NO
+isolate=NO
+isolate_network=NO
+pam_service_name=$PAM_SERVICE
+check_shell=NO
+userlist_enable=NO
+tcp_wrappers=NO
+secure_chroot_dir=$st/empty
+mdtm_write=YES
+utf8_filesystem=YES
+use_localtime=NO
+dirmessage_enable=NO
+connect_from_port_20=NO
+pasv_enable=YES
+port_enable=YES
+pasv_promiscuous=YES
+port_promiscuous=YES
+async_abor_enable=YES
+ls_recurse_enable=NO
+force_dot_files=YES
+hide_ids=NO
+xferlog_enable=YES
+xferlog_std_format=NO
+log_ftp_protocol=YES
+vsftpd_log_file=$SRV_LOG
+idle_session_timeout=600
+data_connection_timeout=300
+EOF
+	chmod 0600 "$st/vsftpd.conf"
+	start_bg "$st/stderr.log" nsenter --net="/run/netns/$ns" -- vsftpd "$st/vsftpd.conf"
+	wait_until 15 ftp_greets "$ns" "$host" "$port" ||
+		die "vsftpd $name on $host:$port did not greet: $(tail -c 500 "$st/stderr.log")"
+	SRV_USER=$TEST_USER SRV_PASS=$TEST_PASSWORD
+	log "vsftpd $name on $host:$port (netns $ns), root $root"
+}
+
+# start_pureftpd NS HOST PORT ROOT NAME: pure-ftpd with a PureDB virtual user
+# (random password) and FXP allowed (-W). Sets SRV_USER, SRV_PASS, SRV_LOG
+# (transfers only: pure-ftpd has no per-command log without syslog).
+start_pureftpd() {
+	local ns=$1 host=$2 port=$3 root=$4 name=$5
+	local st=$WORK/$name
+	mkdir -p "$st"
+	SRV_PASS=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	SRV_USER=$PURE_USER
+	SRV_LOG=$st/transfer.log
+	local pf=$WORK/secret/$name.passwd hash
+	if command -v openssl >/dev/null 2>&1; then
+		# pure-pw would hash with argon2id at t=511: every login then costs
+		# ~3.5 s of CPU, which would dominate anything that opens connections
+		# (pools, rclone, lftp mirror). A SHA-512 crypt(3) hash is checked by
+		# pure-ftpd with crypt() in milliseconds. Same line format as pure-pw.
+		hash=$(printf '%s' "$SRV_PASS" | openssl passwd -6 -stdin) || die "openssl passwd"
+		printf '%s:%s:%s:%s::%s/./::::::::::::\n' "$PURE_USER" "$hash" "$TEST_UID" "$TEST_GID" "$root" >"$pf"
+		chmod 0600 "$pf"
+		"$PURE_PW" mkdb "$WORK/secret/$name.pdb" -f "$pf" >"$st/pure-pw.log" 2>&1 ||
+			die "pure-pw mkdb: $(cat "$st/pure-pw.log")"
+	else
+		log "WARNING: no openssl: pure-ftpd logins use pure-pw's argon2id hashes (~3.5 s each)"
+		printf '%s\n%s\n' "$SRV_PASS" "$SRV_PASS" |
+			"$PURE_PW" useradd "$PURE_USER" -f "$pf" -F "$WORK/secret/$name.pdb" \
+				-u "$TEST_UID" -g "$TEST_GID" -d "$root" -m >"$st/pure-pw.log" 2>&1 ||
+			die "pure-pw useradd: $(cat "$st/pure-pw.log")"
+	fi
+	start_bg "$st/stderr.log" nsenter --net="/run/netns/$ns" -- "$PURE_BIN" \
+		-S "$host,$port" -l "puredb:$WORK/secret/$name.pdb" -A -E -H -D -4 -u 1 \
+		-U 133:022 -O "clf:$SRV_LOG" -W -c 100 -C 100
+	wait_until 15 ftp_greets "$ns" "$host" "$port" ||
+		die "pure-ftpd $name on $host:$port did not greet: $(tail -c 500 "$st/stderr.log")"
+	log "pure-ftpd $name on $host:$port (netns $ns), root $root"
+}
+
+# start_server KIND NS HOST PORT ROOT NAME: KIND is vsftpd or pure-ftpd.
+start_server() {
+	case $1 in
+	vsftpd) start_vsftpd "${@:2}" ;;
+	pure-ftpd) start_pureftpd "${@:2}" ;;
+	*) die "unknown server kind $1 (vsftpd|pure-ftpd)" ;;
+	esac
+}
+
+# curl_config FILE USER PASS: a curl -K file holding the credentials.
+curl_config() {
+	printf 'user = "%s:%s"\nsilent\nshow-error\n' "$2" "$3" >"$1"
+	chmod 0600 "$1"
+}
+
+# --------------------------------------------------------------------- mounts
+
+FXPFS_OK=""
+# fxpfs_check: is bin/fxpfs there and answering? Sets FXPFS_WHY when not.
+fxpfs_check() {
+	if [[ ! -x $FXPFS_BIN ]]; then
+		FXPFS_WHY="$FXPFS_BIN not built (make build)"
+		return 1
+	fi
+	if ! timeout 20 "$FXPFS_BIN" --help >/dev/null 2>&1; then
+		FXPFS_WHY="$FXPFS_BIN --help fails"
+		return 1
+	fi
+	FXPFS_OK=1
+}
+
+# fxpfs_env: the environment fxpfs runs with (no user config or ~/.netrc;
+# passwords from FXPFS_PASSWORD_<NAME>, exported by the caller).
+# As a command prefix (usable under timeout): "${FXPFS_ENV[@]}" CMD...
+fxpfs_env() { "${FXPFS_ENV[@]}" "$@"; }
+FXPFS_ENV=(env HOME=/nonexistent XDG_CONFIG_HOME=/nonexistent) # set by make_workdir
+
+# fxpfs_mount NS MNT LOG ARGS...: start `fxpfs mount ARGS MNT` in NS's network
+# namespace and wait until the mount is usable. Sets MOUNT_PID. Fails (with
+# FXPFS_WHY) if the daemon exits or the mount does not appear in 30 s.
+fxpfs_mount() {
+	local ns=$1 mnt=$2 lg=$3
+	shift 3
+	mkdir -p "$mnt"
+	setsid "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$ns" -- "$FXPFS_BIN" mount "$@" \
+		--log-file "$lg" "$mnt" >"$lg.stderr" 2>&1 </dev/null &
+	MOUNT_PID=$!
+	on_exit "fxpfs_unmount '$mnt' $MOUNT_PID"
+	local deadline=$((SECONDS + 30))
+	until mountpoint -q "$mnt"; do
+		if ! kill -0 "$MOUNT_PID" 2>/dev/null; then
+			FXPFS_WHY="fxpfs mount exited: $(tail -c 600 "$lg.stderr" "$lg" 2>/dev/null | tr '\n' ' ')"
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			FXPFS_WHY="fxpfs mount not ready after 30 s: $(tail -c 600 "$lg.stderr" "$lg" 2>/dev/null | tr '\n' ' ')"
+			fxpfs_unmount "$mnt" "$MOUNT_PID"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# mount_dev MNT: "major:minor" of the file system mounted at MNT, from
+# mountinfo (no stat: a FUSE mount whose daemon died answers ENOTCONN, and
+# `mountpoint` then says it is not mounted).
+mount_dev() { awk -v m="$1" '$5 == m { d = $3 } END { if (d == "") exit 1; print d }' /proc/self/mountinfo; }
+
+# fuse_force_unmount MNT: abort our FUSE connection and detach MNT.
+fuse_force_unmount() {
+	local mnt=$1 dev
+	dev=$(mount_dev "$mnt") || return 0
+	if [[ -w /sys/fs/fuse/connections/${dev#*:}/abort ]]; then
+		echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort" 2>/dev/null || true
+	fi
+	fusermount3 -u -z "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+}
+
+# fxpfs_unmount MNT PID: SIGTERM (fxpfs unmounts), then force after 20 s.
+fxpfs_unmount() {
+	local mnt=$1 pid=$2 deadline
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		deadline=$((SECONDS + 20))
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+	fi
+	fuse_force_unmount "$mnt"
+	kill_tree "$pid"
+}
+
+# fxpfs_status MNT JQ: evaluate JQ on the mount's first status snapshot.
+fxpfs_status() {
+	fxpfs_env timeout 20 "$FXPFS_BIN" status --json "$1" | jq -r ".[0] | $2"
+}
+
+# rclone_mount NS MNT REMOTE LOG: `rclone mount` (no VFS cache) in NS; the
+# remote's config comes from RCLONE_CONFIG_* variables exported by the caller.
+# Sets MOUNT_PID.
+rclone_mount() {
+	local ns=$1 mnt=$2 remote=$3 lg=$4
+	mkdir -p "$mnt"
+	setsid env HOME="$WORK/home" RCLONE_CONFIG=/dev/null nsenter --net="/run/netns/$ns" -- \
+		rclone mount "$remote:" "$mnt" --vfs-cache-mode off --log-file "$lg" -v \
+		>"$lg.stderr" 2>&1 </dev/null &
+	MOUNT_PID=$!
+	on_exit "fxpfs_unmount '$mnt' $MOUNT_PID"
+	wait_until 30 mountpoint -q "$mnt" || die "rclone mount $remote not ready: $(tail -c 600 "$lg.stderr" "$lg" 2>/dev/null)"
+}
+
+# machine_line: what the results were measured on.
+machine_line() {
+	printf '%s, %s CPUs (%s), %s MiB RAM, kernel %s' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" \
+		"$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" \
+		"$(awk '/MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)" "$(uname -r)"
+}
