@@ -2,6 +2,7 @@ package ftpclient
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -22,11 +22,11 @@ import (
 // to send a raw command (FXP needs PASV/PORT/RETR/STOR split across two
 // servers), and its List parses and silently drops lines it does not
 // understand (and fails on lines over 64 KiB), which we must log and skip.
-// So both share one TCP/TLS connection (ctl): our bufio reader (br) and
-// jlaffaye's textproto reader take turns. Between two operations every reply
-// has been read completely, so neither reader holds buffered bytes and the
-// hand-over is safe; a connection whose state we cannot vouch for (I/O
-// error, transfer in flight, stray bytes) is destroyed, never pooled.
+// So both share one TCP/TLS connection (ctl) and one reader: our bufio
+// reader (br) buffers everything, and jlaffaye reads from it one line at a
+// time (lineConn), so no reply can hide in jlaffaye's own buffer. A
+// connection whose state we cannot vouch for (I/O error, transfer in flight,
+// bytes nobody asked for) is destroyed, never pooled.
 type conn struct {
 	cl  *Client
 	id  int64
@@ -37,11 +37,12 @@ type conn struct {
 
 	idleSince time.Time
 	transfer  bool // a transfer is in flight: a final reply is outstanding
-	dirty     bool // a state-changing raw command (REST, RNFR, ...) was sent
+	dirty     bool // a state-changing raw command (PROT, CWD, TYPE A, ...) was sent
+	pending   bool // a REST or RNFR was accepted and not yet consumed
 	suspect   bool // a transfer ended early: check for stray replies before reuse
 
 	mu    sync.Mutex
-	data  net.Conn        // open data connection, closed on interrupt
+	data  *dataConn       // open data connection, reset on interrupt
 	opCtx context.Context // ctx of the operation running, for data dials
 }
 
@@ -176,7 +177,7 @@ func (cn *conn) ftp() (*ftp.ServerConn, error) {
 	dial := func(network, addr string) (net.Conn, error) {
 		if !handed {
 			handed = true
-			return cn.ctl, nil
+			return &lineConn{Conn: cn.ctl, br: cn.br}, nil
 		}
 		return cn.dialData(addr)
 	}
@@ -194,6 +195,30 @@ func (cn *conn) ftp() (*ftp.ServerConn, error) {
 	return sc, nil
 }
 
+// lineConn is the control connection as jlaffaye sees it: reads come from
+// our bufio reader one line at a time, so jlaffaye's own buffer never holds
+// bytes past the reply it is reading. Whatever the server sends beyond that
+// stays in cn.br, where reusable and alive can see it.
+type lineConn struct {
+	net.Conn // *ctlConn, for Write, Close, addresses and deadlines
+	br       *bufio.Reader
+}
+
+func (l *lineConn) Read(p []byte) (int, error) {
+	if l.br.Buffered() == 0 {
+		if _, err := l.br.Peek(1); err != nil {
+			return 0, err
+		}
+	}
+	buf, _ := l.br.Peek(l.br.Buffered())
+	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		buf = buf[:i+1]
+	}
+	n := copy(p, buf)
+	_, _ = l.br.Discard(n)
+	return n, nil
+}
+
 // bind makes ctx govern the connection until the returned stop is called:
 // when ctx is done the control and data connections are closed, which
 // interrupts whatever jlaffaye or we are blocked in. stop reports whether
@@ -204,11 +229,7 @@ func (cn *conn) bind(ctx context.Context) (stop func() bool) {
 	cn.mu.Unlock()
 	unhook := context.AfterFunc(ctx, func() {
 		cn.ctl.Close()
-		cn.mu.Lock()
-		if cn.data != nil {
-			cn.data.Close()
-		}
-		cn.mu.Unlock()
+		cn.abortData()
 	})
 	return func() bool {
 		ok := unhook()
@@ -223,17 +244,23 @@ func (cn *conn) bind(ctx context.Context) (stop func() bool) {
 // the server cleans up after a closed socket anyway).
 func (cn *conn) close() {
 	cn.ctl.Close()
+	cn.abortData()
+}
+
+// abortData resets the open data connection, if any.
+func (cn *conn) abortData() {
 	cn.mu.Lock()
-	if cn.data != nil {
-		cn.data.Close()
-	}
+	dc := cn.data
 	cn.mu.Unlock()
+	if dc != nil {
+		dc.abort()
+	}
 }
 
 // reusable says whether the connection may go back to the pool after an
 // operation that ended with err.
 func (cn *conn) reusable(err error) bool {
-	if cn.ctl.broken.Load() || cn.transfer || cn.dirty {
+	if cn.ctl.broken.Load() || cn.transfer || cn.dirty || cn.pending {
 		return false
 	}
 	if cn.br.Buffered() > 0 {
@@ -252,90 +279,4 @@ func (cn *conn) reusable(err error) bool {
 	}
 	var pe textproto.ProtocolError
 	return !errors.As(err, &pe)
-}
-
-// alive checks an idle connection before reuse. A zero-cost peek at the
-// socket finds connections the server closed (EOF) or wrote to while idle
-// (a "421 timeout" notice, or stray replies: out of sync); a NOOP is sent
-// only after a long idle time, after an early-closed transfer, or when TLS
-// records are pending (session tickets look like data to the peek).
-func (cn *conn) alive(ctx context.Context, keepaliveAfter time.Duration) bool {
-	if cn.br.Buffered() > 0 || cn.ctl.broken.Load() {
-		return false
-	}
-	needSync := cn.suspect || time.Since(cn.idleSince) >= keepaliveAfter
-	switch peekSocket(cn.tcp) {
-	case peekEOF:
-		return false
-	case peekData:
-		if cn.cl.cfg.TLS == TLSNone {
-			return false
-		}
-		needSync = true
-	}
-	if needSync {
-		stop := cn.bind(ctx)
-		err := cn.sync()
-		if !stop() || err != nil {
-			return false
-		}
-		cn.suspect = false
-	}
-	return true
-}
-
-type peekResult int
-
-const (
-	peekEmpty peekResult = iota // open, nothing pending
-	peekData                    // bytes are waiting
-	peekEOF                     // closed by the peer, or unusable
-)
-
-// peekSocket looks at a TCP socket without consuming or blocking
-// (recv MSG_PEEK|MSG_DONTWAIT).
-func peekSocket(tc *net.TCPConn) peekResult {
-	if tc == nil {
-		return peekEmpty
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return peekEOF
-	}
-	res := peekEmpty
-	var buf [1]byte
-	cerr := rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case err == syscall.EAGAIN || err == syscall.EINTR:
-			res = peekEmpty
-		case err != nil || n == 0:
-			res = peekEOF
-		default:
-			res = peekData
-		}
-		return true // never wait for readiness
-	})
-	if cerr != nil {
-		return peekEOF
-	}
-	return res
-}
-
-// sync sends NOOP and reads replies until its own, swallowing a stray final
-// reply left by a transfer that ended early (some servers send 426 and 226).
-func (cn *conn) sync() error {
-	if _, err := cn.ctl.Write([]byte("NOOP\r\n")); err != nil {
-		return err
-	}
-	for i := 0; i < 3; i++ {
-		r, err := cn.readReply()
-		if err != nil {
-			return err
-		}
-		if r.Code == 200 && cn.br.Buffered() == 0 {
-			return nil
-		}
-	}
-	return errProtocolf("no reply to NOOP")
 }

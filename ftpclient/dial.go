@@ -205,6 +205,9 @@ func (cn *conn) dialData(addr string) (net.Conn, error) {
 	}
 	dc := &dataConn{Conn: nc, cl: c, timeout: c.cfg.DataTimeout}
 	cn.mu.Lock()
+	if cn.data != nil {
+		cn.data.finish() // the previous transfer's, half-closed
+	}
 	cn.data = dc
 	cn.mu.Unlock()
 	return dc, nil

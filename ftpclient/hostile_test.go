@@ -57,6 +57,17 @@ func TestHostileServer(t *testing.T) {
 		check func(t *testing.T, s *fakeServer, ents []ftpclient.Entry, err error)
 	}{
 		{
+			name: "empty directory as 550",
+			setup: func(s *fakeServer) {
+				s.handlers["LIST"] = func(fc *fakeConn, _ string) { fc.reply("550 No files found") }
+			},
+			check: func(t *testing.T, _ *fakeServer, ents []ftpclient.Entry, err error) {
+				if err != nil || len(ents) != 0 {
+					t.Errorf("got %v, %v; want an empty listing", ents, err)
+				}
+			},
+		},
+		{
 			name:  "garbage reply",
 			setup: func(s *fakeServer) { s.handlers["TYPE"] = func(fc *fakeConn, _ string) { fc.reply("hello there") } },
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
@@ -148,9 +159,9 @@ func TestHostileServer(t *testing.T) {
 			},
 		},
 		{
-			name: "transfer refused",
+			name: "missing directory",
 			setup: func(s *fakeServer) {
-				s.handlers["LIST"] = func(fc *fakeConn, _ string) { fc.reply("550 No such directory") }
+				s.handlers["CWD"] = func(fc *fakeConn, _ string) { fc.reply("550 No such directory") }
 			},
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
 				if !errors.Is(err, ftpclient.ErrNotFound) || !strings.Contains(err.Error(), "ftp fake: LIST /dir: ") {
@@ -292,4 +303,40 @@ func TestTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseInterruptsBlockedRead: Close from another goroutine ends a Read
+// that waits on a stalled server, well before the data timeout.
+func TestCloseInterruptsBlockedRead(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["RETR"] = func(fc *fakeConn, _ string) {
+			fc.reply("150 here it comes")
+			if dc := fc.acceptData(); dc != nil {
+				dc.Write([]byte("first"))
+				io.Copy(io.Discard, dc) // stall until the client gives up
+				dc.Close()
+			}
+			fc.reply("426 aborted")
+		}
+		s.handlers["ABOR"] = func(fc *fakeConn, _ string) { fc.reply("225 ok") }
+	})
+	c := newFakeClient(t, s, nil)
+	rc, err := c.OpenRead(context.Background(), "/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		t.Fatal(err)
+	}
+	readErr := make(chan error)
+	go func() { _, err := rc.Read(buf); readErr <- err }()
+	within(t, time.Second, func() {
+		// Close either interrupts the blocked Read or runs before it starts;
+		// both must end quickly and the Read must fail.
+		rc.Close()
+		if err := <-readErr; err == nil {
+			t.Error("Read after Close succeeded")
+		}
+	})
 }

@@ -26,8 +26,12 @@ func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
 	if err != nil {
 		return nil, c.translate("LIST", dir, err)
 	}
+	op := "LIST"
+	if c.useMLSD() {
+		op = "MLSD"
+	}
 	var ents []Entry
-	err = c.do(ctx, "LIST", dir, true, func(cn *conn) error {
+	err = c.do(ctx, op, dir, true, func(cn *conn) error {
 		var err error
 		ents, err = cn.list(sp, dir)
 		return err
@@ -69,7 +73,15 @@ func (cn *conn) list(sp, dir string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Code != 125 && r.Code != 150 {
+	switch {
+	case r.Code == 125 || r.Code == 150:
+	case r.Code == 226 || r.Code == 250:
+		return nil, nil // no data connection used: an empty directory
+	case !mlsd && (r.Code == 450 || r.Code == 550):
+		// CWD succeeded, so the directory exists: some servers say
+		// "550 No files found" for an empty one.
+		return nil, nil
+	default:
 		return nil, expect(r, 125, 150)
 	}
 	cn.transfer = true

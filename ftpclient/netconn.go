@@ -3,6 +3,7 @@ package ftpclient
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -27,8 +28,10 @@ type ctlConn struct {
 	timeout  time.Duration
 	replay   []byte // a synthetic greeting for jlaffaye's Dial (see conn.ftp)
 	broken   atomic.Bool
-	lineLen  int    // bytes read since the last '\n'
-	rx       []byte // partial received line, for tracing
+	soft     atomic.Bool // a read timeout now is expected (waitMore), not a failure
+	longWait atomic.Bool // reading a transfer's final reply: no read deadline
+	lineLen  int         // bytes read since the last '\n'
+	rx       []byte      // partial received line, for tracing
 	trace    bool
 }
 
@@ -38,11 +41,13 @@ func (c *ctlConn) Read(p []byte) (int, error) {
 		c.replay = c.replay[n:]
 		return n, nil
 	}
-	if c.timeout > 0 {
+	if c.longWait.Load() {
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	} else if c.timeout > 0 {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
 	n, err := c.Conn.Read(p)
-	if err != nil {
+	if err != nil && !(c.soft.Load() && isTimeout(err)) {
 		c.broken.Store(true)
 	}
 	if n > 0 {
@@ -112,6 +117,8 @@ type dataConn struct {
 	net.Conn
 	cl      *Client
 	timeout time.Duration
+	wrote   atomic.Bool // an upload: close gracefully
+	aborted atomic.Bool // close with a reset so the server sees a failure
 }
 
 func (d *dataConn) Read(p []byte) (int, error) {
@@ -127,13 +134,65 @@ func (d *dataConn) Write(p []byte) (int, error) {
 	if d.timeout > 0 {
 		_ = d.Conn.SetWriteDeadline(time.Now().Add(d.timeout))
 	}
+	d.wrote.Store(true)
 	n, err := d.Conn.Write(p)
 	d.cl.stats.bytesOut.Add(int64(n))
 	return n, err
 }
 
+// tcp returns the TCP connection under TLS, if any.
+func (d *dataConn) tcp() *net.TCPConn {
+	nc := d.Conn
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	tc, _ := nc.(*net.TCPConn)
+	return tc
+}
+
+// Close ends an upload with a half-close: TLS close_notify and TCP FIN, so
+// the server reads to the end. The socket itself stays open until the final
+// reply is in (finish, called by the pool): closing it now would turn into
+// a TCP reset whenever unread bytes are pending (a TLS 1.3 session ticket,
+// say), and the server could lose the tail of the upload ("426 Failure
+// reading network stream" from vsftpd). Downloads, and aborted uploads,
+// close at once.
+func (d *dataConn) Close() error {
+	if d.aborted.Load() {
+		if tc := d.tcp(); tc != nil {
+			_ = tc.SetLinger(0)
+		}
+		return d.Conn.Close()
+	}
+	if !d.wrote.Load() {
+		return d.Conn.Close()
+	}
+	var err error
+	if tc, ok := d.Conn.(*tls.Conn); ok {
+		err = tc.CloseWrite()
+	}
+	if tc := d.tcp(); tc != nil {
+		if cerr := tc.CloseWrite(); err == nil {
+			err = cerr
+		}
+	} else {
+		err = errors.Join(err, d.Conn.Close())
+	}
+	return err
+}
+
+// finish closes the socket for good.
+func (d *dataConn) finish() { _ = d.Conn.Close() }
+
+// abort makes the next Close a reset, and closes now.
+func (d *dataConn) abort() {
+	d.aborted.Store(true)
+	d.Close()
+}
+
 // Handshake lets jlaffaye complete TLS on an empty upload (StorFrom looks for it).
 func (d *dataConn) Handshake() error {
+	d.wrote.Store(true)
 	if tc, ok := d.Conn.(*tls.Conn); ok {
 		return tc.Handshake()
 	}

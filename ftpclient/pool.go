@@ -14,29 +14,44 @@ const (
 	keepaliveAfter = 15 * time.Second
 	// raiseAfter: a limit lowered because the server refused a connection is
 	// raised by one again after this long, to probe whether room came back.
-	raiseAfter = time.Minute
+	raiseAfter = 15 * time.Second
+	// reclaimAfter: a caller waiting this long for a connection makes the
+	// pool take one back from a download nobody has read for reclaimIdle.
+	reclaimAfter = 200 * time.Millisecond
+	reclaimIdle  = 500 * time.Millisecond
 )
+
+// reclaimer is a holder of a busy connection that can give it back on
+// request (an open download that nobody reads: it reopens when read again).
+type reclaimer interface {
+	idleSince() time.Time
+	reclaim()
+}
 
 // pool holds the control connections of one server: at most limit of them
 // exist at a time (busy, idle or being dialled). limit starts at MaxConns and
 // adapts downward when the server refuses a connection while we already
-// hold some; then callers wait for a release instead of failing.
+// hold some; then callers wait for a release instead of failing, and a
+// caller that waits long takes a connection back from a download that is
+// open but not being read (reclaim), so that nobody waits forever.
 type pool struct {
 	c *Client
 
 	mu      sync.Mutex
 	limit   int
-	total   int            // connections existing or being dialled
-	idle    []*conn        // most recently used last
-	busy    map[*conn]bool // handed out
-	wake    chan struct{}  // closed (and replaced) whenever a slot or idle conn may be free
+	total   int                 // connections existing or being dialled
+	idle    []*conn             // most recently used last
+	busy    map[*conn]bool      // handed out
+	parked  map[*conn]reclaimer // busy connections whose holder can give them back
+	wake    chan struct{}       // closed (and replaced) whenever a slot or idle conn may be free
 	closed  bool
 	lowered time.Time // when limit was last lowered
 	reaper  *time.Timer
 }
 
 func newPool(c *Client) *pool {
-	return &pool{c: c, limit: c.cfg.MaxConns, busy: make(map[*conn]bool), wake: make(chan struct{})}
+	return &pool{c: c, limit: c.cfg.MaxConns, busy: make(map[*conn]bool),
+		parked: make(map[*conn]reclaimer), wake: make(chan struct{})}
 }
 
 // signal wakes every waiter; they re-check. Call with mu held.
@@ -108,12 +123,43 @@ func (p *pool) acquire(ctx context.Context) (*conn, error) {
 		}
 		wake := p.wake
 		p.mu.Unlock()
+		t := time.NewTimer(reclaimAfter)
 		select {
 		case <-wake:
 		case <-ctx.Done():
+			t.Stop()
 			return nil, ctx.Err()
+		case <-t.C:
+			if r := p.victim(); r != nil {
+				go r.reclaim() // its release wakes us
+			}
+		}
+		t.Stop()
+	}
+}
+
+// setReclaimer marks a busy connection as one its holder can give back.
+func (p *pool) setReclaimer(cn *conn, r reclaimer) {
+	p.mu.Lock()
+	if p.busy[cn] {
+		p.parked[cn] = r
+	}
+	p.mu.Unlock()
+}
+
+// victim picks the holder idle the longest, if idle for reclaimIdle.
+func (p *pool) victim() reclaimer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best reclaimer
+	var bestT time.Time
+	for _, r := range p.parked {
+		t := r.idleSince()
+		if time.Since(t) >= reclaimIdle && (best == nil || t.Before(bestT)) {
+			best, bestT = r, t
 		}
 	}
+	return best
 }
 
 // release returns a connection after an operation that ended with err: to
@@ -126,8 +172,12 @@ func (p *pool) release(cn *conn, err error) {
 		return // already released
 	}
 	delete(p.busy, cn)
+	delete(p.parked, cn)
 	cn.mu.Lock()
-	cn.data = nil
+	if cn.data != nil {
+		cn.data.finish()
+		cn.data = nil
+	}
 	cn.mu.Unlock()
 	if p.closed || !keep {
 		p.total--
@@ -150,6 +200,7 @@ func (p *pool) discard(cn *conn) {
 	p.mu.Lock()
 	if p.busy[cn] {
 		delete(p.busy, cn)
+		delete(p.parked, cn)
 		p.total--
 		p.signal()
 	}

@@ -237,3 +237,53 @@ func TestCancelInterruptsOperation(t *testing.T) {
 		t.Errorf("with a done ctx: %v", err)
 	}
 }
+
+// TestPoolReclaimsUnreadStreams: three downloads open at once, read in
+// turns, on a server that takes two connections. Without taking connections
+// back from streams nobody is reading, the third open would wait forever.
+func TestPoolReclaimsUnreadStreams(t *testing.T) {
+	srv := ftptest.Start(t, ftptest.WithMaxConns(2))
+	data := make([]byte, 3<<20)
+	for i := range data {
+		data[i] = byte(i % 251)
+	}
+	for i := 0; i < 3; i++ {
+		write(t, srv.Root, fmt.Sprintf("f%d", i), data)
+	}
+	c := newClient(t, srv, func(cfg *ftpclient.ServerConfig) { cfg.MaxConns = 4 })
+	ctx := ctxT(t)
+	var streams []io.ReadCloser
+	got := make([][]byte, 3)
+	for i := 0; i < 3; i++ {
+		rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		streams = append(streams, rc)
+		buf := make([]byte, 1000)
+		n, err := io.ReadFull(rc, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[i] = append(got[i], buf[:n]...)
+	}
+	for round := 0; round < 2; round++ {
+		for i, rc := range streams {
+			buf := make([]byte, 100000)
+			n, err := io.ReadFull(rc, buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[i] = append(got[i], buf[:n]...)
+		}
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], data[:len(got[i])]) {
+			t.Errorf("stream %d: wrong bytes after reopening", i)
+		}
+	}
+	if p := srv.PeakConns(); p > 2 {
+		t.Errorf("peak %d", p)
+	}
+}

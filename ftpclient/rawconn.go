@@ -89,10 +89,10 @@ func (r *RawConn) track(verb, arg string, rep Reply) {
 		sub, _, _ := strings.Cut(strings.ToUpper(strings.TrimSpace(arg)), " ")
 		cn.dirty = cn.dirty || (sub != "CHMOD" && sub != "UTIME")
 	case verb == "REST" || verb == "RNFR":
-		cn.dirty = cn.dirty || rep.Code == 350
+		cn.pending = rep.Code == 350
 	case verb == "RNTO", verb == "RETR", verb == "STOR", verb == "APPE", verb == "STOU",
 		verb == "LIST", verb == "NLST", verb == "MLSD":
-		cn.dirty = false // REST/RNFR consumed (only neutral commands reach here)
+		cn.pending = false // REST/RNFR consumed; dirty (set by others) stays
 	}
 	if rep.Code < 200 {
 		cn.transfer = true
@@ -109,6 +109,13 @@ func (r *RawConn) ReadReply(ctx context.Context) (Reply, error) {
 		return Reply{}, r.c.translate("reply", "", ErrClosed)
 	}
 	var rep Reply
+	if r.cn.transfer {
+		// The final reply of a transfer comes when the transfer ends, which
+		// may be hours away (FXP): wait as long as ctx allows, not CmdTimeout.
+		// The caller watches progress and cancels ctx on a stall.
+		r.cn.ctl.longWait.Store(true)
+		defer r.cn.ctl.longWait.Store(false)
+	}
 	err := r.c.run(ctx, r.cn, func(cn *conn) error {
 		var err error
 		rep, err = cn.readReply()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -13,6 +14,9 @@ import (
 // earlyCloseWait bounds how long closing a download before its end waits
 // for the server's final reply before giving up on the connection.
 const earlyCloseWait = 5 * time.Second
+
+// abortSettle is how long an early close waits for a second reply to ABOR.
+const abortSettle = 250 * time.Millisecond
 
 // maxReopens bounds transparent reconnections of one download.
 const maxReopens = 3
@@ -51,6 +55,9 @@ type readStream struct {
 	reopens int
 	done    bool  // EOF delivered or closed
 	err     error // sticky error
+	closing atomic.Bool
+	cur     atomic.Pointer[conn] // rs.cn, for Close to interrupt a blocked Read
+	used    atomic.Int64         // UnixNano of the last Read's end, for reclaim
 }
 
 // open acquires a connection and starts RETR at rs.off.
@@ -76,6 +83,9 @@ func (rs *readStream) open(ctx context.Context) error {
 		}
 		cn.transfer = true
 		rs.cn, rs.resp = cn, resp
+		rs.cur.Store(cn)
+		rs.used.Store(time.Now().UnixNano())
+		c.pool.setReclaimer(cn, rs)
 		return false, nil
 	})
 	return c.explainRead(ctx, rs.p, c.translate("RETR", rs.p, err))
@@ -98,9 +108,13 @@ func (c *Client) explainRead(ctx context.Context, p string, err error) error {
 func (rs *readStream) Read(b []byte) (int, error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	defer rs.used.Store(time.Now().UnixNano())
 	for {
 		if rs.err != nil {
 			return 0, rs.err
+		}
+		if rs.closing.Load() && !rs.done {
+			return 0, rs.c.translate("RETR", rs.p, ErrClosed)
 		}
 		if rs.done {
 			return 0, io.EOF
@@ -127,12 +141,17 @@ func (rs *readStream) Read(b []byte) (int, error) {
 		}
 		rs.c.pool.release(rs.cn, err)
 		rs.cn, rs.resp = nil, nil
+		rs.cur.Store(nil)
 		if err == nil {
 			rs.done = true
 			if n > 0 {
 				return n, nil
 			}
 			return 0, io.EOF
+		}
+		if rs.closing.Load() {
+			rs.err = rs.c.translate("RETR", rs.p, ErrClosed)
+			return n, rs.err
 		}
 		if !shouldRetry(context.Background(), err) || rs.reopens >= maxReopens {
 			rs.err = rs.c.translate("RETR", rs.p, err)
@@ -147,11 +166,23 @@ func (rs *readStream) Read(b []byte) (int, error) {
 	}
 }
 
-// Close ends the download. Before EOF it closes the data connection and
-// waits briefly for the server's final reply; the connection goes back to
-// the pool only if that reply came (checked again with NOOP before reuse).
+// Close ends the download. Before EOF it resets the data connection, sends
+// ABOR (so that servers blocked in the transfer notice: pure-ftpd over TLS
+// otherwise never answers), reads the transfer's reply (426/451/226) and
+// ABOR's (225/226, or 500 where ABOR is unknown), then syncs with NOOP.
+// Then the connection is known to be in sync and goes back to the pool; if
+// that takes longer than earlyCloseWait it is destroyed.
+//
+// Close may be called while a Read blocks in another goroutine: it then
+// resets the data connection to end that Read at once.
 func (rs *readStream) Close() error {
-	rs.mu.Lock()
+	rs.closing.Store(true)
+	if !rs.mu.TryLock() {
+		if cn := rs.cur.Load(); cn != nil {
+			cn.abortData()
+		}
+		rs.mu.Lock()
+	}
 	defer rs.mu.Unlock()
 	if rs.done && rs.resp == nil {
 		return nil
@@ -160,22 +191,57 @@ func (rs *readStream) Close() error {
 	if rs.resp == nil {
 		return nil
 	}
+	rs.stop()
+	return nil
+}
+
+// stop ends the transfer in flight and gives the connection back (see
+// Close). Called with rs.mu held and rs.resp set.
+func (rs *readStream) stop() {
 	cn := rs.cn
 	rs.cn, rs.resp = nil, nil
-	cn.mu.Lock()
-	dc := cn.data
-	cn.mu.Unlock()
-	if dc != nil {
-		dc.Close()
-	}
+	rs.cur.Store(nil)
+	cn.abortData()
 	saved := cn.ctl.timeout
 	cn.ctl.timeout = min(saved, earlyCloseWait)
-	_, err := cn.readReply() // 226, or 426/451 for the aborted transfer
+	// RFC 959 4.1.3 says two replies come, the transfer's (426, or 226 if
+	// it had finished) and ABOR's (225/226), but pure-ftpd over TLS sends
+	// only ABOR's. So after a 225/226 wait briefly for a second one. NOOP
+	// only afterwards: pure-ftpd discards commands that arrive while it aborts.
+	_, err := cn.ctl.Write([]byte("ABOR\r\n"))
+	var r Reply
+	if err == nil {
+		r, err = cn.readReply()
+	}
+	if err == nil && (r.Code != 225 && r.Code != 226 || cn.waitMore(abortSettle)) {
+		_, err = cn.readReply()
+	}
+	if err == nil {
+		err = cn.sync()
+	}
 	cn.ctl.timeout = saved
 	if err == nil {
 		cn.transfer = false
-		cn.suspect = true // some servers send a second reply: sync before reuse
 	}
 	rs.c.pool.release(cn, err)
-	return nil
+}
+
+// idleSince is when the stream was last read (for the pool's reclaim).
+func (rs *readStream) idleSince() time.Time { return time.Unix(0, rs.used.Load()) }
+
+// reclaim gives the connection back to the pool while nobody reads: a
+// server capped below our connection count would otherwise leave a caller
+// waiting forever behind open but unread streams. The next Read reopens
+// the transfer at the same offset.
+func (rs *readStream) reclaim() {
+	if !rs.mu.TryLock() {
+		return // a Read is running: not idle after all
+	}
+	defer rs.mu.Unlock()
+	if rs.resp == nil || rs.done {
+		return
+	}
+	rs.c.log.Debug("ftp download parked to free a connection", "server", rs.c.cfg.Name, "path", rs.p,
+		"offset", rs.off)
+	rs.stop()
 }

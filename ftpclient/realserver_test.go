@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -39,7 +40,11 @@ func TestRealServers(t *testing.T) {
 
 func realClient(t *testing.T, srv *realftpd.Server) *ftpclient.Client {
 	cfg := srv.Config("real")
-	c, err := ftpclient.New(cfg, nil)
+	var log *slog.Logger
+	if os.Getenv("FXPFS_FTP_TRACE") != "" { // see every control line when debugging
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	c, err := ftpclient.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

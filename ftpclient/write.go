@@ -162,6 +162,12 @@ func (u *upload) finish(abort error) error {
 	}
 	u.ended = true
 	if abort != nil {
+		u.cn.mu.Lock()
+		if u.cn.data != nil {
+			u.cn.data.aborted.Store(true) // a reset: the server must not take the file as complete
+		}
+		u.cn.mu.Unlock()
+		u.cn.dirty = true // never reuse an aborted upload's connection
 		u.pw.CloseWithError(abort)
 	} else {
 		u.pw.Close()

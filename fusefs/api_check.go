@@ -37,6 +37,7 @@ var (
 	_ = (fs.NodeOpener)((*fileNode)(nil))
 	_ = (fs.NodeGetattrer)((*fileNode)(nil))
 	_ = (fs.NodeSetattrer)((*fileNode)(nil))
+	_ = (fs.NodeCopyFileRanger)((*fileNode)(nil)) // FXP through the mount
 
 	_ = (fs.FileReader)((*fileHandle)(nil))
 	_ = (fs.FileWriter)((*fileHandle)(nil))
@@ -52,7 +53,6 @@ var (
 )
 
 /* TODO
-var _ = (fs.NodeCopyFileRanger)((*fileNode)(nil)) // FXP through the mount (issue 3)
 var _ = (fs.NodeSymlinker)((*dirNode)(nil))       // FTP has no portable symlink command
 var _ = (fs.NodeLinker)((*dirNode)(nil))          // no hard links in FTP
 var _ = (fs.NodeMknoder)((*dirNode)(nil))

@@ -163,11 +163,19 @@ func (r *Root) FSOptions() *fs.Options {
 			Name:         "fxpfs",
 			MaxWrite:     maxWrite,
 			MaxReadAhead: maxWrite,
-			// Open(O_TRUNC) arrives as one OPEN instead of OPEN + SETATTR.
-			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			// Open(O_TRUNC) arrives as one OPEN instead of OPEN + SETATTR;
+			// read-only handles use direct I/O and may still be mmapped.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 			// Kernel reads of one handle arrive in order, one at a time:
 			// the read-ahead stream serves them without reordering.
-			SyncRead: os.Getenv("ZZASYNC") == "",
+			SyncRead: true,
+			// Read replies are plain byte slices: splicing them only adds
+			// a pipe (too small for 1 MiB replies).
+			DisableSplice: true,
+			// FTP has no extended attributes. ENOSYS once makes the kernel
+			// answer EOPNOTSUPP itself from then on (cp -p accepts that)
+			// and saves a GETXATTR round trip before every write.
+			DisableXAttrs: true,
 		},
 	}
 	if r.opts.ReadOnly {

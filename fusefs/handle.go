@@ -51,6 +51,7 @@ type fileHandle struct {
 	ssize int64            // wSpool: file size
 	dirty bool             // the server lacks what this handle wrote
 	werr  error            // sticky: the upload failed; every later flush says EIO
+	fxp   *fxpDone         // the server-to-server copy that filled this file (copy.go)
 
 	// Mirror of the write state for Getattr and Setattr of the node, which
 	// must not wait for a write blocked on the network.

@@ -23,6 +23,7 @@ import (
 
 // write writes data at off.
 func (h *fileHandle) write(data []byte, off int64) (int, syscall.Errno) {
+	h.fxp = nil
 	if h.ws == wNone {
 		if off == h.base {
 			h.ws, h.wpos = wStream, h.base // appending to the server's file
@@ -125,6 +126,7 @@ func (h *fileHandle) toSpool() error {
 // truncateLocked sets the size: 0 restarts an empty file (streamable
 // again); other sizes go through the spool.
 func (h *fileHandle) truncateLocked(size int64) syscall.Errno {
+	h.fxp = nil
 	if size == 0 && h.ws != wSpool {
 		if h.up != nil {
 			_ = h.up.Abort()

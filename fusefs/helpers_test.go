@@ -16,6 +16,7 @@ import (
 
 	"github.com/fxpfs/fxpfs/cache"
 	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/fxpcopy"
 	"github.com/fxpfs/fxpfs/internal/ftptest"
 	"github.com/fxpfs/fxpfs/internal/testutil"
 )
@@ -27,6 +28,7 @@ type mounted struct {
 	root    *Root
 	servers map[string]*ftptest.Server
 	clients map[string]*ftpclient.Client
+	eng     *fxpcopy.Engine
 }
 
 type setup struct {
@@ -35,6 +37,7 @@ type setup struct {
 	opts     Options
 	srvOpts  []ftptest.Option
 	maxConns int
+	fxp      bool // give the root an fxpcopy.Engine
 }
 
 // mount starts one ftptest server per name (default "alpha"), mounts them
@@ -68,7 +71,12 @@ func mount(t *testing.T, s setup) *mounted {
 		s.opts.TempDir = t.TempDir()
 	}
 	s.opts.Logger = log
-	root, err := NewRoot(clients, cache.New(0), nil, s.opts)
+	var eng *fxpcopy.Engine
+	if s.fxp {
+		eng = fxpcopy.New(log)
+	}
+	m.eng = eng
+	root, err := NewRoot(clients, cache.New(0), eng, s.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

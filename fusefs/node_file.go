@@ -43,7 +43,11 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		}
 		h.base = e.Size
 	}
-	if os.Getenv("ZZDIO") != "" && !h.writing {
+	if !h.writing {
+		// Readers bypass the page cache: the kernel passes each read(2)
+		// through whole (up to 1 MiB), which streams about twice as fast
+		// as 128 KiB readahead requests. mmap still works (the mount
+		// negotiates DIRECT_IO_ALLOW_MMAP).
 		return h, fuse.FOPEN_DIRECT_IO, 0
 	}
 	return h, 0, 0

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,6 +170,24 @@ func TestReadSeeks(t *testing.T) {
 		if string(buf[:n]) != string(data[off:min(int(off)+70, len(data))]) {
 			t.Fatalf("ReadAt(%d): wrong data", off)
 		}
+	}
+}
+
+func TestMmapRead(t *testing.T) {
+	m := mount(t, setup{})
+	data := randomFile(t, m.disk("alpha", "m.bin"), 3<<20+5)
+	f, err := os.Open(m.path("alpha", "m.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := syscall.Mmap(int(f.Fd()), 0, len(data), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatalf("mmap of a file read with direct I/O: %v", err)
+	}
+	defer syscall.Munmap(b)
+	if sha(b) != sha(data) {
+		t.Fatal("mmapped content differs")
 	}
 }
 

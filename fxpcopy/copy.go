@@ -169,7 +169,9 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 			reasons = append(reasons, fmt.Sprintf("%s: %s", mode, ref.Error()))
 			// Nothing reached the destination; drop what the refused
 			// attempt may have created before the next one.
-			e.removeAfterFailure(ctx, dst, off > 0)
+			if ref.dstTouched {
+				e.removeAfterFailure(ctx, dst, off > 0)
+			}
 			t.bytes.Store(off)
 		}
 		if !allowRelay {

@@ -15,6 +15,8 @@
 //     step is refused and no data reached the destination, both control
 //     connections are dropped (which aborts both sides), the partial file is
 //     removed, and the reversed orientation is tried (PASV to the source).
+//     Over TLS the servers' direct data connection is sent in clear (PROT C):
+//     neither server can be the other's TLS client.
 //  4. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
 //  5. Verify: destination SIZE equals the source's, plus a common hash
 //     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch

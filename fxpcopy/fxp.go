@@ -17,6 +17,8 @@ type refusal struct {
 	server string
 	reply  string // "500 Illegal PORT command." or ""
 	err    error
+
+	dstTouched bool // STOR/APPE was sent: the destination may exist now
 }
 
 func (r *refusal) Error() string {
@@ -50,7 +52,12 @@ type side struct {
 	conn *ftpclient.RawConn
 	path string // server-absolute path
 	role string // "source" or "destination"
+
+	clearData bool // PROT C was sent on this TLS session
 }
+
+// errProtC makes Release destroy a TLS session switched to PROT C.
+var errProtC = errors.New("fxpcopy: session left in PROT C")
 
 func (s *side) name() string { return s.ep.Client.Name() }
 
@@ -74,7 +81,7 @@ func (e *Engine) fxp(ctx context.Context, t *transfer, src, dst Endpoint, mode M
 	defer cancel()
 	n, serr := dst.Client.Size(cctx, dst.Path)
 	if (serr == nil && n <= off) || errors.Is(serr, ftpclient.ErrNotFound) {
-		return &refusal{step: "transfer", server: dst.Client.Name(), err: err}
+		return &refusal{step: "transfer", server: dst.Client.Name(), err: err, dstTouched: true}
 	}
 	return err
 }
@@ -88,7 +95,12 @@ func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint,
 	// that also aborts whatever a failed attempt left running on the servers.
 	defer func() {
 		for _, sd := range []*side{s, d} {
-			if sd.conn != nil {
+			switch {
+			case sd.conn == nil:
+			case err == nil && sd.clearData:
+				// Never pool a session left in PROT C.
+				sd.conn.Release(errProtC)
+			default:
 				sd.conn.Release(err)
 			}
 		}
@@ -104,6 +116,20 @@ func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint,
 			return false, fmt.Errorf("%s path: %w", sd.role, perr)
 		}
 		sd.path = p
+	}
+
+	// A TLS session protects its data connections (PROT P) with this host
+	// as the TLS client. Between two servers neither would be the client, so
+	// the direct data connection goes in clear (PROT C), as lftp does by
+	// default; fxp = "off" keeps the data encrypted through a relay.
+	for _, sd := range []*side{s, d} {
+		if sd.ep.Client.Config().TLS == ftpclient.TLSNone {
+			continue
+		}
+		sd.clearData = true
+		if r, err := sd.conn.Cmd(ctx, "PROT C"); err != nil || r.Code/100 != 2 {
+			return false, refusalOf("PROT C", sd, r, err)
+		}
 	}
 
 	pasv, port := d, s
@@ -147,15 +173,17 @@ func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint,
 		steps = []step{{d, stor}, {s, retr}}
 	}
 	finals := map[*side]*ftpclient.Reply{}
+	touched := false
 	for i, st := range steps {
+		touched = touched || st.sd == d
 		r, err := st.sd.conn.Cmd(ctx, "%s %s", st.cmd, st.sd.path)
 		if err != nil || (r.Code/100 != 1 && r.Code/100 != 2) {
-			if i == 0 {
-				return false, refusalOf(st.cmd, st.sd, r, err)
-			}
-			// The first side's transfer is running into the void; dropping
-			// both control connections (deferred) aborts it.
-			return true, refusalOf(st.cmd, st.sd, r, err)
+			ref := refusalOf(st.cmd, st.sd, r, err)
+			ref.dstTouched = touched
+			// If this is the second command, the first side's transfer is
+			// running into the void; dropping both control connections
+			// (deferred) aborts it.
+			return i > 0, ref
 		}
 		if r.Code/100 == 2 { // final reply straight away (no 150)
 			final := r
@@ -185,7 +213,9 @@ type finalReply struct {
 
 // waitFinals waits for both final replies, polling the destination's size for
 // progress. If one side fails, the other gets finalGrace to answer; if the
-// destination stops growing for its DataTimeout, the copy fails.
+// destination stops growing for its DataTimeout, the copy fails. A transfer
+// may last far longer than one command, so RawConn.ReadReply must wait for a
+// final reply as long as ctx allows (ctx is cancelled here on a stall).
 func (e *Engine) waitFinals(ctx context.Context, t *transfer, s, d *side, have map[*side]*ftpclient.Reply) error {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -124,7 +124,7 @@ func hashServer(t *testing.T, lie *atomic.Bool, cmds ...string) (ftpclient.Serve
 	t.Cleanup(func() { srv.Shutdown() })
 	return ftpclient.ServerConfig{
 		Name: "h" + cmds[0], Host: "127.0.0.1", Port: port, User: "u", Password: "p",
-		FXP: ftpclient.FXPOff, CmdTimeout: 10 * time.Second,
+		FXP: ftpclient.FXPAuto, CmdTimeout: 10 * time.Second,
 	}, root
 }
 

@@ -20,7 +20,7 @@
 #   BENCH_TREE_FILES=1000   files in the tree (in BENCH_TREE_DIRS directories)
 #   BENCH_TREE_DIRS=10
 #   BENCH_TREE_FILE_KB=32   size of each tree file (KiB)
-#   BENCH_FXP_REPEAT=1      runs of each copy (median reported)
+#   BENCH_FXP_REPEAT=3      runs of each copy (median reported)
 #   BENCH_RATE=100mbit      the client link's rate
 #   BENCH_SRC_SERVER=vsftpd, BENCH_DST_SERVER=pure-ftpd   (vsftpd|pure-ftpd)
 #   BENCH_METHODS="a b c d" which copies to run
@@ -33,7 +33,7 @@ FILE_MB=${BENCH_FXP_FILE_MB:-200}
 TREE_FILES=${BENCH_TREE_FILES:-1000}
 TREE_DIRS=${BENCH_TREE_DIRS:-10}
 TREE_FILE_KB=${BENCH_TREE_FILE_KB:-32}
-REPEAT=${BENCH_FXP_REPEAT:-1}
+REPEAT=${BENCH_FXP_REPEAT:-3}
 RATE=${BENCH_RATE:-100mbit}
 SRC_KIND=${BENCH_SRC_SERVER:-vsftpd}
 DST_KIND=${BENCH_DST_SERVER:-pure-ftpd}
@@ -204,7 +204,7 @@ method_b() { # fxpfs cp (-r -j 8 for the tree)
 		"$FXPFS_BIN" cp -r -j 8 "${SERVER_ARGS[@]}" s1:/src/tree "s2:/b$r/tree"
 	local k
 	for k in file tree; do
-		FXP_COUNTERS+=("(b) $k run $r: \`fxpfs cp\` said: $(tail -n 3 "$WORK/b-$k-$r.out" | tr '\n' ' ')")
+		FXP_COUNTERS+=("(b) $k run $r: \`fxpfs cp\` said: $(tail -n 1 "$WORK/b-$k-$r.out")")
 	done
 }
 method_c() { # cp between two rclone mounts (no VFS cache)

@@ -210,7 +210,7 @@ func skipShort(t TB) {
 // missing reports an absent prerequisite: a skip locally, a failure in CI.
 func missing(t TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...) + " (scripts/install-deps.sh installs it; run tests as root)"
+	msg := fmt.Sprintf(format, args...) + " (scripts/install-deps.sh installs the servers; the tests must run as root)"
 	if os.Getenv("CI") != "" {
 		t.Fatalf("realftpd: %s [CI is set: a missing server is a failure]", msg)
 	}

@@ -162,12 +162,24 @@ make_workdir() {
 	WORK=$(mktemp -d /tmp/fxpfs-bench.XXXXXX)
 	chmod 0755 "$WORK" # servers running as $TEST_USER traverse it to their roots
 	on_exit "rm -rf '$WORK'"
+	[[ -z ${BENCH_LOGS:-} ]] || on_exit save_logs
 	mkdir -p "$WORK/data" "$WORK/secret" "$WORK/home"
 	chmod 0700 "$WORK/secret" "$WORK/home"
 	mount -t tmpfs -o "size=${size_mb}m,mode=0755" fxpfs-bench "$WORK/data" || die "mount tmpfs"
 	on_exit "umount -l '$WORK/data'"
 	DATA=$WORK/data
 	FXPFS_ENV=(env "HOME=$WORK/home" "XDG_CONFIG_HOME=$WORK/home/.config")
+}
+
+# save_logs: copy the run's logs and outputs (not secret/, not data/) to
+# $BENCH_LOGS/<workdir name>/ for a look after the run.
+save_logs() {
+	local to=$BENCH_LOGS/${WORK##*/}
+	mkdir -p "$to"
+	(cd "$WORK" && find . -path ./data -prune -o -path ./secret -prune -o -path ./home -prune -o \
+		-type f \( -name '*.log' -o -name '*.out' -o -name '*.stderr' -o -name '*.conf' \) -print0 |
+		xargs -0 -r cp --parents -t "$to")
+	log "logs saved in $to"
 }
 
 # make_root DIR: a server root owned by the test user.
