@@ -134,6 +134,7 @@ func TestPartialCopyFallsBack(t *testing.T) {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
+	src.Close() // no descriptor into the mount may be open across a fork/exec
 	fileEquals(t, m.disk("beta", "part.bin"), data[100:1100])
 	if c := m.eng.Counters(); c.FXPFiles+c.RelayFiles != 0 {
 		t.Errorf("a partial copy went through the engine: %+v", c)

@@ -141,3 +141,27 @@ func TestRsyncInto(t *testing.T) {
 		t.Fatalf("second rsync -a transferred:\n%s", out)
 	}
 }
+
+func TestRenameWhileOpen(t *testing.T) {
+	m := mount(t, setup{})
+	f, err := os.Create(m.path("alpha", "tmp.part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("first,")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(m.path("alpha", "tmp.part"), m.path("alpha", "final")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fileEquals(t, m.disk("alpha", "final"), []byte("first,second"))
+	if _, err := os.Stat(m.disk("alpha", "tmp.part")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("old name left on the server: %v", err)
+	}
+}

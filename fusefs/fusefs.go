@@ -19,7 +19,15 @@
 //     standard way to ask), 255-byte names, and 1 MiB blocks.
 //   - a rename onto a different server fails with EXDEV, so mv copies.
 //   - a file created through the mount exists on the server once it is
-//     closed (the upload happens while it is written or at close).
+//     closed (the upload happens while it is written or at close); close(2)
+//     reports a failed upload as EIO and the partial file is removed.
+//   - no extended attributes (EOPNOTSUPP), hard links or symlink creation.
+//   - files opened read-only use direct I/O (each read(2) goes to the
+//     daemon whole; mmap still works).
+//
+// Kernel copies (cp, mv across servers, cat a > b) arrive as
+// copy_file_range and become one server-to-server copy by fxpcopy (see
+// copy.go).
 package fusefs
 
 import (
@@ -93,6 +101,9 @@ type Root struct {
 	epoch atomic.Uint64
 	// spools counts temporary files created (tests check streaming uses none).
 	spools atomic.Int64
+	// idleClose: a read stream nobody reads from for this long gives its
+	// connection back to the pool (a later read reopens it with REST).
+	idleClose time.Duration
 }
 
 // NewRoot returns the root of a mount of clients (one directory each, named
@@ -118,7 +129,7 @@ func NewRoot(clients []*ftpclient.Client, c *cache.Cache, eng *fxpcopy.Engine, o
 	if opts.FsName == "" {
 		opts.FsName = "fxpfs"
 	}
-	r := &Root{cache: c, eng: eng, opts: opts, log: opts.Logger, started: time.Now()}
+	r := &Root{cache: c, eng: eng, opts: opts, log: opts.Logger, started: time.Now(), idleClose: idleClose}
 	seen := make(map[string]bool)
 	for _, cl := range clients {
 		name := cl.Name()

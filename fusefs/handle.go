@@ -123,7 +123,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		}
 		h.wmu.Unlock()
 	}
-	n, err := h.rd.read(ctx, dest, off)
+	n, err := h.rd.read(dest, off)
 	if err != nil {
 		return nil, h.root.errno(err)
 	}

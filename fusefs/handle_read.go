@@ -13,7 +13,7 @@ import (
 const (
 	readChunk  = 256 << 10       // one read from the RETR stream
 	keepBehind = 1 << 20         // data kept behind the reader (short backward seeks)
-	idleClose  = 5 * time.Second // a stream nobody reads from releases its connection
+	idleClose  = 5 * time.Second // default Root.idleClose
 )
 
 // reader serves one handle's reads from one RETR stream. A producer
@@ -62,7 +62,7 @@ func (r *reader) broadcast() {
 
 // read fills dest from offset off, waiting for the stream as needed. It
 // returns fewer bytes only at the end of the file.
-func (r *reader) read(ctx context.Context, dest []byte, off int64) (int, error) {
+func (r *reader) read(dest []byte, off int64) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ahead := int64(r.h.root.opts.ReadAhead)
@@ -92,15 +92,15 @@ func (r *reader) read(ctx context.Context, dest []byte, off int64) (int, error) 
 			r.hw = off
 			r.broadcast()
 		}
+		// The wait ignores FUSE interrupts (ctx): a page fault retries an
+		// interrupted read at once, so answering EINTR under a stream of
+		// signals (Go's preemption signals, for one) loops forever. Fatal
+		// signals end the wait in the kernel; a stalled stream fails after
+		// the server's DataTimeout.
 		wake := r.wake
 		r.mu.Unlock()
-		select {
-		case <-wake:
-			r.mu.Lock()
-		case <-ctx.Done():
-			r.mu.Lock()
-			return 0, fmt.Errorf("read %s: %w", r.h.path, ctx.Err())
-		}
+		<-wake
+		r.mu.Lock()
 	}
 }
 
@@ -226,7 +226,8 @@ func (r *reader) pump(ctx context.Context, s *stream, off int64) {
 // current, or when nobody read for idleClose: its connection then goes back
 // to the pool.
 func (r *reader) waitRoom(ctx context.Context, s *stream, ahead int64) (*chunk, bool) {
-	idle := time.NewTimer(idleClose)
+	idleAfter := r.h.root.idleClose
+	idle := time.NewTimer(idleAfter)
 	defer idle.Stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -241,7 +242,7 @@ func (r *reader) waitRoom(ctx context.Context, s *stream, ahead int64) (*chunk, 
 		r.mu.Unlock()
 		select {
 		case <-wake:
-			idle.Reset(idleClose) // the reader is active
+			idle.Reset(idleAfter) // the reader is active
 			r.mu.Lock()
 		case <-ctx.Done():
 			r.mu.Lock()

@@ -24,6 +24,13 @@ import (
 // write writes data at off.
 func (h *fileHandle) write(data []byte, off int64) (int, syscall.Errno) {
 	h.fxp = nil
+	if h.isDiscarded() { // unlinked while open: the data goes nowhere
+		if h.up != nil {
+			_ = h.up.Abort()
+			h.up = nil
+		}
+		return len(data), 0
+	}
 	if h.ws == wNone {
 		if off == h.base {
 			h.ws, h.wpos = wStream, h.base // appending to the server's file

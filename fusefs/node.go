@@ -88,8 +88,8 @@ func (r *Root) newNode(ctx context.Context, parent *fs.Inode, srv *server, p str
 	return parent.NewInode(ctx, ops, r.stableAttr(srv, p, e.Type))
 }
 
-// fillAttr sets out from entry e.
-func (r *Root) fillAttr(srv *server, p string, e ftpclient.Entry, out *fuse.Attr) {
+// fillAttr sets out from entry e for the inode in.
+func (r *Root) fillAttr(in *fs.Inode, e ftpclient.Entry, out *fuse.Attr) {
 	perm := uint32(e.Mode.Perm())
 	size := uint64(0)
 	switch e.Type {
@@ -113,7 +113,7 @@ func (r *Root) fillAttr(srv *server, p string, e ftpclient.Entry, out *fuse.Attr
 	if mtime.IsZero() {
 		mtime = r.started
 	}
-	out.Ino = inoOf(srv.name, p)
+	out.Ino = in.StableAttr().Ino
 	out.Mode = fileType(e.Type) | perm
 	out.Size = size
 	out.Blocks = (size + 511) / 512 // full: cp must not take files for sparse

@@ -35,7 +35,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if f, ok := in.Operations().(*fileNode); ok {
 		f.overlay(&e)
 	}
-	d.root.fillAttr(d.srv, p, e, &out.Attr)
+	d.root.fillAttr(in, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)
@@ -57,11 +57,11 @@ func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		if ftpclient.ValidateName(e.Name) != nil {
 			continue // a name the mount could never look up
 		}
-		list = append(list, fuse.DirEntry{
-			Name: e.Name,
-			Mode: fileType(e.Type),
-			Ino:  inoOf(d.srv.name, joinPath(dir, e.Name)),
-		})
+		ino := inoOf(d.srv.name, joinPath(dir, e.Name))
+		if ch := d.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == fileType(e.Type) {
+			ino = ch.StableAttr().Ino // a node renamed here keeps its number
+		}
+		list = append(list, fuse.DirEntry{Name: e.Name, Mode: fileType(e.Type), Ino: ino})
 	}
 	return fs.NewListDirStream(list), 0
 }
@@ -76,7 +76,7 @@ func (d *dirNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOu
 	if err != nil {
 		return d.root.errno(err)
 	}
-	d.root.fillAttr(d.srv, p, e, &out.Attr)
+	d.root.fillAttr(d.EmbeddedInode(), e, &out.Attr)
 	out.SetTimeout(d.root.timeout(d.srv, parentDir(p)))
 	return 0
 }
@@ -133,7 +133,7 @@ func (l *linkNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrO
 	if err != nil {
 		return l.root.errno(err)
 	}
-	l.root.fillAttr(l.srv, p, e, &out.Attr)
+	l.root.fillAttr(l.EmbeddedInode(), e, &out.Attr)
 	out.SetTimeout(l.root.timeout(l.srv, parentDir(p)))
 	return 0
 }

@@ -34,7 +34,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	e := ftpclient.Entry{Name: name, Type: ftpclient.TypeDir, Mtime: time.Now()}
 	d.root.changed(d.srv, change{put: p, entry: e})
 	in := d.root.newNode(ctx, d.EmbeddedInode(), d.srv, p, e)
-	d.root.fillAttr(d.srv, p, e, &out.Attr)
+	d.root.fillAttr(in, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)
@@ -101,6 +101,13 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if errno != 0 {
 		return errno
 	}
+	if f, ok := d.fileChild(name); ok {
+		// Data still in open handles goes to the server first: RNFR needs
+		// the file there, and later writes continue at the new name.
+		if errno := f.flushWriters(ctx); errno != 0 {
+			return errno
+		}
+	}
 	e, err := d.root.cache.Lookup(ctx, d.srv.cl, from)
 	if err != nil {
 		return d.root.errno(err)
@@ -144,7 +151,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		return nil, nil, 0, syscall.EIO
 	}
 	h := newHandle(f, p, flags, true)
-	d.root.fillAttr(d.srv, p, e, &out.Attr)
+	d.root.fillAttr(in, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)

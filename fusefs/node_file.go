@@ -65,14 +65,16 @@ func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 		}
 	}
 	e, err := f.root.cache.Lookup(ctx, f.srv.cl, p)
-	if err != nil && !f.hasWriters() {
-		return f.root.errno(err)
-	}
 	if err != nil {
+		_, open := fh.(*fileHandle)
+		if !open && !f.hasWriters() {
+			return f.root.errno(err)
+		}
+		// fstat of a file still open (being written, or unlinked): what we know.
 		e = ftpclient.Entry{Type: ftpclient.TypeFile}
 	}
 	f.overlay(&e)
-	f.root.fillAttr(f.srv, p, e, &out.Attr)
+	f.root.fillAttr(f.EmbeddedInode(), e, &out.Attr)
 	out.SetTimeout(f.root.timeout(f.srv, parentDir(p)))
 	return 0
 }
@@ -213,4 +215,20 @@ func (f *fileNode) discardWriters() (pendingOnly bool) {
 		}
 	}
 	return pendingOnly
+}
+
+// flushWriters uploads what open writers of f hold.
+func (f *fileNode) flushWriters(ctx context.Context) syscall.Errno {
+	f.mu.Lock()
+	hs := make([]*fileHandle, 0, len(f.writers))
+	for h := range f.writers {
+		hs = append(hs, h)
+	}
+	f.mu.Unlock()
+	for _, h := range hs {
+		if errno := h.Flush(ctx); errno != 0 {
+			return errno
+		}
+	}
+	return 0
 }

@@ -3,12 +3,16 @@ package fusefs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
 
 func TestCopyInStreams(t *testing.T) {
@@ -220,5 +224,61 @@ func TestReadOnlyMount(t *testing.T) {
 	}
 	if _, err := os.ReadFile(m.path("alpha", "f")); err != nil {
 		t.Errorf("read on a read-only mount: %v", err)
+	}
+}
+
+func TestUnlinkWhileWriting(t *testing.T) {
+	m := mount(t, setup{})
+	p := m.path("alpha", "doomed")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("some")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte(" more")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Stat(); err != nil {
+		t.Fatalf("fstat of an unlinked open file: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.disk("alpha", "doomed")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("unlinked file came back on the server: %v", err)
+	}
+}
+
+func TestManyWritersOnCappedServer(t *testing.T) {
+	m := mount(t, setup{srvOpts: []ftptest.Option{ftptest.WithMaxConns(2)}, maxConns: 4})
+	src := t.TempDir()
+	const n = 6
+	files := make([][]byte, n)
+	for i := range files {
+		files[i] = randomFile(t, filepath.Join(src, fmt.Sprintf("f%d", i)), 1<<20+i)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if out, err := run(t, "cp", filepath.Join(src, fmt.Sprintf("f%d", i)), m.path("alpha", "")); err != nil {
+				errs <- fmt.Errorf("cp %d: %v: %s", i, err, out)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, data := range files {
+		fileEquals(t, m.disk("alpha", fmt.Sprintf("f%d", i)), data)
 	}
 }

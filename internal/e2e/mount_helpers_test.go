@@ -29,7 +29,8 @@ const (
 // mountSpec says what to mount.
 type mountSpec struct {
 	servers []*realftpd.Server // given as --server NAME=URL, passwords in the environment
-	args    []string           // extra flags: --read-only, --debug, --config FILE ...
+	config  string             // if set: a config file (TOML) with the servers instead of --server flags
+	args    []string           // extra flags: --read-only, --debug ...
 	env     []string           // extra environment
 }
 
@@ -107,8 +108,16 @@ func startMount(t testing.TB, spec mountSpec) *mount {
 	m.logFile = filepath.Join(state, "fxpfs.log")
 	m.outFile = filepath.Join(state, "fxpfs.out")
 	args := []string{"mount", "--log-file", m.logFile}
-	for _, s := range spec.servers {
-		args = append(args, "--server", s.Name+"="+serverURL(s))
+	if spec.config != "" {
+		cfg := filepath.Join(state, "config.toml")
+		if err := os.WriteFile(cfg, []byte(spec.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", cfg)
+	} else {
+		for _, s := range spec.servers {
+			args = append(args, "--server", s.Name+"="+serverURL(s))
+		}
 	}
 	args = append(args, spec.args...)
 	args = append(args, m.dir)
