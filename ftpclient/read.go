@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,9 +41,21 @@ func (c *Client) OpenRead(ctx context.Context, p string, off int64) (io.ReadClos
 	}
 	rs := &readStream{c: c, p: p, sp: sp, off: off}
 	if err := rs.open(ctx); err != nil {
+		if off > 0 && restPastEnd(err) {
+			// Reading at or past the end is EOF, as for a local file;
+			// some servers (pure-ftpd) refuse such a REST with 554.
+			return io.NopCloser(strings.NewReader("")), nil
+		}
 		return nil, err
 	}
 	return rs, nil
+}
+
+// restPastEnd reports a refused restart offset: RFC 959's "554 Requested
+// action not taken: invalid REST parameter".
+func restPastEnd(err error) bool {
+	var oe *OpError
+	return errors.As(err, &oe) && oe.Code == 554
 }
 
 type readStream struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // WriteMode selects how an upload starts.
@@ -55,11 +56,9 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	if err != nil {
 		return nil, c.translate(op, p, err)
 	}
-	u := &upload{c: c, p: p, op: op, cn: cn, done: make(chan struct{})}
-	pr, pw := io.Pipe()
-	u.pw = pw
-	started := make(chan struct{})
-	sr := &startReader{r: pr, started: started}
+	src := &source{started: make(chan struct{}), end: make(chan error, 1)}
+	u := &upload{c: c, p: p, op: op, cn: cn, src: src, done: make(chan struct{})}
+	started := src.started
 	stop := cn.bind(ctx)
 	go func() {
 		defer close(u.done)
@@ -68,19 +67,15 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 			cn.transfer = true
 			switch mode {
 			case WriteAppend:
-				err = sc.Append(sp, sr)
+				err = sc.Append(sp, src)
 			default:
-				err = sc.StorFrom(sp, sr, uint64(off))
+				err = sc.StorFrom(sp, src, uint64(off))
 			}
 			if replyCode(err) >= 200 || err == nil {
 				cn.transfer = false // the final reply was read
 			}
 		}
 		u.err = err
-		if err == nil {
-			err = io.ErrClosedPipe
-		}
-		pr.CloseWithError(err)
 	}()
 	select {
 	case <-started:
@@ -107,38 +102,71 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	return u, nil
 }
 
-// startReader tells OpenWrite that jlaffaye started copying, i.e. the
-// server answered 150 to STOR/APPE.
-type startReader struct {
-	r       io.Reader
-	started chan struct{}
-	once    sync.Once
+// source is what jlaffaye uploads from. Its io.Copy calls WriteTo with the
+// data connection once the server has accepted STOR/APPE (150); WriteTo
+// hands the connection to upload.Write, which writes into it directly from
+// the caller's goroutine (no pipe: no copy and no goroutine switch per
+// Write, one socket write per call), and returns when the upload ends.
+type source struct {
+	started chan struct{} // closed when WriteTo has dst
+	dst     io.Writer     // the data connection, set before started
+	end     chan error    // the upload's end: nil (all sent) or why it stops
+	n       atomic.Int64  // bytes written to dst
 }
 
-func (s *startReader) Read(b []byte) (int, error) {
-	s.once.Do(func() { close(s.started) })
-	return s.r.Read(b)
+// WriteTo waits for the end of the upload while upload.Write fills w.
+func (s *source) WriteTo(w io.Writer) (int64, error) {
+	s.dst = w
+	close(s.started)
+	err := <-s.end
+	return s.n.Load(), err
+}
+
+// Read is never used: io.Copy prefers WriteTo.
+func (s *source) Read([]byte) (int, error) {
+	return 0, errProtocolf("upload source read without WriteTo")
 }
 
 type upload struct {
 	c     *Client
 	p, op string
 	cn    *conn
-	pw    *io.PipeWriter
+	src   *source
 	done  chan struct{}
 	err   error // jlaffaye's result, valid after done
 	mu    sync.Mutex
-	ended bool
+	ended bool  // the data stream was ended (src.end sent)
+	werr  error // sticky error of a failed Write
+	// rmu guards released: Abort may reset the data connection while a
+	// Write is blocked in it, but never once the connection is back in the
+	// pool.
+	rmu      sync.Mutex
+	released bool
 }
 
+// Write sends b on the data connection.
 func (u *upload) Write(b []byte) (int, error) {
-	n, err := u.pw.Write(b)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.werr != nil {
+		return 0, u.werr
+	}
+	if u.ended {
+		return 0, u.c.translate(u.op, u.p, ErrClosed)
+	}
+	n, err := u.src.dst.Write(b)
+	u.src.n.Add(int64(n))
 	if err != nil {
+		// The transfer is over: let jlaffaye read the final reply, which
+		// says why (552 quota, 426...).
+		u.ended = true
+		u.src.end <- err
 		<-u.done
 		if u.err != nil {
 			err = u.err
 		}
-		return n, u.c.translate(u.op, u.p, err)
+		u.werr = u.c.translate(u.op, u.p, err)
+		return n, u.werr
 	}
 	return n, nil
 }
@@ -155,12 +183,22 @@ func (u *upload) Abort() error {
 }
 
 func (u *upload) finish(abort error) error {
-	u.mu.Lock()
+	if abort != nil && !u.mu.TryLock() {
+		// A Write is blocked in the data connection: reset it (which the
+		// server sees as a failed upload) so that the Write returns.
+		u.rmu.Lock()
+		if !u.released {
+			u.cn.abortData()
+		}
+		u.rmu.Unlock()
+		u.mu.Lock()
+	} else if abort == nil {
+		u.mu.Lock()
+	}
 	defer u.mu.Unlock()
-	if u.ended {
+	if u.released {
 		return nil
 	}
-	u.ended = true
 	if abort != nil {
 		u.cn.mu.Lock()
 		if u.cn.data != nil {
@@ -168,17 +206,24 @@ func (u *upload) finish(abort error) error {
 		}
 		u.cn.mu.Unlock()
 		u.cn.dirty = true // never reuse an aborted upload's connection
-		u.pw.CloseWithError(abort)
-	} else {
-		u.pw.Close()
+	}
+	if !u.ended {
+		u.ended = true
+		u.src.end <- abort
 	}
 	<-u.done
 	err := u.err
 	if abort != nil {
 		err = errors.Join(abort, err)
 	}
+	u.rmu.Lock()
+	u.released = true
+	u.rmu.Unlock()
 	u.c.pool.release(u.cn, err)
 	if abort != nil || err == nil {
+		if abort == nil && u.werr != nil {
+			return u.werr
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), u.c.cfg.CmdTimeout)

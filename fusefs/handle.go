@@ -123,11 +123,11 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		}
 		h.wmu.Unlock()
 	}
-	n, err := h.rd.read(dest, off)
+	res, err := h.rd.read(len(dest), off)
 	if err != nil {
 		return nil, h.root.errno(err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return res, 0
 }
 
 // Write: see write.
@@ -246,6 +246,9 @@ func (h *fileHandle) written() (int64, time.Time, bool) {
 func (h *fileHandle) setPendingMeta(hasT bool, t time.Time, hasM bool, m os.FileMode) bool {
 	h.omu.Lock()
 	defer h.omu.Unlock()
+	if hasT && h.ovOK {
+		h.ovMtime = t // what stat shows while the handle is open
+	}
 	if !h.pending || h.discarded {
 		return false
 	}

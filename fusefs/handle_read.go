@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // Read-ahead tunables.
@@ -40,10 +42,22 @@ type reader struct {
 
 // chunk is a piece of the window. The producer fills data[len:cap] without
 // the lock (nobody else touches those bytes) and extends len under it.
+// Replies to the kernel point into chunks (see pinned): a chunk with pins
+// is not refilled until the last reply using it has been written.
 type chunk struct {
 	off  int64
 	data []byte
+	pins int        // replies in flight that point into data; mu held
+	gone chunkState // what happens to the chunk once it has no pins
 }
+
+type chunkState uint8
+
+const (
+	chunkLive    chunkState = iota // in the window
+	chunkRecycle                   // left the window: reuse when unpinned
+	chunkDropped                   // reset: never reuse (a stale producer may write into it)
+)
 
 // stream is one producer.
 type stream struct {
@@ -60,26 +74,28 @@ func (r *reader) broadcast() {
 	r.wake = make(chan struct{})
 }
 
-// read fills dest from offset off, waiting for the stream as needed. It
-// returns fewer bytes only at the end of the file.
-func (r *reader) read(dest []byte, off int64) (int, error) {
+// read returns size bytes from offset off, waiting for the stream as
+// needed; fewer only at the end of the file. The result points into the
+// window (no copy): the chunks it uses stay pinned until go-fuse has written
+// the reply and calls Done.
+func (r *reader) read(size int, off int64) (fuse.ReadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ahead := int64(r.h.root.opts.ReadAhead)
 	for {
-		want := off + int64(len(dest))
+		want := off + int64(size)
 		inWindow := off >= r.base && off <= r.end+ahead
 		switch {
 		case off >= r.base && (want <= r.end || (r.eof && off <= r.end)):
-			n := r.copyOut(dest, off)
-			r.consumed(off + int64(n))
-			return n, nil
+			p := r.pin(off, min(want, r.end))
+			r.consumed(off + int64(p.size))
+			return p, nil
 		case r.eof && off > r.end && off >= r.base:
-			return 0, nil // past the end
+			return fuse.ReadResultData(nil), nil // past the end
 		case inWindow && r.err != nil:
 			err := r.err
 			r.reset(off) // the next read starts afresh
-			return 0, err
+			return nil, err
 		case inWindow && r.run == nil && !r.eof:
 			r.start() // resume after an idle close
 		case !inWindow:
@@ -104,18 +120,83 @@ func (r *reader) read(dest []byte, off int64) (int, error) {
 	}
 }
 
-// copyOut copies the held bytes from off into dest. mu held.
-func (r *reader) copyOut(dest []byte, off int64) int {
-	n := 0
+// pin returns the held bytes [off, end) as a reply and pins their chunks.
+// mu held.
+func (r *reader) pin(off, end int64) *pinned {
+	p := &pinned{r: r}
 	for _, c := range r.chunks {
 		cend := c.off + int64(len(c.data))
-		if cend <= off || n == len(dest) {
+		if cend <= off || c.off >= end {
 			continue
 		}
-		n += copy(dest[n:], c.data[off+int64(n)-c.off:])
+		b := c.data[max(off, c.off)-c.off : min(end, cend)-c.off]
+		if len(b) == 0 {
+			continue
+		}
+		c.pins++
+		p.slices = append(p.slices, b)
+		p.chunks = append(p.chunks, c)
+		p.size += len(b)
 	}
-	return n
+	return p
 }
+
+// unpin releases a reply's chunks; those that left the window meanwhile
+// become reusable.
+func (r *reader) unpin(cs []*chunk) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range cs {
+		c.pins--
+		if c.pins == 0 && c.gone == chunkRecycle {
+			r.recycle(c)
+		}
+	}
+}
+
+// recycle puts a chunk that left the window on the free list. mu held.
+func (r *reader) recycle(c *chunk) {
+	c.data, c.gone = c.data[:0], chunkLive
+	r.free = append(r.free, c)
+}
+
+// pinned is a read reply served from the window's chunks. go-fuse writes
+// its Slices with one writev (header and data, no copy in between) and
+// calls Done afterwards.
+type pinned struct {
+	r      *reader
+	slices [][]byte
+	chunks []*chunk
+	size   int
+	once   sync.Once
+}
+
+// Slices is go-fuse's vectored-reply interface (fuse.withSlice).
+func (p *pinned) Slices() ([][]byte, fuse.Status) { return p.slices, fuse.OK }
+
+// Size is the reply's length.
+func (p *pinned) Size() int { return p.size }
+
+// Bytes returns the reply as one slice (copied into buf if it spans chunks).
+func (p *pinned) Bytes(buf []byte) ([]byte, fuse.Status) {
+	switch len(p.slices) {
+	case 0:
+		return nil, fuse.OK
+	case 1:
+		return p.slices[0], fuse.OK
+	}
+	if len(buf) < p.size {
+		buf = make([]byte, p.size)
+	}
+	n := 0
+	for _, s := range p.slices {
+		n += copy(buf[n:], s)
+	}
+	return buf[:n], fuse.OK
+}
+
+// Done releases the chunks once the reply is written.
+func (p *pinned) Done() { p.once.Do(func() { p.r.unpin(p.chunks) }) }
 
 // consumed records that the kernel has read up to pos and recycles chunks
 // further than keepBehind behind it. mu held.
@@ -130,8 +211,11 @@ func (r *reader) consumed(pos int64) {
 		}
 		r.chunks = r.chunks[1:]
 		r.base = r.chunks[0].off
-		c.data = c.data[:0]
-		r.free = append(r.free, c)
+		if c.pins > 0 {
+			c.gone = chunkRecycle // reused when its last reply is written
+		} else {
+			r.recycle(c)
+		}
 	}
 	r.broadcast() // room for the producer
 }
@@ -143,6 +227,9 @@ func (r *reader) reset(off int64) {
 	if r.run != nil {
 		r.run.cancel()
 		r.run = nil
+	}
+	for _, c := range r.chunks {
+		c.gone = chunkDropped
 	}
 	r.base, r.end, r.hw, r.chunks, r.eof, r.err = off, off, off, nil, false, nil
 	r.broadcast()

@@ -178,6 +178,12 @@ func (h *fileHandle) flushLocked() syscall.Errno {
 		return 0
 	}
 	if !h.dirty && h.up == nil {
+		// Nothing to upload (the file is on the server already, e.g. after
+		// a kernel copy), but cp -p / touch may have set times or mode on
+		// this open file meanwhile.
+		if mtime, mode := h.takePendingMeta(); mtime != nil || mode != nil {
+			return h.root.applyMeta(h.ctx, h.srv, h.currentPath(), mtime, mode)
+		}
 		return 0
 	}
 	p := h.currentPath()
@@ -186,7 +192,9 @@ func (h *fileHandle) flushLocked() syscall.Errno {
 	case wStream:
 		if h.up == nil && h.wpos == 0 { // truncated and nothing written: an empty file
 			h.up, err = h.srv.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteTruncate)
-			h.markOpened()
+			if err == nil {
+				h.markOpened()
+			}
 		}
 		if err == nil && h.up != nil {
 			err = h.up.Close()
@@ -260,16 +268,25 @@ func (h *fileHandle) failLocked(err error) syscall.Errno {
 		h.up = nil
 	}
 	p := h.currentPath()
-	if h.isOpened() {
-		if rerr := h.srv.cl.Remove(h.ctx, p); rerr != nil && !errors.Is(rerr, ftpclient.ErrNotFound) {
-			h.root.log.Error("removing partial upload", "server", h.srv.name, "path", p, "err", rerr)
+	switch {
+	case h.isOpened() || h.created:
+		// The server's file is partial (an upload had started), or never
+		// existed (created here, refused at once): remove it.
+		if h.isOpened() {
+			if rerr := h.srv.cl.Remove(h.ctx, p); rerr != nil && !errors.Is(rerr, ftpclient.ErrNotFound) {
+				h.root.log.Error("removing partial upload", "server", h.srv.name, "path", p, "err", rerr)
+			}
 		}
+		c := change{remove: p}
+		if name, parent := h.node.Parent(); parent != nil {
+			c.goneFrom, c.goneName = parent, name
+		}
+		h.root.changed(h.srv, c)
+	default:
+		// The server refused before anything was written: its file is as it
+		// was. Keep it, and let the kernel drop what this handle showed.
+		h.root.changed(h.srv, change{content: h.node.EmbeddedInode()})
 	}
-	c := change{remove: p}
-	if name, parent := h.node.Parent(); parent != nil {
-		c.goneFrom, c.goneName = parent, name
-	}
-	h.root.changed(h.srv, c)
 	h.omu.Lock()
 	h.pending, h.ovOK = false, false
 	h.omu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"time"
 	"sync"
 	"syscall"
 
@@ -115,14 +116,29 @@ func (f *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 // setMeta applies mtime and mode from in to p. Where the server cannot
 // (ErrUnsupported), the call succeeds and the value is kept in the cache.
 func (r *Root) setMeta(ctx context.Context, srv *server, p string, in *fuse.SetAttrIn) syscall.Errno {
+	var mtime *time.Time
+	var mode *os.FileMode
 	if t, ok := in.GetMTime(); ok {
+		mtime = &t
+	}
+	if m, ok := in.GetMode(); ok {
+		perm := os.FileMode(m).Perm()
+		mode = &perm
+	}
+	return r.applyMeta(ctx, srv, p, mtime, mode)
+}
+
+// applyMeta sets mtime and/or mode (either may be nil) on p and in the cache.
+func (r *Root) applyMeta(ctx context.Context, srv *server, p string, mtime *time.Time, mode *os.FileMode) syscall.Errno {
+	if mtime != nil {
+		t := *mtime
 		if err := srv.cl.SetModTime(ctx, p, t); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
 			return r.errno(err)
 		}
 		r.changed(srv, change{update: p, fn: func(e *ftpclient.Entry) { e.Mtime = t }})
 	}
-	if mode, ok := in.GetMode(); ok {
-		m := os.FileMode(mode).Perm()
+	if mode != nil {
+		m := *mode
 		if err := srv.cl.Chmod(ctx, p, m); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
 			return r.errno(err)
 		}

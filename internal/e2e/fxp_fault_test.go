@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,11 +38,19 @@ func TestFXPSourceKilled(t *testing.T) {
 	if err := cp.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cp.Wait() }()
+	var cpErr error
+	exited := make(chan struct{})
+	go func() { cpErr = cp.Wait(); close(exited) }()
 	t.Cleanup(func() {
+		// A cp stuck in the kernel on the mount only dies once the daemon
+		// goes: wait a bit, then leave it to the mount's cleanup.
 		_ = cp.Process.Kill()
-		<-done
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			stack, _ := os.ReadFile("/proc/" + strconv.Itoa(cp.Process.Pid) + "/stack")
+			t.Errorf("cp (pid %d) still there 15s after SIGKILL; kernel stack:\n%s", cp.Process.Pid, stack)
+		}
 	})
 
 	// Wait until data arrives at the destination, then kill the source.
@@ -51,8 +60,8 @@ func TestFXPSourceKilled(t *testing.T) {
 			break
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("cp ended (%v) before the transfer got going: %s", err, stderr.String())
+		case <-exited:
+			t.Fatalf("cp ended (%v) before the transfer got going: %s", cpErr, stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -64,8 +73,8 @@ func TestFXPSourceKilled(t *testing.T) {
 	t.Logf("killed the source with %d of %d bytes at the destination", atKill, size)
 
 	select {
-	case err := <-done:
-		if err == nil {
+	case <-exited:
+		if cpErr == nil {
 			t.Errorf("cp succeeded although the source died mid-transfer")
 		}
 		if !strings.Contains(stderr.String(), "Input/output error") {
