@@ -26,6 +26,7 @@ type Client struct {
 	noUtime     atomic.Bool              // SITE UTIME was refused
 	noChmod     atomic.Bool              // SITE CHMOD was refused
 	noMdtmWrite atomic.Bool              // "MDTM time path" was refused
+	mdtmWriteOK atomic.Bool              // "MDTM time path" has worked at least once
 	connID      atomic.Int64
 
 	stats struct {

@@ -110,20 +110,33 @@ func (c *ctlConn) Close() error {
 	return c.Conn.Close()
 }
 
-// dataConn is a data connection: a deadline of DataTimeout on every Read and
+// dataConn is a data connection: a deadline of DataTimeout on Read and
 // Write (no progress for that long is an error) and byte counters. It hides
 // TCPConn.ReadFrom on purpose so that every byte passes through Read/Write.
+//
+// The deadline is moved forward at most every rearm (100 ms, less for short
+// timeouts) rather than on every call, which costs a runtime timer update
+// per socket read: a stall then fails after between timeout-rearm and
+// timeout. Reads and writes each come from one goroutine at a time.
 type dataConn struct {
 	net.Conn
 	cl      *Client
 	timeout time.Duration
 	wrote   atomic.Bool // an upload: close gracefully
 	aborted atomic.Bool // close with a reset so the server sees a failure
+	rArmed  time.Time   // when the read deadline was last set
+	wArmed  time.Time   // when the write deadline was last set
 }
+
+// rearm is how stale a deadline may get before it is moved forward.
+func (d *dataConn) rearm() time.Duration { return min(100*time.Millisecond, d.timeout/4) }
 
 func (d *dataConn) Read(p []byte) (int, error) {
 	if d.timeout > 0 {
-		_ = d.Conn.SetReadDeadline(time.Now().Add(d.timeout))
+		if now := time.Now(); now.Sub(d.rArmed) >= d.rearm() {
+			_ = d.Conn.SetReadDeadline(now.Add(d.timeout))
+			d.rArmed = now
+		}
 	}
 	n, err := d.Conn.Read(p)
 	d.cl.stats.bytesIn.Add(int64(n))
@@ -132,7 +145,10 @@ func (d *dataConn) Read(p []byte) (int, error) {
 
 func (d *dataConn) Write(p []byte) (int, error) {
 	if d.timeout > 0 {
-		_ = d.Conn.SetWriteDeadline(time.Now().Add(d.timeout))
+		if now := time.Now(); now.Sub(d.wArmed) >= d.rearm() {
+			_ = d.Conn.SetWriteDeadline(now.Add(d.timeout))
+			d.wArmed = now
+		}
 	}
 	d.wrote.Store(true)
 	n, err := d.Conn.Write(p)

@@ -159,14 +159,21 @@ func (c *Client) mdtmWrite(ctx context.Context, p, ts string, prev error) error 
 	_, err := c.simple(ctx, "MDTM", p, true, []int{213, 200, 250}, "MDTM %s %s",
 		func(sp string) []any { return []any{ts, sp} })
 	if err == nil {
+		c.mdtmWriteOK.Store(true)
 		return nil
 	}
 	switch code := replyCode(err); {
 	case code == 0:
 		return err
 	case code == 550 || code == 450:
-		if _, serr := c.Stat(ctx, p); serr != nil {
+		e, serr := c.Stat(ctx, p)
+		if serr != nil {
 			return serr // not found, or the listing failed
+		}
+		// vsftpd sets file times only: a directory's refusal says nothing
+		// about files, nor does a refusal once it has worked (permissions).
+		if e.Type != TypeFile || c.mdtmWriteOK.Load() {
+			return c.translate("MDTM", p, ErrUnsupported)
 		}
 	case code < 500:
 		return err

@@ -22,8 +22,9 @@
 //     closed (the upload happens while it is written or at close); close(2)
 //     reports a failed upload as EIO and the partial file is removed.
 //   - no extended attributes (EOPNOTSUPP), hard links or symlink creation.
-//   - files opened read-only use direct I/O (each read(2) goes to the
-//     daemon whole; mmap still works).
+//   - files opened read-only or write-only use direct I/O (each read(2)
+//     and write(2) goes to the daemon whole, without a page-cache copy;
+//     mmap still works). O_RDWR handles use the page cache.
 //
 // Kernel copies (cp, mv across servers, cat a > b) arrive as
 // copy_file_range and become one server-to-server copy by fxpcopy (see

@@ -250,6 +250,14 @@ func (h *fileHandle) setPendingMeta(hasT bool, t time.Time, hasM bool, m os.File
 		h.ovMtime = t // what stat shows while the handle is open
 	}
 	if !h.pending || h.discarded {
+		// Applied to the server right away by the caller: whatever this
+		// handle meant to apply later (Create's mode) is superseded.
+		if hasT {
+			h.pendMtime = nil
+		}
+		if hasM {
+			h.pendMode = nil
+		}
 		return false
 	}
 	if hasT {

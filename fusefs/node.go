@@ -95,7 +95,7 @@ func (r *Root) fillAttr(in *fs.Inode, e ftpclient.Entry, out *fuse.Attr) {
 	switch e.Type {
 	case ftpclient.TypeDir:
 		if perm == 0 {
-			perm = 0o755
+			perm = defaultDirMode
 		}
 		size = 4096
 	case ftpclient.TypeLink:
@@ -103,7 +103,7 @@ func (r *Root) fillAttr(in *fs.Inode, e ftpclient.Entry, out *fuse.Attr) {
 		size = uint64(len(e.Target))
 	default:
 		if perm == 0 {
-			perm = 0o644
+			perm = defaultFileMode
 		}
 		if e.Size > 0 {
 			size = uint64(e.Size)
@@ -147,3 +147,10 @@ func (r *Root) writable() syscall.Errno {
 
 // parentDir returns the directory of p.
 func parentDir(p string) string { return path.Dir(p) }
+
+// Modes shown when the server's listing gives none (LIST without
+// permissions, MLSD without unix.mode), and assumed for new files.
+const (
+	defaultFileMode = 0o644
+	defaultDirMode  = 0o755
+)

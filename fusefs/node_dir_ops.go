@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"errors"
+	"os"
 	"syscall"
 	"time"
 
@@ -143,7 +144,8 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 			return nil, nil, 0, syscall.EEXIST
 		}
 	}
-	e := ftpclient.Entry{Name: name, Type: ftpclient.TypeFile, Mtime: time.Now()}
+	perm := os.FileMode(mode).Perm()
+	e := ftpclient.Entry{Name: name, Type: ftpclient.TypeFile, Mtime: time.Now(), Mode: perm}
 	d.root.changed(d.srv, change{put: p, entry: e})
 	in := d.root.newNode(ctx, d.EmbeddedInode(), d.srv, p, e)
 	f, ok := in.Operations().(*fileNode)
@@ -151,11 +153,16 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		return nil, nil, 0, syscall.EIO
 	}
 	h := newHandle(f, p, flags, true)
+	if perm != defaultFileMode {
+		// Servers create files 0644 (umask 022); ask for anything else
+		// after the upload (SITE CHMOD, where the server has it).
+		h.pendMode = &perm
+	}
 	d.root.fillAttr(in, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)
-	return in, h, 0, 0
+	return in, h, fopenFlags(flags), 0
 }
 
 // childPath returns this directory's path and that of its child name

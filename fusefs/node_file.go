@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
-	"time"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -44,14 +44,7 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		}
 		h.base = e.Size
 	}
-	if !h.writing {
-		// Readers bypass the page cache: the kernel passes each read(2)
-		// through whole (up to 1 MiB), which streams about twice as fast
-		// as 128 KiB readahead requests. mmap still works (the mount
-		// negotiates DIRECT_IO_ALLOW_MMAP).
-		return h, fuse.FOPEN_DIRECT_IO, 0
-	}
-	return h, 0, 0
+	return h, fopenFlags(flags), 0
 }
 
 // Getattr answers from the parent's cached listing, overlaid with what an
@@ -105,6 +98,11 @@ func (f *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 		}
 	}
 	if f.metaDone(in) {
+		// Deferred to an open writer's upload: show it now all the same.
+		if m, ok := in.GetMode(); ok {
+			perm := os.FileMode(m).Perm()
+			f.root.changed(f.srv, change{update: p, fn: func(e *ftpclient.Entry) { e.Mode = perm }})
+		}
 		return f.Getattr(ctx, fh, out)
 	}
 	if errno := f.root.setMeta(ctx, f.srv, p, in); errno != 0 {

@@ -179,6 +179,8 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 		}
 	}
 	t.update(func(r *Record) { r.Mode, r.Fallback = ModeRelay, strings.Join(reasons, "; ") })
+	e.log.Warn("not server-to-server: relaying the data through this host",
+		"src", src.String(), "dst", dst.String(), "bytes", size-off, "why", strings.Join(reasons, "; "))
 	return e.relay(ctx, t, src, dst, size, off)
 }
 

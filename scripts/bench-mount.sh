@@ -10,6 +10,13 @@
 #   3. FTP commands sent for a cold and a warm `find DIR -type f` over a tree
 #      of more than 1,000 directories (fxpfs's own counter via `fxpfs status --json`, and
 #      the listing commands vsftpd logged).
+#   4. the same read and write as 1 and 2 over a link shaped like a real
+#      network: the servers in their own network namespace (198.18.1.2 vsftpd,
+#      198.18.1.3 pure-ftpd), joined to a client namespace (198.18.1.1, where
+#      curl and the fxpfs daemon run) by a veth pair with `tc ... tbf rate
+#      $BENCH_SHAPED_RATE` on both ends. Loopback on tmpfs is a CPU-bound
+#      micro-benchmark (server, client and kernel share the CPUs); the shaped
+#      link is what a user's network looks like.
 # Prints the figures and the ratios (targets: fxpfs/curl >= 0.90; cold find =
 # one listing per directory + a small constant; warm find = 0 commands).
 #
@@ -18,6 +25,8 @@
 #   BENCH_REPEAT=5           runs of each throughput measure (median reported)
 #   BENCH_FIND_FANOUT=10     tree of F + F^2 + F^3 directories (10: 1,110)
 #   BENCH_SERVERS="vsftpd pure-ftpd"
+#   BENCH_SHAPED_RATE=1gbit  rate of the shaped link ("off": skip part 4)
+#   BENCH_SHAPED_REPEAT=3    runs of each measure over the shaped link
 #   BENCH_RESULTS=FILE       append the markdown results there too
 #   BENCH_STEP_TIMEOUT=900   bound on any one measured step (s)
 set -euo pipefail
@@ -29,6 +38,9 @@ REPEAT=${BENCH_REPEAT:-5}
 FANOUT=${BENCH_FIND_FANOUT:-10}
 SERVERS=${BENCH_SERVERS:-vsftpd pure-ftpd}
 RESULTS=${BENCH_RESULTS:-/dev/null}
+SHAPED_RATE=${BENCH_SHAPED_RATE:-1gbit}
+[[ $SHAPED_RATE != off ]] || SHAPED_RATE=
+SHAPED_REPEAT=${BENCH_SHAPED_REPEAT:-3}
 FAILED=0
 
 md() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
@@ -40,7 +52,7 @@ note_fail() {
 NOTES=()
 
 require_root
-require_tools vsftpd curl jq ip nsenter mountpoint fusermount3 sha256sum awk
+require_tools vsftpd curl jq ip tc nsenter mountpoint fusermount3 sha256sum awk
 ensure_test_user
 [[ " $SERVERS " == *" pure-ftpd "* ]] && ensure_pureftpd
 fxpfs_check || log "fxpfs unavailable: $FXPFS_WHY (the fxpfs columns will say FAILED)"
@@ -102,8 +114,9 @@ mount_fresh() {
 		fxpfs_unmount "$MNT" "$MOUNT_PID"
 		MOUNT_PID=
 	fi
-	fxpfs_mount "$NS" "$MNT" "$WORK/fxpfs-mount.log" "${MOUNT_ARGS[@]}"
+	fxpfs_mount "$MOUNT_NS" "$MNT" "$WORK/fxpfs-mount.log" "${MOUNT_ARGS[@]}"
 }
+MOUNT_NS=$NS
 
 # disk_ok FILE: FILE on the server's disk is complete and equal to the source.
 disk_ok() {
@@ -121,38 +134,67 @@ disk_ok() {
 
 mbps() { calc "$SIZE / 1048576 / $1"; }
 
-for kind in $SERVERS; do
-	name=${NAME[$kind]}
-	url=ftp://${HOST[$kind]}:21
-	root=$DATA/root-$name
+# measure_rw KIND NS URL NAME ROOT REPEAT: interleaved sequential reads and
+# writes of the file by curl (run in NS) and through the mount (server NAME,
+# a fresh mount for every read); fills the arrays rc rf wc wf (MiB/s).
+measure_rw() {
+	local kind=$1 ns=$2 url=$3 name=$4 root=$5 repeat=$6 r t why
 	rc=() rf=() wc=() wf=()
-	for ((r = 1; r <= REPEAT; r++)); do
-		log "$kind run $r/$REPEAT"
+	for ((r = 1; r <= repeat; r++)); do
+		log "$kind ($url) run $r/$repeat"
 		# read: curl
-		if timed t in_ns "$NS" curl -K "${CURLCFG[$kind]}" -o /dev/null "$url/big.bin"; then
+		if timed t in_ns "$ns" curl -K "${CURLCFG[$kind]}" -o /dev/null "$url/big.bin"; then
 			rc+=("$(mbps "$t")")
-		else note_fail "$kind: curl read failed"; fi
+		else note_fail "$kind ($url): curl read failed"; fi
 		# read: fxpfs (fresh mount, so nothing comes from the page cache)
 		if mount_fresh; then
 			if timed t dd if="$MNT/$name/big.bin" of=/dev/null bs=1M status=none; then
 				rf+=("$(mbps "$t")")
-			else note_fail "$kind: dd read through the mount failed (run $r)"; fi
+			else note_fail "$kind ($url): dd read through the mount failed (run $r)"; fi
 		fi
 		# write: curl
-		if timed t in_ns "$NS" curl -K "${CURLCFG[$kind]}" -T "$SRC" "$url/up-curl.bin"; then
-			if why=$(disk_ok "$root/up-curl.bin"); then wc+=("$(mbps "$t")"); else note_fail "$kind: curl upload: $why"; fi
-		else note_fail "$kind: curl upload failed"; fi
+		if timed t in_ns "$ns" curl -K "${CURLCFG[$kind]}" -T "$SRC" "$url/up-curl.bin"; then
+			if why=$(disk_ok "$root/up-curl.bin"); then wc+=("$(mbps "$t")"); else note_fail "$kind ($url): curl upload: $why"; fi
+		else note_fail "$kind ($url): curl upload failed"; fi
 		rm -f "$root/up-curl.bin"
 		# write: fxpfs (dd's time includes close(), i.e. the upload's end)
 		if [[ -n $FXPFS_OK ]] && mountpoint -q "$MNT"; then
 			if timed t dd if="$SRC" of="$MNT/$name/up-fxpfs.bin" bs=1M status=none; then
 				if why=$(disk_ok "$root/up-fxpfs.bin"); then wf+=("$(mbps "$t")"); else
-					note_fail "$kind: dd write through the mount: file on the server after close(): $why"
+					note_fail "$kind ($url): dd write through the mount: file on the server after close(): $why"
 				fi
-			else note_fail "$kind: dd write through the mount failed (run $r)"; fi
+			else note_fail "$kind ($url): dd write through the mount failed (run $r)"; fi
 			rm -f "$root/up-fxpfs.bin"
 		fi
 	done
+}
+
+ratio() { # FXPFS CURL -> ratio or FAILED
+	if [[ -n $1 && -n $2 ]]; then fmt "$(calc "$1 / $2")" 2; else echo FAILED; fi
+}
+show() { if [[ -n $1 ]]; then fmt "$1" 1; else echo FAILED; fi; }
+all() { if (($#)); then for v; do fmt "$v" 0; done | paste -sd' '; else echo -; fi; }
+
+# rw_table TITLE: the markdown table of the arrays measure_rw filled.
+rw_table() {
+	local mrc="" mrf="" mwc="" mwf=""
+	if ((${#rc[@]})); then mrc=$(median "${rc[@]}"); fi
+	if ((${#rf[@]})); then mrf=$(median "${rf[@]}"); fi
+	if ((${#wc[@]})); then mwc=$(median "${wc[@]}"); fi
+	if ((${#wf[@]})); then mwf=$(median "${wf[@]}"); fi
+	md ""
+	md "### $1"
+	md ""
+	md "| sequential | fxpfs mount (MiB/s) | curl (MiB/s) | fxpfs / curl | target | all runs fxpfs; curl (MiB/s) |"
+	md "|---|---:|---:|---:|---:|---|"
+	md "| read  | $(show "$mrf") | $(show "$mrc") | $(ratio "$mrf" "$mrc") | >= 0.90 | $(all "${rf[@]}"); $(all "${rc[@]}") |"
+	md "| write | $(show "$mwf") | $(show "$mwc") | $(ratio "$mwf" "$mwc") | >= 0.90 | $(all "${wf[@]}"); $(all "${wc[@]}") |"
+}
+
+for kind in $SERVERS; do
+	name=${NAME[$kind]}
+	root=$DATA/root-$name
+	measure_rw "$kind" "$NS" "ftp://${HOST[$kind]}:21" "$name" "$root" "$REPEAT"
 
 	# One untimed read through the mount, checked against the source.
 	if mount_fresh; then
@@ -192,23 +234,7 @@ for kind in $SERVERS; do
 	fi
 	[[ -z ${FXPFS_WHY:-} ]] || note_fail "$kind: fxpfs: $FXPFS_WHY"
 
-	ratio() { # FXPFS CURL -> ratio or FAILED
-		if [[ -n $1 && -n $2 ]]; then fmt "$(calc "$1 / $2")" 2; else echo FAILED; fi
-	}
-	mrc=""; if ((${#rc[@]})); then mrc=$(median "${rc[@]}"); fi
-	mrf=""; if ((${#rf[@]})); then mrf=$(median "${rf[@]}"); fi
-	mwc=""; if ((${#wc[@]})); then mwc=$(median "${wc[@]}"); fi
-	mwf=""; if ((${#wf[@]})); then mwf=$(median "${wf[@]}"); fi
-	show() { if [[ -n $1 ]]; then fmt "$1" 1; else echo FAILED; fi; }
-	all() { if (($#)); then for v; do fmt "$v" 0; done | paste -sd' '; else echo -; fi; }
-
-	md ""
-	md "### $kind on ${HOST[$kind]} (loopback), ${FILE_MB} MiB file, median of $REPEAT runs"
-	md ""
-	md "| sequential | fxpfs mount (MiB/s) | curl (MiB/s) | fxpfs / curl | target | all runs fxpfs; curl (MiB/s) |"
-	md "|---|---:|---:|---:|---:|---|"
-	md "| read  | $(show "$mrf") | $(show "$mrc") | $(ratio "$mrf" "$mrc") | >= 0.90 | $(all "${rf[@]}"); $(all "${rc[@]}") |"
-	md "| write | $(show "$mwf") | $(show "$mwc") | $(ratio "$mwf" "$mwc") | >= 0.90 | $(all "${wf[@]}"); $(all "${wc[@]}") |"
+	rw_table "$kind on ${HOST[$kind]} (loopback), ${FILE_MB} MiB file, median of $REPEAT runs"
 	md ""
 	md "| \`find -type f\` over $DIRS directories ($FILES files) | FTP commands (fxpfs counter) | per directory | listing / all commands seen by the server | time (s) | target |"
 	md "|---|---:|---:|---:|---:|---|"
@@ -221,6 +247,47 @@ for kind in $SERVERS; do
 	fi
 	VERBS=
 done
+
+# ------------------------------------------------------ over a shaped link
+if [[ -n $SHAPED_RATE ]]; then
+	if [[ -n ${MOUNT_PID:-} ]]; then
+		fxpfs_unmount "$MNT" "$MOUNT_PID"
+		MOUNT_PID=
+	fi
+	NS_C=fxb$$c NS_S=fxb$$s
+	netns_add "$NS_C"
+	netns_add "$NS_S"
+	ip -n "$NS_C" link add eth0 type veth peer name eth0 netns "$NS_S" || die "veth pair"
+	ip -n "$NS_C" addr add 198.18.1.1/24 dev eth0
+	ip -n "$NS_C" link set eth0 up
+	ip -n "$NS_S" link set eth0 up
+	# tbf on both ends: the client end's egress shapes uploads, the servers'
+	# end's downloads. burst >= rate/HZ, and more than one GSO packet.
+	for ns in "$NS_C" "$NS_S"; do
+		tc -n "$ns" qdisc add dev eth0 root tbf rate "$SHAPED_RATE" burst 512kb latency 50ms ||
+			die "tc tbf on eth0 in $ns"
+	done
+	declare -A WHOST
+	MOUNT_ARGS=()
+	i=2
+	for kind in $SERVERS; do
+		name=${NAME[$kind]}
+		WHOST[$kind]=198.18.1.$i
+		ip -n "$NS_S" addr add "198.18.1.$i/24" dev eth0
+		# A second instance of the server, on the same root (the same file).
+		start_server "$kind" "$NS_S" "198.18.1.$i" 21 "$DATA/root-$name" "wan-$name"
+		curl_config "${CURLCFG[$kind]}" "$SRV_USER" "$SRV_PASS"
+		export "FXPFS_PASSWORD_${name^^}=$SRV_PASS"
+		MOUNT_ARGS+=(--server "$name=ftp://$SRV_USER@198.18.1.$i:21/")
+		i=$((i + 1))
+	done
+	MOUNT_NS=$NS_C
+	for kind in $SERVERS; do
+		name=${NAME[$kind]}
+		measure_rw "$kind" "$NS_C" "ftp://${WHOST[$kind]}:21" "$name" "$DATA/root-$name" "$SHAPED_REPEAT"
+		rw_table "$kind on ${WHOST[$kind]}, veth link shaped to $SHAPED_RATE (tbf, both directions), ${FILE_MB} MiB file, median of $SHAPED_REPEAT runs"
+	done
+fi
 
 if [[ -n ${MOUNT_PID:-} ]]; then fxpfs_unmount "$MNT" "$MOUNT_PID"; fi
 if ((${#NOTES[@]})); then

@@ -174,7 +174,7 @@ func TestPasswordsNeverShown(t *testing.T) {
 	}
 	for _, s := range servers {
 		for what, text := range map[string]string{
-			"--debug log": string(lg), "stdout/stderr": m.output(),
+			"--debug log": string(lg), "stdout/stderr": string(m.outputBytes()),
 			"/proc/PID/cmdline": string(cmdline), "ps": ps,
 		} {
 			if strings.Contains(text, s.Password) {

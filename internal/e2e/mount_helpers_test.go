@@ -73,7 +73,7 @@ func testEnv(t testing.TB, servers []*realftpd.Server, extra ...string) []string
 		env = append(env, kv)
 	}
 	env = append(env, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"XDG_RUNTIME_DIR="+runtimeDir, "LC_ALL=C", "TZ=UTC", "GORACE=halt_on_error=0 exitcode=66")
+		"XDG_RUNTIME_DIR="+runtimeDir, "LC_ALL=C", "TZ=UTC", "GORACE=halt_on_error=0 exitcode=66 atexit_sleep_ms=0")
 	for _, s := range servers {
 		env = append(env, passwordEnv(s))
 	}
@@ -146,7 +146,10 @@ func (m *mount) start(t testing.TB, args []string) error {
 	m.cmd.Env = m.env
 	m.cmd.Dir = filepath.Dir(m.outFile)
 	m.cmd.Stdout, m.cmd.Stderr = out, out
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// Its own process group, so that signals meant for the test (a
+	// terminal's ^C or ^\) do not kill it uncleanly and leave a dead mount;
+	// if the test process dies, SIGTERM makes it unmount.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := m.cmd.Start(); err != nil {
 		out.Close()
 		return fmt.Errorf("start fxpfs mount: %w", err)
@@ -252,14 +255,14 @@ func (m *mount) outputBytes() []byte {
 }
 
 // output is the tail of the process's stdout+stderr.
-func (m *mount) output() string { return tail(string(m.outputBytes()), 4000) }
+func (m *mount) output() string { return tail(string(m.outputBytes()), 20000) }
 
 // dumpLogs writes the tails of the daemon's output and log to the test log.
 func (m *mount) dumpLogs(t testing.TB) {
 	t.Helper()
 	lg, _ := os.ReadFile(m.logFile)
 	t.Logf("---- fxpfs output (%s) ----\n%s", m.outFile, m.output())
-	t.Logf("---- fxpfs log (%s), last part ----\n%s", m.logFile, tail(string(lg), 30000))
+	t.Logf("---- fxpfs log (%s), last part ----\n%s", m.logFile, tail(string(lg), 60000))
 }
 
 func tail(s string, n int) string {

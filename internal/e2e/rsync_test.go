@@ -36,11 +36,12 @@ func TestRsyncInto(t *testing.T) {
 		}
 		setTimes(t, p, oldTime.Add(time.Duration(i)*time.Minute))
 	}
+	files[4].data = nil // an empty file: rsync's temporary copy gets no write
 	for i := range files {
 		files[i].perm = perms[i%len(perms)]
 		writeLocal(i)
 	}
-	m := startMount(t, mountSpec{servers: []*realftpd.Server{alpha, beta}})
+	m := startMount(t, mountSpec{servers: []*realftpd.Server{alpha, beta}, args: []string{"--debug"}})
 	servers := []*realftpd.Server{alpha, beta}
 
 	check := func(t *testing.T, s *realftpd.Server) {

@@ -84,7 +84,44 @@ func TestWriteOps(t *testing.T) {
 					t.Errorf("directory still on disk after rmdir")
 				}
 			})
+			t.Run("fchmod_open_new_file", func(t *testing.T) {
+				// rsync and mkstemp: create, fchmod before any write, stat.
+				for _, c := range []struct {
+					name string
+					data []byte
+				}{{"fchmod-empty", nil}, {"fchmod-data", []byte("data\n")}} {
+					p := w + "/" + c.name
+					f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := f.Chmod(0o640); err != nil {
+						t.Errorf("%s: fchmod: %v", c.name, err)
+					}
+					if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o640 {
+						t.Errorf("%s: stat after fchmod 640 on the open file: %v, mode %v", c.name, err, fi.Mode().Perm())
+					}
+					if _, err := f.Write(c.data); err != nil {
+						t.Errorf("%s: write: %v", c.name, err)
+					}
+					if err := f.Close(); err != nil {
+						t.Errorf("%s: close: %v", c.name, err)
+					}
+					if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o640 {
+						t.Errorf("%s: stat after close: %v, mode %v", c.name, err, fi.Mode().Perm())
+					}
+					if fi, err := os.Stat(s.Path("/work/" + c.name)); err != nil || fi.Mode().Perm() != 0o640 {
+						t.Errorf("%s on disk: %v, mode %v, want 0640 (%s has SITE CHMOD)", c.name, err, fi.Mode().Perm(), s.Kind)
+					}
+				}
+			})
 			t.Run("touch_d", func(t *testing.T) {
+				// A directory first: where the server cannot set a
+				// directory's time (vsftpd's MDTM works on files only),
+				// the call still succeeds, and files' times still reach
+				// the server afterwards.
+				m.mustRun(t, "mkdir", w+"/tdir")
+				m.mustRun(t, "touch", "-d", "2020-01-02 03:04:05", w+"/tdir")
 				for _, name := range []string{"touched.txt", "touched-new.txt"} {
 					m.mustRun(t, "touch", "-d", "2020-01-02 03:04:05", w+"/"+name)
 					want := strconv.FormatInt(touchTime.Unix(), 10) + "\n"
