@@ -130,6 +130,13 @@ func (r *RawConn) ReadReply(ctx context.Context) (Reply, error) {
 	return rep, nil
 }
 
+// ReplyError turns a refusing reply to op on mount path p into the same
+// classified *OpError every Client operation returns (e.g. ErrPermission
+// for a 553 to STOR), for callers that drive the channel themselves.
+func (r *RawConn) ReplyError(op, p string, rep Reply) error {
+	return r.c.translate(op, p, &textproto.Error{Code: rep.Code, Msg: rep.Msg})
+}
+
 // Pasv sends PASV and returns the address the server listens on ("h1,h2,h3,h4,p1,p2"
 // decoded to "ip:port"). The address is returned as the server gave it, for FXP.
 func (r *RawConn) Pasv(ctx context.Context) (string, error) {

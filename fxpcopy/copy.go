@@ -107,7 +107,10 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 	if off == size && opts.Continue && size > 0 {
 		t.update(func(r *Record) { r.Mode, r.Fallback = ModeNone, "destination already complete" })
 	} else if err := e.transfer(ctx, t, src, dst, size, off, tryFXP, allowRelay, why); err != nil {
-		e.removeAfterFailure(ctx, dst, opts.Continue)
+		var intact *dstIntact
+		if !errors.As(err, &intact) {
+			e.removeAfterFailure(ctx, dst, opts.Continue)
+		}
 		return err
 	}
 

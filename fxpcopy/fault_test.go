@@ -131,8 +131,9 @@ func TestLongFXP(t *testing.T) {
 }
 
 // TestDestinationRefusesStor: a destination directory the server cannot
-// write to fails the copy with a permission error (after FXP in both
-// orientations and the relay were refused), leaving nothing behind.
+// write to fails the copy at once with a permission error (a refused file is
+// not an FXP refusal: no other orientation or relay is tried), leaving
+// nothing behind.
 func TestDestinationRefusesStor(t *testing.T) {
 	vs, pure := servers(t, true, true)
 	e := newEngine(t)
@@ -153,5 +154,39 @@ func TestDestinationRefusesStor(t *testing.T) {
 	// The servers and pools still work afterwards.
 	if _, err := e.Copy(ctxT(t, time.Minute), Endpoint{cvs, "/a.bin"}, Endpoint{cpure, "/ok.bin"}, Options{}); err != nil {
 		t.Errorf("next copy: %v", err)
+	}
+}
+
+// TestRefusedOverwriteKeepsDestination: a destination file the server
+// refuses to overwrite (read-only, owned by someone else, in a directory the
+// FTP user may write) fails the copy at once with a permission error, by FXP
+// and by relay alike, and is left exactly as it was: a refused STOR wrote
+// nothing, so removing "the partial file" would destroy someone's data.
+func TestRefusedOverwriteKeepsDestination(t *testing.T) {
+	vs, pure := servers(t, true, true)
+	e := newEngine(t)
+	vs.WriteFile(t, "/a.bin", randomBytes(t, 300_000))
+	old := randomBytes(t, 1000)
+	pure.WriteFile(t, "/open/theirs.bin", old)
+	if err := os.Chown(pure.Path("/open/theirs.bin"), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pure.Path("/open/theirs.bin"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	for _, policy := range []ftpclient.FXPPolicy{ftpclient.FXPAuto, ftpclient.FXPOff} {
+		t.Run(string(policy), func(t *testing.T) {
+			cvs, cpure := client(t, vs, policy), client(t, pure, policy)
+			rec, err := e.Copy(ctxT(t, time.Minute), Endpoint{cvs, "/a.bin"}, Endpoint{cpure, "/open/theirs.bin"}, Options{})
+			if !errors.Is(err, ftpclient.ErrPermission) {
+				t.Errorf("err = %v, want ErrPermission", err)
+			}
+			if policy == ftpclient.FXPAuto && rec.Mode == ModeRelay {
+				t.Errorf("a refused file fell back to a relay (%s): it cannot fare better", rec.Fallback)
+			}
+			if got, rerr := os.ReadFile(pure.Path("/open/theirs.bin")); rerr != nil || sha(got) != sha(old) {
+				t.Errorf("destination changed or removed after a refused overwrite: %v (%d bytes)", rerr, len(got))
+			}
+		})
 	}
 }

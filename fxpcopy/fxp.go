@@ -177,6 +177,15 @@ func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint,
 	for i, st := range steps {
 		touched = touched || st.sd == d
 		r, err := st.sd.conn.Cmd(ctx, "%s %s", st.cmd, st.sd.path)
+		if err == nil && fileRefusal(r.Code) {
+			// The file itself is refused (missing, no permission, no
+			// space): no orientation or relay would fare better.
+			err := st.sd.conn.ReplyError(st.cmd, st.sd.ep.Path, r)
+			if st.sd == d {
+				err = &dstIntact{err} // refused before anything was written
+			}
+			return i > 0, err
+		}
 		if err != nil || (r.Code/100 != 1 && r.Code/100 != 2) {
 			ref := refusalOf(st.cmd, st.sd, r, err)
 			ref.dstTouched = touched
@@ -196,6 +205,30 @@ func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint,
 	}
 	t.bytes.Store(size)
 	return true, nil
+}
+
+// dstIntact marks a failure that left the destination as it was (its STOR
+// was refused): it must not be removed, it may be someone's file.
+type dstIntact struct{ error }
+
+func (e *dstIntact) Unwrap() error { return e.error }
+
+// fileRefusal reports replies to RETR/STOR that concern the file, not the
+// data connection: 450/550 (unavailable, not found, permission), 452/552 (no
+// space), 553 (name not allowed). Refused data connections are 425/426, and
+// refused foreign addresses are answered at PORT/PASV already.
+func fileRefusal(code int) bool {
+	switch code {
+	case 450, 452, 550, 552, 553:
+		return true
+	}
+	return false
+}
+
+// fileRefusalErr is fileRefusal for an error from ftpclient.
+func fileRefusalErr(err error) bool {
+	var oe *ftpclient.OpError
+	return errors.As(err, &oe) && fileRefusal(oe.Code)
 }
 
 func refusalOf(step string, sd *side, r ftpclient.Reply, err error) *refusal {

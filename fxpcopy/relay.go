@@ -34,7 +34,11 @@ func (e *Engine) relay(ctx context.Context, t *transfer, src, dst Endpoint, size
 		up, err = dst.Client.OpenWrite(ctx, dst.Path, off, ftpclient.WriteAppend)
 	}
 	if err != nil {
-		return fmt.Errorf("relay: write destination: %w", err)
+		err = fmt.Errorf("relay: write destination: %w", err)
+		if fileRefusalErr(err) {
+			return &dstIntact{err} // refused before anything was written
+		}
+		return err
 	}
 	cw := &countingWriter{w: up, n: &t.bytes}
 	// Plain Read/Write loop with one fixed buffer (no ReaderFrom/WriterTo
