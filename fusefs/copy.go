@@ -73,16 +73,20 @@ func (h *fileHandle) copyFrom(ctx context.Context, srcSrv *server, srcPath strin
 	if srcSrv == h.srv && srcPath == dstPath {
 		return 0, syscall.ENOTSUP
 	}
-	h.markOpened()
 	rec, err := h.root.eng.Copy(ctx,
 		fxpcopy.Endpoint{Client: srcSrv.cl, Path: srcPath},
 		fxpcopy.Endpoint{Client: h.srv.cl, Path: dstPath},
 		fxpcopy.Options{NoPreserveMtime: true}) // like cp: cp -p sets the time itself
 	if err != nil {
-		// fxpcopy removed the destination; the handle uploads nothing more.
+		// fxpcopy removed a destination it had touched; one it left intact
+		// (its STOR was refused) stays, and so does its cache entry.
+		if !fxpcopy.DestinationIntact(err) {
+			h.markOpened()
+		}
 		h.failLocked(err)
 		return 0, syscall.EIO
 	}
+	h.markOpened()
 	size := rec.Size
 	h.ws, h.wpos, h.dirty, h.fxp = wStream, size, false, &fxpDone{srv: srcSrv, path: srcPath, size: size}
 	h.syncOverlay()

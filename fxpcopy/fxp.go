@@ -213,6 +213,13 @@ type dstIntact struct{ error }
 
 func (e *dstIntact) Unwrap() error { return e.error }
 
+// DestinationIntact reports whether a failed Copy left the destination as it
+// was before (the server refused to write it), rather than removing it.
+func DestinationIntact(err error) bool {
+	var di *dstIntact
+	return errors.As(err, &di)
+}
+
 // fileRefusal reports replies to RETR/STOR that concern the file, not the
 // data connection: 450/550 (unavailable, not found, permission), 452/552 (no
 // space), 553 (name not allowed). Refused data connections are 425/426, and

@@ -147,7 +147,28 @@ func TestFXPDestinationRefusesSTOR(t *testing.T) {
 		t.Logf("record: mode %q err %q fallback %q", rec.Mode, rec.Err, rec.Fallback)
 	}
 
-	before = after
+	// Overwriting a file the server refuses to write (read-only, not the
+	// FTP user's, in a directory the user may write): cp fails and the file
+	// stays, on disk and in the mount — a refused STOR wrote nothing.
+	theirs := putRandom(t, beta, "/ok/theirs.bin", 5000)
+	if err := os.Chown(beta.Path("/ok/theirs.bin"), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(beta.Path("/ok/theirs.bin"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	m.mustRun(t, "stat", m.path("beta", "ok", "theirs.bin")) // cached before the cp
+	if r := m.run(t, "cp", m.path("alpha", "src", "a.bin"), m.path("beta", "ok", "theirs.bin")); r.err == nil {
+		t.Errorf("cp over a file the server refuses to write succeeded: %s", r)
+	}
+	if got := readDisk(t, beta, "/ok/theirs.bin"); shaHex(got) != shaHex(theirs) {
+		t.Errorf("refused overwrite changed or removed the file on disk (%d bytes)", len(got))
+	}
+	if got := m.run(t, "stat", "-c", "%s", m.path("beta", "ok", "theirs.bin")); got.err != nil || got.stdout != "5000\n" {
+		t.Errorf("the mount no longer shows the intact file: %s", got)
+	}
+
+	before = m.status(t)
 	m.mustRun(t, "cp", m.path("alpha", "src", "a.bin"), m.path("beta", "ok", "a.bin"))
 	after = m.status(t)
 	if got := readDisk(t, beta, "/ok/a.bin"); shaHex(got) != shaHex(a) {
