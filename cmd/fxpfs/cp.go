@@ -33,8 +33,10 @@ func newCpCmd() *cobra.Command {
 		Use:   "cp [flags] SRC DST",
 		Short: "Copy files or trees between servers, server-to-server (FXP), with progress",
 		Long: `cp copies SRC to DST, each given as NAME:/path (a server of the config file or
-of --server) or as an ftp:// or ftps:// URL (its password from
-FXPFS_PASSWORD_<HOST>, with the host upper-cased and '.' as '_', or ~/.netrc).
+of --server) or as an ftp:// or ftps:// URL. A URL's password comes from
+~/.netrc or from FXPFS_PASSWORD_<HOST>_<PORT> (upper-cased, '.' as '_'; no
+_<PORT> when the URL has no port): for ftp://me@10.0.0.5:2121/x that is
+FXPFS_PASSWORD_10_0_0_5_2121.
 The servers transfer the data directly to each other (FXP) unless a server's
 policy is fxp = "off" or FXP is refused, in which case the bytes are relayed
 through this host and the summary says why. Like cp(1): if DST is an existing
