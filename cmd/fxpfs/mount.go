@@ -25,6 +25,7 @@ type mountFlags struct {
 	uid, gid   int
 	daemon     bool
 	cacheDirs  int
+	debugFUSE  bool
 }
 
 func newMountCmd() *cobra.Command {
@@ -53,8 +54,9 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&f.readOnly, "read-only", "r", false, "mount read-only (every change fails with EROFS)")
 	cmd.Flags().BoolVar(&f.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
-	cmd.Flags().IntVar(&f.uid, "uid", os.Getuid(), "owner shown for every file")
-	cmd.Flags().IntVar(&f.gid, "gid", os.Getgid(), "group shown for every file")
+	cmd.Flags().IntVar(&f.uid, "uid", os.Getuid(), "owner shown for every file (default: the mounting user)")
+	cmd.Flags().IntVar(&f.gid, "gid", os.Getgid(), "group shown for every file (default: the mounting user's group)")
+	cmd.Flags().BoolVar(&f.debugFUSE, "debug-fuse", false, "also trace every FUSE request from the kernel (very verbose)")
 	cmd.Flags().BoolVarP(&f.daemon, "daemon", "d", false, "return once mounted and serve in the background")
 	cmd.Flags().IntVar(&f.cacheDirs, "cache-dirs", 10000, "directory listings kept in the cache per server")
 	return cmd
@@ -100,7 +102,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	root, err := fusefs.NewRoot(clients, cache.New(f.cacheDirs), eng, fusefs.Options{
 		ReadOnly:   f.readOnly,
 		AllowOther: f.allowOther,
-		Debug:      f.debug,
+		Debug:      f.debugFUSE,
 		SetOwner:   true,
 		UID:        uint32(f.uid),
 		GID:        uint32(f.gid),

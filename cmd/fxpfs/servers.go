@@ -28,7 +28,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.configPath, "config", "c", "", "config file (default "+config.DefaultPath()+" if it exists)")
 	cmd.Flags().StringArrayVarP(&f.servers, "server", "s", nil,
 		"a server as NAME=ftp://[user@]host[:port][/base] (ftps:// for implicit TLS); repeatable")
-	cmd.Flags().BoolVar(&f.debug, "debug", false, "log FTP control traffic (PASS redacted) and FUSE operations")
+	cmd.Flags().BoolVar(&f.debug, "debug", false, "log FTP control traffic (PASS redacted) and every transfer")
 	cmd.Flags().StringVar(&f.logFile, "log-file", "", "write logs to this file instead of standard error")
 }
 
