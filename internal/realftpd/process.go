@@ -155,7 +155,32 @@ func (p *process) kill() {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		<-p.done
+		// Session processes may hold the listening socket too: the server is
+		// gone only once every one of them has exited (a zombie has closed
+		// its files). Bounded: SIGKILL cannot be ignored.
+		deadline := time.Now().Add(10 * time.Second)
+		for pid := range seen {
+			for alive(pid) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 	})
+}
+
+// alive reports whether pid is a process that has not exited (zombies and
+// vanished pids are not alive).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return false
+	}
+	state := s[i+2]
+	return state != 'Z' && state != 'X'
 }
 
 // descendants lists the pids whose parent chain reaches root (via /proc).
