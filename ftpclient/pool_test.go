@@ -59,31 +59,7 @@ func TestPoolParallelWithinLimit(t *testing.T) {
 		write(t, srv.Root, fmt.Sprintf("f%d", i), data)
 	}
 	c := newClient(t, srv, func(cfg *ftpclient.ServerConfig) { cfg.MaxConns = 3 })
-	ctx := ctxT(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 10)
-	for i := 0; i < 10; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer rc.Close()
-			b, err := io.ReadAll(rc)
-			if err == nil && !bytes.Equal(b, data) {
-				err = fmt.Errorf("f%d: read %d bytes", i, len(b))
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range startReads(ctxT(t), c, 10, data)() {
 		t.Error(err)
 	}
 	if p := srv.PeakConns(); p > 3 {
@@ -114,27 +90,7 @@ func TestPoolAdaptsToServerLimit(t *testing.T) {
 		}
 		held = append(held, rc)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
-			if err != nil {
-				errs <- err
-				return
-			}
-			b, err := io.ReadAll(rc)
-			rc.Close()
-			if err == nil && !bytes.Equal(b, data) {
-				err = fmt.Errorf("f%d: read %d bytes", i, len(b))
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
+	wait := startReads(ctx, c, 8, data)
 	waitFor(t, "a refused connection", func() bool { return srv.Refused() > 0 })
 	waitFor(t, "the limit to adapt", func() bool { return c.Stats().MaxConns == 2 })
 	for _, rc := range held {
@@ -143,9 +99,7 @@ func TestPoolAdaptsToServerLimit(t *testing.T) {
 		}
 		rc.Close()
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range wait() {
 		t.Error(err)
 	}
 	if p := srv.PeakConns(); p > 2 {
@@ -285,5 +239,40 @@ func TestPoolReclaimsUnreadStreams(t *testing.T) {
 	}
 	if p := srv.PeakConns(); p > 2 {
 		t.Errorf("peak %d", p)
+	}
+}
+
+// startReads reads /f0 … /f<n-1> from c in parallel, each expected to hold
+// want; the returned function waits for all and returns their errors.
+func startReads(ctx context.Context, c *ftpclient.Client, n int, want []byte) (wait func() []error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err == nil && !bytes.Equal(b, want) {
+				err = fmt.Errorf("f%d: read %d bytes, want %d", i, len(b), len(want))
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	return func() []error {
+		wg.Wait()
+		close(errs)
+		var out []error
+		for err := range errs {
+			out = append(out, err)
+		}
+		return out
 	}
 }

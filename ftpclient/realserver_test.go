@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,29 +162,7 @@ func realAdaptive(t *testing.T, srv *realftpd.Server) {
 	for i := 0; i < 8; i++ {
 		srv.WriteFile(t, fmt.Sprintf("f%d", i), data)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rc, err := c.OpenRead(ctx, fmt.Sprintf("/f%d", i), 0)
-			if err == nil {
-				var b []byte
-				b, err = io.ReadAll(rc)
-				rc.Close()
-				if err == nil && len(b) != len(data) {
-					err = fmt.Errorf("f%d: %d bytes", i, len(b))
-				}
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range startReads(ctx, c, 8, data)() {
 		t.Error(err)
 	}
 	t.Logf("stats %+v", c.Stats())
