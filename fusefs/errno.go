@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/internal/vfs"
 )
 
 // errnoMap is the one mapping from ftpclient's sentinel errors to errno.
@@ -24,6 +25,9 @@ var errnoMap = []struct {
 	{ftpclient.ErrUnsupported, syscall.ENOTSUP},
 	{ftpclient.ErrNoSpace, syscall.ENOSPC},
 	{ftpclient.ErrTimeout, syscall.ETIMEDOUT},
+	{vfs.ErrFailed, syscall.EIO},
+	{vfs.ErrBadHandle, syscall.EBADF},
+	{vfs.ErrCopyUnsupported, syscall.ENOTSUP},
 	{context.Canceled, syscall.EINTR},
 	{context.DeadlineExceeded, syscall.ETIMEDOUT},
 }

@@ -83,7 +83,9 @@ func (r *Root) newNode(ctx context.Context, parent *fs.Inode, srv *server, p str
 	case ftpclient.TypeLink:
 		ops = &linkNode{node: node{root: r, srv: srv}}
 	default:
-		ops = &fileNode{node: node{root: r, srv: srv}}
+		f := &fileNode{node: node{root: r, srv: srv}}
+		f.vf = r.vfs.NewFile(srv.cl, f)
+		ops = f
 	}
 	return parent.NewInode(ctx, ops, r.stableAttr(srv, p, e.Type))
 }

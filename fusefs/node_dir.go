@@ -33,7 +33,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	in := d.root.newNode(ctx, d.EmbeddedInode(), d.srv, p, e)
 	if f, ok := in.Operations().(*fileNode); ok {
-		f.overlay(&e)
+		f.vf.Overlay(&e)
 	}
 	d.root.fillAttr(in, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)

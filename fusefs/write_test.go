@@ -3,16 +3,12 @@ package fusefs
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
 
 func TestCopyInStreams(t *testing.T) {
@@ -24,7 +20,7 @@ func TestCopyInStreams(t *testing.T) {
 	}
 	mustRun(t, "cp", local, m.path("alpha", "incoming/"))
 	fileEquals(t, m.disk("alpha", "incoming/notes.bin"), data)
-	if n := m.root.spools.Load(); n != 0 {
+	if n := m.root.vfs.Spools(); n != 0 {
 		t.Errorf("a sequential copy-in used %d temp files, want 0", n)
 	}
 	// The cache shows the new size at once.
@@ -58,7 +54,7 @@ func TestWriteSequentialFromGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	fileEquals(t, m.disk("alpha", "stream.bin"), want.Bytes())
-	if n := m.root.spools.Load(); n != 0 {
+	if n := m.root.vfs.Spools(); n != 0 {
 		t.Errorf("sequential write used %d temp files", n)
 	}
 	if ents, _ := os.ReadDir(m.root.opts.TempDir); len(ents) != 0 {
@@ -92,40 +88,15 @@ func TestModifyExistingFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "file" + string(rune('a'+i))
 			p := m.path("alpha", name)
-			spools := m.root.spools.Load()
+			spools := m.root.vfs.Spools()
 			mustRun(t, tc.cmd[0], append(tc.cmd[1:], p)...)
 			fileEquals(t, m.disk("alpha", name), tc.want)
 			fileEquals(t, p, tc.want)
-			if used := m.root.spools.Load() > spools; used != tc.spool {
+			if used := m.root.vfs.Spools() > spools; used != tc.spool {
 				t.Errorf("temp file used = %v, want %v", used, tc.spool)
 			}
 		})
 	}
-}
-
-func TestReadWriteSameHandle(t *testing.T) {
-	m := mount(t, setup{})
-	if err := os.WriteFile(m.disk("alpha", "rw"), []byte("abcdefghij"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(m.path("alpha", "rw"), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 3)
-	if _, err := f.ReadAt(buf, 2); err != nil || string(buf) != "cde" {
-		t.Fatalf("read %q %v", buf, err)
-	}
-	if _, err := f.WriteAt([]byte("XY"), 4); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.ReadAt(buf, 3); err != nil || string(buf) != "dXY" {
-		t.Fatalf("read after write %q %v", buf, err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fileEquals(t, m.disk("alpha", "rw"), []byte("abcdXYghij"))
 }
 
 func TestFailedUploadIsEIO(t *testing.T) {
@@ -251,34 +222,5 @@ func TestUnlinkWhileWriting(t *testing.T) {
 	}
 	if _, err := os.Stat(m.disk("alpha", "doomed")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("unlinked file came back on the server: %v", err)
-	}
-}
-
-func TestManyWritersOnCappedServer(t *testing.T) {
-	m := mount(t, setup{srvOpts: []ftptest.Option{ftptest.WithMaxConns(2)}, maxConns: 4})
-	src := t.TempDir()
-	const n = 6
-	files := make([][]byte, n)
-	for i := range files {
-		files[i] = randomFile(t, filepath.Join(src, fmt.Sprintf("f%d", i)), 1<<20+i)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if out, err := run(t, "cp", filepath.Join(src, fmt.Sprintf("f%d", i)), m.path("alpha", "")); err != nil {
-				errs <- fmt.Errorf("cp %d: %v: %s", i, err, out)
-			}
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	for i, data := range files {
-		fileEquals(t, m.disk("alpha", fmt.Sprintf("f%d", i)), data)
 	}
 }

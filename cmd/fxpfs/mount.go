@@ -112,6 +112,8 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	if err != nil {
 		return daemonReady(err)
 	}
+	// The spool directory goes once unmounted.
+	defer root.Close()
 	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
 	if err != nil {
 		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
