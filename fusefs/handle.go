@@ -42,7 +42,7 @@ func (fh *fileHandle) Flush(ctx context.Context) syscall.Errno {
 // Fsync uploads like Flush; the handle stays writable (later sequential
 // writes append).
 func (fh *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return fh.Flush(ctx)
+	return fh.root.errno(fh.h.Fsync(ctx))
 }
 
 // Release closes the handle.

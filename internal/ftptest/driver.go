@@ -18,7 +18,9 @@ import (
 // that would hide client bugs: its MKD is MkdirAll, its RMD removes whole
 // trees, and REST+STOR and APPE do not write where they should.
 type diskDriver struct {
-	root string
+	root       string
+	writeLimit int64 // > 0: uploads fail after this many bytes (WithWriteLimit)
+	noReplace  bool  // RNTO onto an existing file fails (WithNoReplace)
 }
 
 var _ server.Driver = (*diskDriver)(nil)
@@ -76,6 +78,9 @@ func (d *diskDriver) DeleteFile(_ *server.Context, p string) error {
 }
 
 func (d *diskDriver) Rename(_ *server.Context, from, to string) error {
+	if _, err := os.Lstat(d.real(to)); err == nil && d.noReplace {
+		return fmt.Errorf("%s: file exists", to)
+	}
 	return os.Rename(d.real(from), d.real(to))
 }
 
@@ -129,7 +134,15 @@ func (d *diskDriver) PutFile(ctx *server.Context, p string, r io.Reader, off int
 			return 0, err
 		}
 	}
-	n, err := io.Copy(f, r)
+	var n int64
+	if d.writeLimit > 0 {
+		n, err = io.Copy(f, io.LimitReader(r, d.writeLimit))
+		if err == nil && n == d.writeLimit {
+			err = fmt.Errorf("%s: no space left on device", p)
+		}
+	} else {
+		n, err = io.Copy(f, r)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -42,6 +42,8 @@ type options struct {
 	maxConns       int
 	mlsd           bool
 	root           string
+	writeLimit     int64
+	noReplace      bool
 }
 
 // Option changes how Start sets the server up.
@@ -62,6 +64,14 @@ func WithoutMLSD() Option { return func(o *options) { o.mlsd = false } }
 // WithRoot serves dir instead of a new t.TempDir().
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
 
+// WithWriteLimit makes every upload fail once n bytes of it are written (a
+// disk that fills up): the file keeps those n bytes, the reply is 450.
+func WithWriteLimit(n int64) Option { return func(o *options) { o.writeLimit = n } }
+
+// WithNoReplace makes RNTO onto an existing file fail (550), as some
+// servers (IIS, for one) do.
+func WithNoReplace() Option { return func(o *options) { o.noReplace = true } }
+
 // Start starts a server; t.Cleanup stops it and drops its connections.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
@@ -77,7 +87,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("ftptest: listen: %v", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	drv := &diskDriver{root: o.root}
+	drv := &diskDriver{root: o.root, writeLimit: o.writeLimit, noReplace: o.noReplace}
 	srv, err := server.NewServer(&server.Options{
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},

@@ -66,20 +66,42 @@ func (h *Handle) copyFrom(ctx context.Context, srcCl *ftpclient.Client, srcPath 
 	if srcCl == h.cl && srcPath == dstPath {
 		return 0, ErrCopyUnsupported
 	}
+	// Onto an existing file: into a temporary, renamed over it once the
+	// copy is complete and verified (replace.go).
+	h.target, h.tkind = dstPath, targetNew
+	if h.existed {
+		if err := h.probeWritable(ctx, dstPath); err != nil {
+			h.target, h.tkind = "", targetNone
+			return 0, h.failLocked(err)
+		}
+		h.target, h.tkind = h.v.newTemp(h.cl, dstPath, true), targetTemp
+	}
 	rec, err := h.v.eng.Copy(ctx,
 		fxpcopy.Endpoint{Client: srcCl, Path: srcPath},
-		fxpcopy.Endpoint{Client: h.cl, Path: dstPath},
+		fxpcopy.Endpoint{Client: h.cl, Path: h.target},
 		fxpcopy.Options{NoPreserveMtime: true}) // like cp: cp -p sets the time itself
 	if err != nil {
 		// fxpcopy removed a destination it had touched; one it left intact
-		// (its STOR was refused) stays, and so does its cache entry.
-		if !fxpcopy.DestinationIntact(err) {
-			h.markOpened()
+		// (its STOR was refused) was never written.
+		if fxpcopy.DestinationIntact(err) && h.tkind == targetNew {
+			h.target, h.tkind = "", targetNone
 		}
 		h.failLocked(err)
 		return 0, h.failedErr()
 	}
-	h.markOpened()
+	if h.tkind == targetNew {
+		h.markOpened()
+	} else {
+		mode, err := h.commit(ctx, dstPath, nil)
+		if err != nil {
+			h.failLocked(err)
+			return 0, h.failedErr()
+		}
+		if mode != nil {
+			h.v.cache.Update(h.cl, dstPath, func(e *ftpclient.Entry) { e.Mode = *mode })
+		}
+	}
+	h.target, h.tkind, h.existed = "", targetNone, true
 	size := rec.Size
 	h.st, h.size, h.dirty, h.fxp = stateCopied, size, false, &fxpDone{cl: srcCl, path: srcPath, size: size}
 	h.syncOverlay()

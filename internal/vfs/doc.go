@@ -39,9 +39,29 @@
 //	clean (empty): copy_file_range of a whole file
 //	                                → copied
 //	copied: write, truncate         → clean (base = copied size), then as above
-//	streaming, spooled: flush ok    → same state, nothing dirty (later
-//	                                  writes at the end append)
-//	any: upload fails               → failed (partial file removed)
+//	streaming, spooled: flush ok    → uploaded: same state, nothing dirty
+//	                                  (later writes at the end append; a
+//	                                  spool stays for more random writes)
+//	any: upload fails               → failed: a temporary or a new file's
+//	                                  partial upload removed, an original
+//	                                  left as it was
+//
+// # Where uploads go (replace.go)
+//
+// An upload of a whole file over an existing one (O_TRUNC then write, a
+// spooled rewrite, an append rewritten because the server has no APPE, a
+// kernel copy onto it) goes to a temporary name next to it
+// (".fxpfs-XXXXXXXXXX.part") and is renamed over it only once complete: a
+// failed upload removes the temporary and leaves the original as it was.
+// A new file streams straight to its name, and a failed one is removed:
+// there is nothing to keep, and a temporary would cost two commands per
+// file in trees of small files (and rsync renames its own temporaries
+// anyway). Only a file created on the server by someone else after the
+// mount listed the directory can be lost that way. Appends go by APPE onto
+// the file itself: a failed append keeps the original bytes (the file is
+// not removed), followed by whatever part of the new ones the server
+// stored. A truncation nothing was written after is committed at the last
+// close or fsync, not at a flush (see flushLocked).
 //
 // # Locks
 //

@@ -41,6 +41,18 @@ func (s state) String() string {
 	return "?"
 }
 
+// targetKind says what an upload under way writes, and so what a failure
+// must clean up.
+type targetKind int
+
+const (
+	targetNone    targetKind = iota // nothing sent yet
+	targetNew                       // STOR to the file's name, which did not exist: removed on failure
+	targetTemp                      // STOR to a temporary name: removed on failure, the original untouched
+	targetAppend                    // APPE onto the existing file: kept on failure (its original bytes are intact)
+	targetInPlace                   // STOR over the existing file (no temporary possible): removed on failure
+)
+
 // Handle is an open file. See the package doc for its states and locks.
 type Handle struct {
 	f       *File
@@ -68,6 +80,17 @@ type Handle struct {
 	werr  error            // stateFailed: why
 	fxp   *fxpDone         // stateCopied: the copy that filled the file (copy.go)
 
+	// Where uploads go (see replace.go). existed: the server has a file at
+	// the name that a failed upload must not cost (the original, or this
+	// handle's last upload); uploads of the whole file then go to a
+	// temporary name, renamed over the file once complete.
+	existed   bool
+	origMode  os.FileMode // the existing file's mode as listed (0: unknown), kept by a replacement
+	target    string      // the path the upload under way writes, "" if none
+	tkind     targetKind  // what target is
+	tempDone  bool        // the temporary holds the whole file (truncated, nothing written): see flushLocked
+	openTrunc bool        // truncated by open(O_TRUNC), nothing done since: see flushLocked
+
 	// Mirror of the write state for stat and setattr of the file, which
 	// must not wait for a write blocked on the network. Under omu.
 	omu       sync.Mutex
@@ -92,13 +115,22 @@ func (f *File) Open(ctx context.Context, flags int) (*Handle, error) {
 		return nil, err
 	}
 	h := f.newHandle(p, flags, false)
-	if h.writing && !h.truncated() {
+	if h.writing {
 		e, err := f.v.cache.Lookup(ctx, f.cl, p)
-		if err != nil {
+		switch {
+		case err == nil:
+			h.existed, h.origMode = true, e.Mode
+			if !h.truncated() {
+				h.base = e.Size
+			}
+		case h.truncated() && errors.Is(err, ftpclient.ErrNotFound):
+			// Gone from the server meanwhile: written as a new file.
+		case h.truncated():
+			h.existed = true // unknown: assume there is a file to keep
+		default:
 			h.Release(ctx)
 			return nil, err
 		}
-		h.base = e.Size
 	}
 	return h, nil
 }
@@ -128,7 +160,7 @@ func (f *File) newHandle(p string, flags int, create bool) *Handle {
 	h.rd = newReader(h)
 	if h.writing {
 		if create || flags&syscall.O_TRUNC != 0 {
-			h.st, h.dirty = stateStreaming, true
+			h.st, h.dirty, h.openTrunc = stateStreaming, true, !create
 			h.syncOverlay()
 		}
 		f.addWriter(h)
@@ -201,7 +233,13 @@ func (h *Handle) Write(ctx context.Context, data []byte, off int64) (int, error)
 
 // Flush is called at every close(2): it finishes the upload; a failed
 // upload is reported here (the kernel ignores Release's result).
-func (h *Handle) Flush(ctx context.Context) error {
+func (h *Handle) Flush(ctx context.Context) error { return h.flush(false) }
+
+// Fsync is Flush, and also commits a truncation nothing was written after
+// (see flushLocked). The handle stays writable.
+func (h *Handle) Fsync(ctx context.Context) error { return h.flush(true) }
+
+func (h *Handle) flush(final bool) error {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.released || !h.writing {
@@ -209,7 +247,7 @@ func (h *Handle) Flush(ctx context.Context) error {
 	}
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
-	return h.flushLocked()
+	return h.flushLocked(final)
 }
 
 // Release closes the handle: a last upload if none was flushed, then the
@@ -224,7 +262,7 @@ func (h *Handle) Release(ctx context.Context) {
 	if h.writing {
 		h.wmu.Lock()
 		if h.st != stateFailed && (h.up != nil || h.dirty) {
-			if err := h.flushLocked(); err != nil {
+			if err := h.flushLocked(true); err != nil {
 				h.v.log.Warn("upload at release failed", "server", h.cl.Name(), "path", h.path, "err", err)
 			}
 		}

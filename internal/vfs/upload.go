@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path"
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
@@ -12,17 +14,24 @@ import (
 
 // Uploads and their failures. All functions here run with wmu held.
 
-// flushLocked sends what the server lacks, then mtime/mode set meanwhile,
-// and updates the cache. A failure cleans up (failLocked) and is reported.
-func (h *Handle) flushLocked() error {
+// flushLocked sends what the server lacks, renames a temporary upload over
+// the file, applies the mtime/mode set meanwhile and updates the cache. A
+// failure cleans up (failLocked) and is reported.
+//
+// One exception: an existing file truncated by open(O_TRUNC) and not
+// written since is not replaced by an empty file before the last close
+// (final) or fsync. A
+// shell's `cmd > file` opens the file, dup2s the descriptor and closes the
+// original one (FLUSH) before cmd writes anything: committing the empty
+// file there would cost the original if the writes that follow fail. The
+// empty temporary is made at once all the same (so that a refusal shows
+// now) and reused by the writes that follow.
+func (h *Handle) flushLocked(final bool) error {
 	if h.st == stateFailed {
 		return h.failedErr()
 	}
 	if h.isDiscarded() {
-		if h.up != nil {
-			_ = h.up.Abort()
-			h.up = nil
-		}
+		h.abortUpload()
 		h.dirty = false
 		h.syncOverlay()
 		return nil
@@ -36,48 +45,79 @@ func (h *Handle) flushLocked() error {
 		}
 		return nil
 	}
-	p := h.currentPath()
 	var err error
 	switch h.st {
 	case stateStreaming:
-		if h.up == nil && h.size == 0 { // truncated and nothing written: an empty file
-			h.up, err = h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteTruncate)
-			if err == nil {
-				h.markOpened()
-			}
+		if h.up == nil && h.size == 0 && !h.tempDone { // truncated and nothing written: an empty file
+			h.up, err = h.openStor()
 		}
 		if err == nil && h.up != nil {
 			err = h.up.Close()
+			h.tempDone = err == nil && h.tkind == targetTemp
 		}
 		h.up = nil
 	case stateSpooled:
-		err = h.uploadSpool(p)
+		err = h.uploadSpool()
 	}
 	if err != nil {
 		h.failLocked(err)
 		return h.failedErr()
 	}
+	if !final && h.openTrunc && h.st == stateStreaming && h.size == 0 && h.tkind == targetTemp {
+		return nil // see above: committed at the last close, unless written meanwhile
+	}
+	h.tempDone = false
+	p := h.currentPath()
+	mtime, mode := h.takePendingMeta()
+	if h.tkind == targetTemp {
+		if mode, err = h.commit(h.ctx, p, mode); err != nil {
+			h.failLocked(err)
+			return h.failedErr()
+		}
+	} else if mode != nil {
+		h.chmod(h.ctx, p, *mode)
+	}
+	h.target, h.tkind, h.existed = "", targetNone, true
 	h.dirty = false
-	size := h.size
 	h.syncOverlay()
-	h.afterUpload(h.ctx, p, size)
+	h.afterUpload(h.ctx, p, h.size, mtime, mode)
 	return nil
 }
 
-// afterUpload applies the mtime and mode set while the file was written
-// and records the new file in the cache.
-func (h *Handle) afterUpload(ctx context.Context, p string, size int64) {
-	mtime, mode := h.takePendingMeta()
+// commit renames the complete temporary upload over p, after giving it
+// mode, else the mode the original had (a replacement keeps it). It
+// returns the mode the file now has, if set.
+func (h *Handle) commit(ctx context.Context, p string, mode *os.FileMode) (*os.FileMode, error) {
+	keep := mode
+	if keep == nil && h.origMode != 0 && h.origMode != DefaultFileMode {
+		m := h.origMode
+		keep = &m
+	}
+	if keep != nil {
+		h.chmod(ctx, h.target, *keep)
+	}
+	if err := h.v.replace(ctx, h.cl, h.target, p); err != nil {
+		return nil, fmt.Errorf("rename the upload over %s: %w", p, err)
+	}
+	h.v.dropTemp(ctx, h.cl, h.target, false)
+	return keep, nil
+}
+
+// chmod sets mode on p where the server can; a refusal is logged.
+func (h *Handle) chmod(ctx context.Context, p string, mode os.FileMode) {
+	if err := h.cl.Chmod(ctx, p, mode); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
+		h.v.log.Warn("chmod after upload", "server", h.cl.Name(), "path", p, "err", err)
+	}
+}
+
+// afterUpload applies the mtime set while the file was written and records
+// the new file (with mode, if set) in the cache.
+func (h *Handle) afterUpload(ctx context.Context, p string, size int64, mtime *time.Time, mode *os.FileMode) {
 	now := time.Now()
 	if mtime == nil {
 		mtime = &now
 	} else if err := h.cl.SetModTime(ctx, p, *mtime); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
 		h.v.log.Warn("set mtime after upload", "server", h.cl.Name(), "path", p, "err", err)
-	}
-	if mode != nil {
-		if err := h.cl.Chmod(ctx, p, *mode); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
-			h.v.log.Warn("chmod after upload", "server", h.cl.Name(), "path", p, "err", err)
-		}
 	}
 	h.omu.Lock()
 	h.ovMtime = *mtime
@@ -90,25 +130,26 @@ func (h *Handle) afterUpload(ctx context.Context, p string, size int64) {
 	})
 }
 
-// uploadSpool replaces the server's file with the spool (STOR).
-func (h *Handle) uploadSpool(p string) error {
-	up, err := h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteTruncate)
+// uploadSpool sends the spool by STOR (see openStor for where).
+func (h *Handle) uploadSpool() error {
+	up, err := h.openStor()
 	if err != nil {
 		return err
 	}
-	h.markOpened()
 	if _, err := io.Copy(up, io.NewSectionReader(h.spool, 0, h.size)); err != nil {
 		_ = up.Abort()
-		return fmt.Errorf("upload %s: %w", p, err)
+		return fmt.Errorf("upload %s: %w", h.path, err)
 	}
 	return up.Close()
 }
 
-// failLocked makes the handle failed (sticky), aborts the upload and
-// removes the partial file so that nothing looks complete; the cache and
-// the kernel forget it. It returns what the failing call reports: err
-// itself the first time (a cancelled call reports an I/O error: the upload
-// is lost either way), ErrFailed afterwards.
+// failLocked makes the handle failed (sticky), aborts the upload and cleans
+// up what it wrote: a temporary goes (the original is untouched), a new
+// file's partial upload goes (nothing incomplete looks complete), a failed
+// append stays (its original bytes are intact, and removing it would lose
+// them). The cache and the kernel are told. It returns what the failing
+// call reports: err itself the first time (a cancelled call reports
+// ErrFailed: the upload is lost either way), ErrFailed afterwards.
 func (h *Handle) failLocked(err error) error {
 	if h.st == stateFailed {
 		return h.failedErr()
@@ -120,22 +161,40 @@ func (h *Handle) failLocked(err error) error {
 		h.up = nil
 	}
 	p := h.currentPath()
-	switch {
-	case h.isOpened() || h.created:
-		// The server's file is partial (an upload had started), or never
-		// existed (created here, refused at once): remove it.
-		if h.isOpened() {
-			if rerr := h.cl.Remove(h.ctx, p); rerr != nil && !errors.Is(rerr, ftpclient.ErrNotFound) {
-				h.v.log.Error("removing partial upload", "server", h.cl.Name(), "path", p, "err", rerr)
-			}
-		}
-		h.v.cache.Remove(h.cl, p)
-		h.f.node.Gone()
-	default:
-		// The server refused before anything was written: its file is as it
-		// was. Keep it, and let the kernel drop what this handle showed.
+	switch h.tkind {
+	case targetTemp:
+		h.v.dropTemp(h.ctx, h.cl, h.target, true)
+		h.f.node.Changed() // the kernel drops what this handle showed
+	case targetAppend:
+		cctx, cancel := cleanupCtx(h.ctx)
+		n, serr := h.cl.Size(cctx, h.target)
+		cancel()
+		h.v.log.Warn("append failed: the file keeps its original bytes, followed by part of the appended ones",
+			"server", h.cl.Name(), "path", h.target, "original", h.base, "now", n, "sizeErr", serr)
+		h.v.cache.Invalidate(h.cl, path.Dir(h.target)) // its size is the server's to say
 		h.f.node.Changed()
+	case targetNew, targetInPlace:
+		cctx, cancel := cleanupCtx(h.ctx)
+		if rerr := h.cl.Remove(cctx, h.target); rerr != nil && !errors.Is(rerr, ftpclient.ErrNotFound) {
+			h.v.log.Error("removing partial upload", "server", h.cl.Name(), "path", h.target, "err", rerr)
+		}
+		cancel()
+		h.v.cache.Remove(h.cl, h.target)
+		if h.target == p {
+			h.f.node.Gone()
+		}
+	default:
+		if h.created {
+			// Created here and refused at once: it never existed.
+			h.v.cache.Remove(h.cl, p)
+			h.f.node.Gone()
+		} else {
+			// Refused before anything was written: the server's file is
+			// as it was. Keep it; the kernel drops what this handle showed.
+			h.f.node.Changed()
+		}
 	}
+	h.target, h.tkind = "", targetNone
 	h.omu.Lock()
 	h.pending, h.ovOK = false, false
 	h.omu.Unlock()

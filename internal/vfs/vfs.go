@@ -61,6 +61,9 @@ type VFS struct {
 
 	spoolMu  sync.Mutex
 	spoolDir string // private directory of the spools, "" until first use
+
+	temps        inflight // temporary names being written (replace.go)
+	noRenameOver sync.Map // *ftpclient.Client → true: its server never renames onto a file
 }
 
 // New returns a VFS over the listing cache c, with server-to-server copies
@@ -261,7 +264,7 @@ func (f *File) Discard() (pendingOnly bool) {
 // needs the file on the server).
 func (f *File) FlushWriters(ctx context.Context) error {
 	for _, h := range f.snapshotWriters() {
-		if err := h.Flush(ctx); err != nil {
+		if err := h.Fsync(ctx); err != nil {
 			return err
 		}
 	}
@@ -293,7 +296,7 @@ func (f *File) Truncate(ctx context.Context, size int64) error {
 		return nil
 	}
 	h := f.newHandle(p, os.O_WRONLY, false)
-	h.base = e.Size
+	h.base, h.existed, h.origMode = e.Size, true, e.Mode
 	defer h.Release(ctx)
 	if err := h.Truncate(ctx, size); err != nil {
 		return err
@@ -308,6 +311,14 @@ func (f *File) path(fallback string) string {
 	}
 	return fallback
 }
+
+// cleanupCtx gives cleanup a bounded time even when ctx is done.
+func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
+// cleanupTimeout bounds one cleanup step (DELE, RNFR/RNTO back).
+const cleanupTimeout = 30 * time.Second
 
 // errorf wraps err with an operation and path.
 func errorf(op, p string, err error) error { return fmt.Errorf("%s %s: %w", op, p, err) }
