@@ -3,7 +3,11 @@ package ctl
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,5 +73,116 @@ func TestHumanBytes(t *testing.T) {
 		if got := HumanBytes(tt.n); got != tt.want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestUnsafeFolderRefused: a status folder someone else could write to, or
+// that is not what it seems, is refused by the mount (Serve) and by
+// `fxpfs status` (Fetch, FetchAll), even when a socket in it answers.
+func TestUnsafeFolderRefused(t *testing.T) {
+	tests := []struct {
+		name     string
+		root     bool // needs root (chown to another user)
+		setup    func(t *testing.T, dir string)
+		wantText string
+	}{
+		{"owned by another user", true, func(t *testing.T, dir string) {
+			mustMkdir(t, dir, 0o700)
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, "owned by uid 65534"},
+		{"group and world writable", false, func(t *testing.T, dir string) {
+			mustMkdir(t, dir, 0o777)
+		}, "chmod 700"},
+		{"readable by others", false, func(t *testing.T, dir string) {
+			mustMkdir(t, dir, 0o755)
+		}, "mode 0755"},
+		{"symlink to a good folder", false, func(t *testing.T, dir string) {
+			real := dir + ".real"
+			mustMkdir(t, real, 0o700)
+			if err := os.Symlink(real, dir); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a symlink"},
+		{"a file", false, func(t *testing.T, dir string) {
+			if err := os.WriteFile(dir, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.root && os.Geteuid() != 0 {
+				t.Skip("needs root to make a folder owned by another user")
+			}
+			runtime := t.TempDir()
+			t.Setenv("XDG_RUNTIME_DIR", runtime)
+			dir := Dir()
+			tt.setup(t, dir)
+			// Whatever is there, a socket answering with spoofed data.
+			sock := SocketPath("/mnt/x")
+			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+				ln, err := net.Listen("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						_ = json.NewEncoder(c).Encode(Snapshot{Mountpoint: "/mnt/x", PID: 666})
+						c.Close()
+					}
+				}()
+			}
+			ctx := context.Background()
+			check := func(what string, err error) {
+				t.Helper()
+				if err == nil || !errors.Is(err, ErrUnsafeDir) || !strings.Contains(err.Error(), tt.wantText) {
+					t.Errorf("%s: err = %v, want ErrUnsafeDir mentioning %q", what, err, tt.wantText)
+				}
+			}
+			_, err := Fetch(ctx, sock)
+			check("Fetch", err)
+			_, err = FetchAll(ctx)
+			check("FetchAll", err)
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			err = Serve(sctx, SocketPath("/mnt/y"), func() Snapshot { return Snapshot{} }, slog.New(slog.DiscardHandler))
+			check("Serve", err)
+		})
+	}
+}
+
+func TestServeMakesPrivateFolder(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(t.TempDir(), "run")) // parent missing too
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := Serve(ctx, SocketPath("/mnt/z"), func() Snapshot { return Snapshot{PID: 7} }, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("status folder mode %v, want drwx------", fi.Mode())
+	}
+	if s, err := Fetch(ctx, SocketPath("/mnt/z")); err != nil || s.PID != 7 {
+		t.Fatalf("Fetch = %+v, %v", s, err)
+	}
+}
+
+func mustMkdir(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, mode); err != nil { // umask
+		t.Fatal(err)
 	}
 }
