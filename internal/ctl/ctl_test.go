@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -46,8 +47,8 @@ func TestServeFetchPrint(t *testing.T) {
 		t.Fatalf("FetchAll = %v, %v", all, err)
 	}
 	var buf bytes.Buffer
-	Print(&buf, got)
-	for _, s := range []string{"2 by FXP (5.0 MiB server-to-server)", "alpha", "alpha:/a -> beta:/a", " 50%", "fxp"} {
+	Print(&buf, got, DefaultRecent)
+	for _, s := range []string{"2 fxp,", "5.0 MiB moved server-to-server by FXP", "alpha", "alpha:/a -> beta:/a", " 50%", "fxp"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, buf.String())
 		}
@@ -185,4 +186,72 @@ func mustMkdir(t *testing.T, dir string, mode os.FileMode) {
 	if err := os.Chmod(dir, mode); err != nil { // umask
 		t.Fatal(err)
 	}
+}
+
+// TestPrintThousandFiles: after a 1,000-file copy, the report alone says how
+// each file went (counts per outcome, relay reasons, bytes uploaded vs moved
+// by FXP), lists the newest transfers, and lists every failure kept even when
+// it is older than the ones shown.
+func TestPrintThousandFiles(t *testing.T) {
+	s := Snapshot{Mountpoint: "/mnt/fxp", Started: time.Now(),
+		Servers: []ServerStatus{
+			{Name: "alpha", Stats: ftpclient.Stats{BytesOut: 3 << 20, BytesIn: 1 << 20}},
+			{Name: "beta", Stats: ftpclient.Stats{BytesOut: 1 << 20}},
+		},
+		Counters: fxpcopy.Counters{FXPFiles: 990, FXPRevFiles: 12, MatchedFiles: 3, RelayFiles: 8, Failed: 2,
+			FXPBytes: 990 << 20, MatchedBytes: 3 << 20, RelayBytes: 4 << 20,
+			RelayReasons: map[string]int64{`fxp="off" for beta`: 6, "fxp: 500 PORT refused; fxp-reversed: 425 no": 2}},
+	}
+	for i := 1000; i >= 1; i-- {
+		r := fxpcopy.Record{ID: int64(i), Src: fmt.Sprintf("alpha:/t/f%04d", i), Dst: fmt.Sprintf("beta:/t/f%04d", i),
+			Size: 1 << 20, Bytes: 1 << 20, Mode: fxpcopy.ModeFXP}
+		switch i {
+		case 7, 500:
+			r.Err, r.Mode = "550 no space", fxpcopy.ModeRelay
+		case 999:
+			r.Origin = fxpcopy.OriginMatchedStream
+		}
+		s.Recent = append(s.Recent, r)
+	}
+	for _, tt := range []struct {
+		recent     int
+		lines      int // transfer lines expected
+		wantAbsent []string
+	}{
+		{DefaultRecent, DefaultRecent + 2, []string{"f0980 ->"}},
+		{0, 1000, nil},
+	} {
+		var buf bytes.Buffer
+		Print(&buf, s, tt.recent)
+		out := buf.String()
+		for _, want := range []string{
+			"copies: 1000 finished: 975 fxp, 12 fxp-reversed, 3 fxp (matched write stream), 8 relay, 2 failed",
+			"relayed 6× because: fxp=\"off\" for beta",
+			"relayed 2× because: fxp: 500 PORT refused; fxp-reversed: 425 no",
+			"990.0 MiB moved server-to-server by FXP (3.0 MiB of it instead of uploads); this host uploaded 4.0 MiB (4.0 MiB of it relayed) and downloaded 1.0 MiB",
+			"alpha:/t/f1000 -> beta:/t/f1000",
+			"alpha:/t/f0999 -> beta:/t/f0999  1.0 MiB/1.0 MiB 100%",
+			"fxp (matched write stream)",
+			"alpha:/t/f0500 -> beta:/t/f0500", "alpha:/t/f0007 -> beta:/t/f0007", "FAILED: 550 no space",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("recent=%d: report lacks %q:\n%s", tt.recent, want, tail(out))
+			}
+		}
+		for _, no := range tt.wantAbsent {
+			if strings.Contains(out, no) {
+				t.Errorf("recent=%d: report shows %q", tt.recent, no)
+			}
+		}
+		if n := strings.Count(out, " -> "); n != tt.lines {
+			t.Errorf("recent=%d: %d transfer lines, want %d", tt.recent, n, tt.lines)
+		}
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return "..." + s[len(s)-3000:]
+	}
+	return s
 }
