@@ -103,10 +103,10 @@ func (s SyncSummary) String() string {
 // a side only has LIST and the sizes agree, MDTM is asked. With DryRun it
 // returns the plan and changes nothing. The error names the first failure;
 // the summary lists all.
-func (e *Engine) Sync(ctx context.Context, src, dst Endpoint, opts SyncOptions) (SyncSummary, error) {
+func (e *Engine) Sync(ctx context.Context, src, dst Endpoint, opts SyncOptions) (sum SyncSummary, err error) {
 	start := time.Now()
 	plan, err := e.PlanSync(ctx, src, dst, opts)
-	sum := SyncSummary{Plan: plan, DryRun: opts.DryRun, Copied: Summary{Reasons: map[string]int{}}}
+	sum = SyncSummary{Plan: plan, DryRun: opts.DryRun, Copied: Summary{Reasons: map[string]int{}}}
 	if plan != nil {
 		sum.Excluded, sum.Skipped, sum.MtimeChecks = len(plan.Excluded), plan.Skipped, plan.MtimeChecks
 		sum.Failures = append(sum.Failures, plan.Failures...)
