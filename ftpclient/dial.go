@@ -89,6 +89,7 @@ func (c *Client) newConn(nc net.Conn, id int64) *conn {
 	if tc, ok := nc.(*tls.Conn); ok {
 		tcp, _ = tc.NetConn().(*net.TCPConn)
 	}
+	ctl.arm() // the greeting (and the TLS reply) is due like any reply
 	return &conn{cl: c, id: id, ctl: ctl, tcp: tcp, br: bufio.NewReaderSize(ctl, 4096)}
 }
 
@@ -203,7 +204,7 @@ func (cn *conn) dialData(addr string) (net.Conn, error) {
 	if c.cfg.TLS != TLSNone {
 		nc = tls.Client(nc, c.tlsConfig())
 	}
-	dc := &dataConn{Conn: nc, cl: c, timeout: c.cfg.DataTimeout}
+	dc := &dataConn{Conn: nc, cl: c, ctl: cn.ctl, timeout: c.cfg.DataTimeout}
 	cn.mu.Lock()
 	if cn.data != nil {
 		cn.data.finish() // the previous transfer's, half-closed

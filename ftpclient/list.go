@@ -4,20 +4,33 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // Listing limits: a line longer than maxListLine is skipped (and logged); a
-// listing with more entries or bytes than this is a protocol error.
+// listing with more entries or bytes than this is a protocol error. An
+// entry costs about 100 bytes of memory plus its name, so the entry limit
+// keeps a listing below about 40 MB however long its names.
 const (
 	maxListLine    = 16 << 10
-	maxListEntries = 1 << 20
-	maxListBytes   = 512 << 20
+	maxListEntries = 256 << 10
+	maxListBytes   = 32 << 20
 )
+
+// listTimeoutFactor: a whole listing — the listing command, all of its data
+// and its final reply — must be done within listTimeoutFactor × DataTimeout
+// (5 min by default). Without it a server trickling an endless listing
+// slower than the size limit grows would hold the directory forever.
+const listTimeoutFactor = 5
+
+// listTimeout is the bound on one whole listing.
+func (c *Client) listTimeout() time.Duration { return listTimeoutFactor * c.cfg.DataTimeout }
 
 // List returns the entries of directory dir (MLSD where offered, else LIST),
 // without "." and "..". Unparseable lines are logged and skipped.
@@ -39,8 +52,24 @@ func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
 	return ents, err
 }
 
-// list fetches and parses one directory listing over our control channel.
+// list fetches and parses one directory listing over our control channel,
+// all of it within listTimeout.
 func (cn *conn) list(sp, dir string) ([]Entry, error) {
+	c := cn.cl
+	d := c.listTimeout()
+	var expired atomic.Bool
+	t := time.AfterFunc(d, func() {
+		expired.Store(true)
+		cn.close() // interrupts whatever the listing waits for
+	})
+	ents, err := cn.listUnbounded(sp, dir)
+	if !t.Stop() && expired.Load() {
+		return nil, fmt.Errorf("listing not complete after %v (%v): %w", d, err, ErrTimeout)
+	}
+	return ents, err
+}
+
+func (cn *conn) listUnbounded(sp, dir string) ([]Entry, error) {
 	c := cn.cl
 	mlsd := c.useMLSD()
 	if !mlsd {
@@ -86,6 +115,12 @@ func (cn *conn) list(sp, dir string) ([]Entry, error) {
 	}
 	cn.transfer = true
 	ents, perr := c.readListing(dc, mlsd, dir)
+	if perr != nil {
+		// A broken, stalled or oversized listing: the connection is out
+		// of step (transfer stays set, so it is destroyed). Waiting for
+		// the final reply would add CmdTimeout to a data timeout.
+		return nil, perr
+	}
 	dc.Close()
 	r, err = cn.readReply()
 	if err != nil {
@@ -95,10 +130,12 @@ func (cn *conn) list(sp, dir string) ([]Entry, error) {
 	if err := expect(r, 226, 250); err != nil {
 		return nil, err
 	}
-	if perr == nil && !mlsd && c.cfg.PreciseMtime && c.feats().MDTM {
-		perr = cn.preciseMtimes(sp, ents)
+	if !mlsd && c.cfg.PreciseMtime && c.feats().MDTM {
+		if err := cn.preciseMtimes(sp, ents); err != nil {
+			return nil, err
+		}
 	}
-	return ents, perr
+	return ents, nil
 }
 
 // preciseMtimes replaces LIST's minute- or day-precision times of files by
