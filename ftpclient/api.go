@@ -128,6 +128,7 @@ var (
 	ErrProtocol    = errors.New("FTP protocol error") // garbage reply, hostile PASV, oversized line
 	ErrUnavailable = errors.New("server unavailable") // 421, refused, reset, after retries
 	ErrClosed      = errors.New("client closed")
+	ErrShortRead   = errors.New("download cut short by the server") // fewer bytes than the unchanged file has (EIO)
 )
 
 // MaxNameLen is the longest single path component accepted.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // dialError is a failure while opening a control connection, with the phase
@@ -201,6 +202,9 @@ func (cn *conn) dialData(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data connection to %s: %w", addr, err)
 	}
+	// Until the first Read or Write moves them on: bounds a TLS handshake
+	// that an upload's first Handshake call would otherwise wait for forever.
+	_ = nc.SetDeadline(time.Now().Add(c.cfg.DataTimeout))
 	if c.cfg.TLS != TLSNone {
 		nc = tls.Client(nc, c.tlsConfig())
 	}

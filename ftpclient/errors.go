@@ -126,7 +126,7 @@ func (c *Client) translate(op, p string, err error) error {
 
 var sentinels = []error{
 	ErrBadName, ErrProtocol, ErrClosed, ErrUnsupported, ErrNotFound, ErrExists,
-	ErrPermission, ErrNotEmpty, ErrIsDir, ErrNotDir, ErrNoSpace, ErrTimeout, ErrUnavailable,
+	ErrPermission, ErrNotEmpty, ErrIsDir, ErrNotDir, ErrNoSpace, ErrTimeout, ErrUnavailable, ErrShortRead,
 }
 
 func firstSentinel(err error) error {
