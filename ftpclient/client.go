@@ -186,7 +186,7 @@ func (c *Client) do(ctx context.Context, op, p string, idempotent bool, fn func(
 // ctx's error.
 func (c *Client) run(ctx context.Context, cn *conn, fn func(*conn) error) error {
 	stop := cn.bind(ctx)
-	err := fn(cn)
+	err := withCmd(cn, fn(cn))
 	if !stop() && err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -36,6 +37,29 @@ type ctlConn struct {
 	lineLen  int         // bytes read since the last '\n'
 	rx       []byte      // partial received line, for tracing
 	trace    bool
+	last     atomic.Pointer[string] // the last command sent ("PASV", "SITE CHMOD"), see withCmd
+}
+
+// lastCmd is the verb of the last command sent ("SITE CHMOD" for SITE),
+// which the next reply answers.
+func (c *ctlConn) lastCmd() string {
+	if p := c.last.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// verbOf is the command name of a command line: its first word upper-cased,
+// with the second for SITE and OPTS.
+func verbOf(line []byte) string {
+	f := strings.Fields(strings.ToUpper(string(line[:min(len(line), 32)])))
+	switch {
+	case len(f) == 0:
+		return ""
+	case len(f) > 1 && (f[0] == "SITE" || f[0] == "OPTS"):
+		return f[0] + " " + f[1]
+	}
+	return f[0]
 }
 
 // arm starts the deadline of one reply: all of it must have arrived within
@@ -103,6 +127,8 @@ func (c *ctlConn) Write(p []byte) (int, error) {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
 	c.arm() // a command: its whole reply is due within timeout
+	v := verbOf(p)
+	c.last.Store(&v)
 	lines := bytes.Count(p, []byte{'\n'})
 	c.cl.stats.commands.Add(int64(lines))
 	if c.trace {

@@ -68,7 +68,7 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 			if err != nil {
 				var oe *OpError
 				if errors.As(err, &oe) && oe.Code != 0 {
-					oe.Op, oe.Kind = op, kindOf(op, oe.Code)
+					oe.Op, oe.Cmd, oe.Kind = op, "", kindOf(op, oe.Code)
 				}
 				return c.explain(ctx, op, from+"\x00"+to, err)
 			}
