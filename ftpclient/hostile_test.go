@@ -354,8 +354,10 @@ func TestErrorText(t *testing.T) {
 		wantInMsg []string
 	}{
 		{
-			name:      "550 to PASV during a listing",
-			setup:     func(s *fakeServer) { s.handlers["PASV"] = func(fc *fakeConn, _ string) { fc.reply("550 Permission denied.") } },
+			name: "550 to PASV during a listing",
+			setup: func(s *fakeServer) {
+				s.handlers["PASV"] = func(fc *fakeConn, _ string) { fc.reply("550 Permission denied.") }
+			},
 			op:        func(c *ftpclient.Client) error { _, err := c.List(context.Background(), "/d"); return err },
 			notKind:   ftpclient.ErrNotFound,
 			wantInMsg: []string{"LIST /d: PASV: server replied 550 Permission denied."},
