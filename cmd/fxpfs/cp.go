@@ -131,11 +131,10 @@ func runCp(ctx context.Context, f *cpFlags, srcArg, dstArg string) error {
 		return fmt.Errorf("%s: %w", dstArg, err)
 	}
 	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify}
-	isTTY := term.IsTerminal(int(os.Stderr.Fd()))
-	prog := fxpcopy.NewPrinter(os.Stderr, isTTY)
-	opts.Plan = prog.SetPlan
-	sum, err := fxpcopy.New(p.log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.Update)
-	prog.Done()
+	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+	opts.Plan = prog.setPlan
+	sum, err := fxpcopy.New(p.log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.update)
+	prog.done()
 	fmt.Fprintln(os.Stderr, sum.String())
 	return err
 }
