@@ -128,7 +128,6 @@ const defaultPoll = 500 * time.Millisecond
 type Engine struct {
 	log  *slog.Logger
 	poll time.Duration
-	lim  *limiter
 
 	mu       sync.Mutex
 	nextID   int64
@@ -174,7 +173,6 @@ func New(log *slog.Logger) *Engine {
 	return &Engine{
 		log:    log.With("component", "fxpcopy"),
 		poll:   defaultPoll,
-		lim:    newLimiter(),
 		active: map[int64]*transfer{},
 	}
 }
