@@ -17,7 +17,8 @@ build:
 # The output is go test's; internal/testreport adds one line naming each
 # skipped test and why, and a closing "tests: N passed, N failed, N skipped".
 test: test-deps vet tidy-check
-	$(GO) run ./internal/testreport -- $(GO) test -race -count=1 -json -timeout $(TEST_TIMEOUT) $(PKGS)
+	@$(GO) build -o bin/testreport ./internal/testreport
+	bin/testreport -- $(GO) test -race -count=1 -json -timeout $(TEST_TIMEOUT) $(PKGS)
 
 test-deps:
 	@if [ "$$(id -u)" = 0 ]; then ./scripts/install-deps.sh; \
