@@ -46,8 +46,10 @@ fmt:
 demo: build
 	./scripts/demo.sh
 
+# BENCH=mount|fxp|sync|all (default all); see scripts/bench.sh --help.
+BENCH ?= all
 bench: build
-	./scripts/bench.sh
+	./scripts/bench.sh $(BENCH)
 
 fuzz:
 	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime 60s
