@@ -25,6 +25,7 @@ var errnoMap = []struct {
 	{ftpclient.ErrUnsupported, syscall.ENOTSUP},
 	{ftpclient.ErrNoSpace, syscall.ENOSPC},
 	{ftpclient.ErrTimeout, syscall.ETIMEDOUT},
+	{ftpclient.ErrShortRead, syscall.EIO},
 	{vfs.ErrFailed, syscall.EIO},
 	{vfs.ErrBadHandle, syscall.EBADF},
 	{vfs.ErrCopyUnsupported, syscall.ENOTSUP},

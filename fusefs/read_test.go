@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
 
 // makeTree writes a small tree on the server's disk and returns its
@@ -166,4 +168,19 @@ func TestHelperMmap(t *testing.T) {
 	}
 	defer syscall.Munmap(b)
 	fmt.Printf("sha256=%s\n", sha(b))
+}
+
+// TestShortDownloadFailsCp: a server that ends RETR (226) half-way through
+// a file makes cp fail with EIO, never exit 0 with half a copy.
+func TestShortDownloadFailsCp(t *testing.T) {
+	m := mount(t, setup{srvOpts: []ftptest.Option{ftptest.WithReadLimit(2 << 20)}})
+	randomFile(t, m.disk("alpha", "f.bin"), 5<<20)
+	out := filepath.Join(t.TempDir(), "copy")
+	r, err := run(t, "cp", m.path("alpha", "f.bin"), out)
+	if err == nil {
+		t.Fatalf("cp of a file the server cut short succeeded")
+	}
+	if !strings.Contains(r, "Input/output error") {
+		t.Errorf("cp: %s, want EIO", r)
+	}
 }

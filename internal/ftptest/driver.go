@@ -20,6 +20,7 @@ import (
 type diskDriver struct {
 	root       string
 	writeLimit int64 // > 0: uploads fail after this many bytes (WithWriteLimit)
+	readLimit  int64 // > 0: downloads end after this many bytes (WithReadLimit)
 	noReplace  bool  // RNTO onto an existing file fails (WithNoReplace)
 }
 
@@ -104,7 +105,16 @@ func (d *diskDriver) GetFile(_ *server.Context, p string, off int64) (int64, io.
 		f.Close()
 		return 0, nil, err
 	}
+	if d.readLimit > 0 {
+		return fi.Size() - max(off, 0), limitedFile{io.LimitReader(f, d.readLimit), f}, nil
+	}
 	return fi.Size() - max(off, 0), f, nil
+}
+
+// limitedFile is a download cut short (WithReadLimit).
+type limitedFile struct {
+	io.Reader
+	io.Closer
 }
 
 // PutFile writes STOR (truncate, or at the REST offset) and APPE (append).

@@ -43,6 +43,7 @@ type options struct {
 	mlsd           bool
 	root           string
 	writeLimit     int64
+	readLimit      int64
 	noReplace      bool
 }
 
@@ -68,6 +69,10 @@ func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
 // disk that fills up): the file keeps those n bytes, the reply is 450.
 func WithWriteLimit(n int64) Option { return func(o *options) { o.writeLimit = n } }
 
+// WithReadLimit makes every download end normally (226) after n bytes of
+// the transfer, whatever the file's size: a server that cuts files short.
+func WithReadLimit(n int64) Option { return func(o *options) { o.readLimit = n } }
+
 // WithNoReplace makes RNTO onto an existing file fail (550), as some
 // servers (IIS, for one) do.
 func WithNoReplace() Option { return func(o *options) { o.noReplace = true } }
@@ -87,7 +92,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("ftptest: listen: %v", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	drv := &diskDriver{root: o.root, writeLimit: o.writeLimit, noReplace: o.noReplace}
+	drv := &diskDriver{root: o.root, writeLimit: o.writeLimit, readLimit: o.readLimit, noReplace: o.noReplace}
 	srv, err := server.NewServer(&server.Options{
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},

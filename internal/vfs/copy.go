@@ -104,6 +104,8 @@ func (h *Handle) copyFrom(ctx context.Context, srcCl *ftpclient.Client, srcPath 
 	h.target, h.tkind, h.existed = "", targetNone, true
 	size := rec.Size
 	h.st, h.size, h.dirty, h.fxp = stateCopied, size, false, &fxpDone{cl: srcCl, path: srcPath, size: size}
+	h.rd.close()
+	h.rd.expect(&ftpclient.Expect{Size: size})
 	h.syncOverlay()
 	now := time.Now()
 	h.v.cache.Update(h.cl, dstPath, func(e *ftpclient.Entry) {

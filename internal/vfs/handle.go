@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,7 +75,8 @@ type Handle struct {
 	st    state
 	base  int64            // stateClean: the file's size on the server
 	size  int64            // stateStreaming: bytes written; stateSpooled: spool size; stateCopied: copied size
-	up    ftpclient.Upload // stateStreaming: the upload in flight, if any
+	up    ftpclient.Upload // stateStreaming: the upload in flight, if any (set with setUp)
+	upNow atomic.Value     // upBox{up}: for Discard, which aborts it without wmu
 	spool *os.File         // stateSpooled
 	dirty bool             // the server lacks what this handle wrote
 	werr  error            // stateFailed: why
@@ -115,13 +117,20 @@ func (f *File) Open(ctx context.Context, flags int) (*Handle, error) {
 		return nil, err
 	}
 	h := f.newHandle(p, flags, false)
-	if h.writing {
+	if !h.writing {
+		// The size the listing promised: a download that ends before it is
+		// checked against the server (ftpclient.OpenReadExpect).
+		if e, err := f.v.cache.Lookup(ctx, f.cl, p); err == nil && e.Type == ftpclient.TypeFile {
+			h.rd.expect(&ftpclient.Expect{Size: e.Size, Mtime: e.Mtime})
+		}
+	} else {
 		e, err := f.v.cache.Lookup(ctx, f.cl, p)
 		switch {
 		case err == nil:
 			h.existed, h.origMode = true, e.Mode
 			if !h.truncated() {
 				h.base = e.Size
+				h.rd.expect(&ftpclient.Expect{Size: e.Size, Mtime: e.Mtime})
 			}
 		case h.truncated() && errors.Is(err, ftpclient.ErrNotFound):
 			// Gone from the server meanwhile: written as a new file.
@@ -268,7 +277,7 @@ func (h *Handle) Release(ctx context.Context) {
 		}
 		if h.up != nil {
 			_ = h.up.Abort()
-			h.up = nil
+			h.setUp(nil)
 		}
 		if h.spool != nil {
 			_ = h.spool.Close()
@@ -354,12 +363,28 @@ func (h *Handle) setPendingMeta(mtime *time.Time, mode *os.FileMode) bool {
 }
 
 // discard stops the handle from uploading (its file was unlinked) and
-// reports whether the file was never sent to the server.
+// reports whether the file was never sent to the server. An upload under
+// way is aborted now, without waiting for wmu (a write may hold it, blocked
+// on the network): the caller deletes the file next, and a STOR still
+// running would write it again.
 func (h *Handle) discard() bool {
 	h.omu.Lock()
-	defer h.omu.Unlock()
 	h.discarded = true
-	return h.created && !h.opened
+	never := h.created && !h.opened
+	h.omu.Unlock()
+	if b, ok := h.upNow.Load().(upBox); ok && b.up != nil {
+		_ = b.up.Abort() // safe beside a blocked Write; the owner's later Abort is a no-op
+	}
+	return never
+}
+
+// upBox holds the upload under way for upNow.
+type upBox struct{ up ftpclient.Upload }
+
+// setUp sets the upload under way. wmu held.
+func (h *Handle) setUp(up ftpclient.Upload) {
+	h.up = up
+	h.upNow.Store(upBox{up})
 }
 
 // hasLocalChanges reports whether this handle holds data the server lacks.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
 )
 
 // Read-ahead tunables.
@@ -26,15 +28,16 @@ type reader struct {
 	h *Handle
 
 	mu     sync.Mutex
-	wake   chan struct{} // closed and replaced at every change
-	base   int64         // file offset of the first byte held
-	end    int64         // file offset after the last byte held
-	chunks []*chunk      // the bytes [base, end), in order
-	free   []*chunk      // chunks to reuse
-	hw     int64         // highest offset handed to the kernel
-	run    *stream       // the producer, nil when none
-	eof    bool          // the stream ended at end
-	err    error         // the stream failed at end
+	wake   chan struct{}     // closed and replaced at every change
+	base   int64             // file offset of the first byte held
+	end    int64             // file offset after the last byte held
+	chunks []*chunk          // the bytes [base, end), in order
+	free   []*chunk          // chunks to reuse
+	hw     int64             // highest offset handed to the kernel
+	run    *stream           // the producer, nil when none
+	eof    bool              // the stream ended at end
+	err    error             // the stream failed at end
+	want   *ftpclient.Expect // what the file on the server is (nil: unknown), see expect
 }
 
 // chunk is a piece of the window. The producer fills data[len:cap] without
@@ -253,7 +256,17 @@ func (r *reader) start() {
 	ctx, cancel := context.WithCancel(r.h.ctx)
 	s := &stream{cancel: cancel}
 	r.run = s
-	go r.pump(ctx, s, r.end)
+	go r.pump(ctx, s, r.end, r.want)
+}
+
+// expect sets what the server's file is (size, mtime) for later streams: a
+// stream that ends before that size, on a file that did not change, is an
+// error (ftpclient.ErrShortRead), never a silent end of file (issue 7,
+// item 2). nil: unknown (nothing checked).
+func (r *reader) expect(want *ftpclient.Expect) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.want = want
 }
 
 // close stops the stream and frees the buffers; a later read starts again.
@@ -284,9 +297,15 @@ func (r *reader) space() *chunk {
 }
 
 // pump copies the RETR stream from off into the window while it is r.run.
-func (r *reader) pump(ctx context.Context, s *stream, off int64) {
+func (r *reader) pump(ctx context.Context, s *stream, off int64, want *ftpclient.Expect) {
 	defer s.cancel()
-	rc, err := r.h.cl.OpenRead(ctx, r.h.currentPath(), off)
+	var rc io.ReadCloser
+	var err error
+	if want != nil {
+		rc, err = r.h.cl.OpenReadExpect(ctx, r.h.currentPath(), off, *want)
+	} else {
+		rc, err = r.h.cl.OpenRead(ctx, r.h.currentPath(), off)
+	}
 	if err != nil {
 		r.finish(s, err)
 		return

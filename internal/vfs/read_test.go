@@ -2,12 +2,14 @@ package vfs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
 
@@ -123,5 +125,36 @@ func TestIdleStreamGivesBackItsConnection(t *testing.T) {
 	}
 	if !bytes.Equal(rest, a[1<<20:]) {
 		t.Fatalf("rest of a: %d bytes, want %d", len(rest), len(a)-1<<20)
+	}
+}
+
+// TestShortReadIsAnError: a server ends the download (226) half-way
+// through a file that did not change: the read fails with ErrShortRead,
+// never a silent end of file (issue 7, item 2). Where the file did change
+// on the server, the read ends where the server's file ends.
+func TestShortReadIsAnError(t *testing.T) {
+	const cut = 300_000
+	e := newEnv(t, setup{srvOpts: []ftptest.Option{ftptest.WithReadLimit(cut)}})
+	data := e.putRandom("alpha", "/f.bin", 1<<20)
+	changed := e.putRandom("alpha", "/changed.bin", 1<<20)
+
+	h := e.open(t, "alpha", "/f.bin", os.O_RDONLY)
+	got, err := readAll(h, 128<<10)
+	h.Release(t.Context())
+	if !errors.Is(err, ftpclient.ErrShortRead) {
+		t.Fatalf("read of a file cut short: %d bytes, %v; want ErrShortRead", len(got), err)
+	}
+	if !bytes.Equal(got, data[:len(got)]) {
+		t.Fatal("the bytes before the error are wrong")
+	}
+
+	// The file shrinks on the server after the listing: not an error.
+	h = e.open(t, "alpha", "/changed.bin", os.O_RDONLY)
+	changed = changed[:cut]
+	e.put("alpha", "/changed.bin", changed)
+	got, err = readAll(h, 128<<10)
+	h.Release(t.Context())
+	if err != nil || !bytes.Equal(got, changed) {
+		t.Fatalf("read of a file that shrank on the server: %d bytes, %v; want its %d bytes", len(got), err, cut)
 	}
 }

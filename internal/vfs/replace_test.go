@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
@@ -144,7 +145,11 @@ func TestOverwriteGoesThroughTemporary(t *testing.T) {
 	// While the upload runs, the server has the original and a temporary,
 	// which the mount's listing does not show.
 	diskEquals(t, e, "alpha", "/f", []byte("original"))
-	tmp := leftovers(t, e, "alpha", "/")
+	var tmp []string
+	waitFor(t, 5*time.Second, "the temporary on the server", func() bool { // the server creates it after its 150
+		tmp = leftovers(t, e, "alpha", "/")
+		return len(tmp) > 0
+	})
 	if len(tmp) != 1 || !strings.HasPrefix(tmp[0], ".fxpfs-") || !strings.HasSuffix(tmp[0], ".part") {
 		t.Fatalf("temporaries on the server while writing: %v, want one .fxpfs-*.part", tmp)
 	}

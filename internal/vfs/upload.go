@@ -49,19 +49,26 @@ func (h *Handle) flushLocked(final bool) error {
 	switch h.st {
 	case stateStreaming:
 		if h.up == nil && h.size == 0 && !h.tempDone { // truncated and nothing written: an empty file
-			h.up, err = h.openStor()
+			var up ftpclient.Upload
+			up, err = h.openStor()
+			h.setUp(up)
 		}
 		if err == nil && h.up != nil {
 			err = h.up.Close()
 			h.tempDone = err == nil && h.tkind == targetTemp
 		}
-		h.up = nil
+		h.setUp(nil)
 	case stateSpooled:
 		err = h.uploadSpool()
 	}
 	if err != nil {
 		h.failLocked(err)
 		return h.failedErr()
+	}
+	if h.isDiscarded() { // unlinked while the upload ended: nothing to commit
+		h.abortUpload()
+		h.dirty = false
+		return nil
 	}
 	if !final && h.openTrunc && h.st == stateStreaming && h.size == 0 && h.tkind == targetTemp {
 		return nil // see above: committed at the last close, unless written meanwhile
@@ -158,7 +165,7 @@ func (h *Handle) failLocked(err error) error {
 	h.v.log.Error("upload failed", "server", h.cl.Name(), "path", h.path, "err", err)
 	if h.up != nil {
 		_ = h.up.Abort()
-		h.up = nil
+		h.setUp(nil)
 	}
 	p := h.currentPath()
 	switch h.tkind {

@@ -70,7 +70,9 @@ func (h *Handle) write(data []byte, off int64) (int, error) {
 				return h.write(data, off)
 			}
 		} else {
-			h.up, err = h.openStor()
+			var up ftpclient.Upload
+			up, err = h.openStor()
+			h.setUp(up)
 		}
 		if err != nil {
 			return 0, h.failLocked(err)
@@ -92,7 +94,8 @@ func (h *Handle) openAppend() error {
 	if err != nil {
 		return err
 	}
-	h.up, h.target, h.tkind = up, p, targetAppend
+	h.setUp(up)
+	h.target, h.tkind = p, targetAppend
 	h.markOpened()
 	return nil
 }
@@ -167,7 +170,7 @@ func (h *Handle) probeWritable(ctx context.Context, p string) error {
 func (h *Handle) abortUpload() {
 	if h.up != nil {
 		_ = h.up.Abort()
-		h.up = nil
+		h.setUp(nil)
 	}
 	if h.tkind == targetTemp {
 		h.v.dropTemp(h.ctx, h.cl, h.target, true)
@@ -191,7 +194,7 @@ func (h *Handle) toSpool() error {
 	case stateStreaming:
 		if h.up != nil {
 			err := h.up.Close()
-			h.up = nil
+			h.setUp(nil)
 			if err != nil {
 				return fmt.Errorf("upload %s: %w", h.path, err)
 			}
@@ -239,7 +242,7 @@ func (h *Handle) truncateLocked(size int64) error {
 	if size == 0 && h.st != stateSpooled {
 		if h.up != nil {
 			_ = h.up.Abort()
-			h.up = nil
+			h.setUp(nil)
 		}
 		if h.tkind == targetAppend {
 			// The aborted APPE may have added to the file; the empty file
