@@ -9,9 +9,9 @@ import (
 
 // Kernel copies (cp, install, cat a > b, mv across servers after EXDEV)
 // arrive as COPY_FILE_RANGE on the source node; vfs decides what to do with
-// them (see vfs.Handle.CopyFrom). A copy it does not do server-side is
-// EOPNOTSUPP, so the kernel falls back to read/write: never ENOSYS, which
-// would turn copy_file_range off for the whole mount.
+// them (see vfs.Handle.CopyFrom): a whole file server-to-server, anything
+// else relayed exactly. Never ENOSYS, which would turn copy_file_range off
+// for the whole mount.
 
 // CopyFileRange copies from this file (handle fhIn) to the file of fhOut.
 func (f *fileNode) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint64, out *fs.Inode,

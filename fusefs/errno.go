@@ -28,7 +28,6 @@ var errnoMap = []struct {
 	{ftpclient.ErrShortRead, syscall.EIO},
 	{vfs.ErrFailed, syscall.EIO},
 	{vfs.ErrBadHandle, syscall.EBADF},
-	{vfs.ErrCopyUnsupported, syscall.ENOTSUP},
 	{context.Canceled, syscall.EINTR},
 	{context.DeadlineExceeded, syscall.ETIMEDOUT},
 }

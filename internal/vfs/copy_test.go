@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 )
@@ -102,17 +103,80 @@ func TestKernelCopyFailureLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestPartialKernelCopyIsNotFXP(t *testing.T) {
+// TestPartialKernelCopyIsExact: copy_file_range calls that do not cover a
+// whole source (issue 7, item 3) are relayed, exactly the requested range,
+// and never reach the engine.
+func TestPartialKernelCopyIsExact(t *testing.T) {
 	e := newEnv(t, setup{names: []string{"alpha", "beta"}, fxp: true})
-	e.putRandom("alpha", "/src.bin", 5000)
+	data := e.putRandom("alpha", "/src.bin", 1<<20)
+	e.put("beta", "/existing", []byte("0123456789"))
+	tests := []struct {
+		name                  string
+		dst                   string // "": a new file
+		offIn, offOut, length int64
+		want                  []byte // the destination afterwards
+		n                     int64  // what the call returns
+	}{
+		{"1000 bytes from 0 onto an empty file", "", 0, 0, 1000, data[:1000], 1000},
+		{"a range in the middle", "", 100, 0, 1000, data[100:1100], 1000},
+		{"to an offset of the destination", "", 0, 5, 10, append(make([]byte, 5), data[:10]...), 10},
+		{"past the end of the source", "", 1<<20 - 10, 0, 100, data[1<<20-10:], 10},
+		{"the whole file onto a non-empty file", "/existing", 0, 0, 1 << 20, data, 1 << 20},
+		{"into the middle of an existing file", "/existing", 0, 2, 3, []byte("01" + string(data[:3]) + "56789"), 3},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.dst == "/existing" {
+				e.put("beta", "/existing", []byte("0123456789"))
+				e.cache.Invalidate(e.clients["beta"], "/")
+			}
+			before := e.eng.Counters()
+			src := e.open(t, "alpha", "/src.bin", os.O_RDONLY)
+			defer src.Release(context.Background())
+			var dst *Handle
+			p := tc.dst
+			if p == "" {
+				p = fmt.Sprintf("/part%d.bin", i)
+				dst, _ = e.create("beta", p)
+			} else {
+				dst = e.open(t, "beta", p, os.O_RDWR)
+			}
+			n, err := dst.CopyFrom(context.Background(), src, tc.offIn, tc.offOut, tc.length)
+			if err != nil || n != tc.n {
+				t.Fatalf("copy = %d, %v; want %d", n, err, tc.n)
+			}
+			if err := closeFile(dst); err != nil {
+				t.Fatal(err)
+			}
+			diskEquals(t, e, "beta", p, tc.want)
+			if c := e.eng.Counters(); c.FXPFiles+c.RelayFiles != before.FXPFiles+before.RelayFiles {
+				t.Errorf("a partial copy went through the engine: %+v", c)
+			}
+		})
+	}
+}
+
+// TestKernelCopyStoppedEarlyIsCut: a copy that took the server-side path
+// (len at the kernel's cap) but was told to stop before the end leaves
+// only what the program was told was copied.
+func TestKernelCopyStoppedEarlyIsCut(t *testing.T) {
+	e := newEnv(t, setup{names: []string{"alpha", "beta"}, fxp: true})
+	data := e.putRandom("alpha", "/src.bin", 300_000)
 	src := e.open(t, "alpha", "/src.bin", os.O_RDONLY)
-	defer src.Release(t.Context())
-	dst, _ := e.create("beta", "/part.bin")
-	defer dst.Release(t.Context())
-	if _, err := dst.CopyFrom(context.Background(), src, 100, 0, 1000); !errors.Is(err, ErrCopyUnsupported) {
-		t.Fatalf("copy of a range not at 0: %v, want ErrCopyUnsupported", err)
+	defer src.Release(context.Background())
+	dst, _ := e.create("beta", "/dst.bin")
+	// A call at the kernel's cap goes server-side; then pretend the cap had
+	// been 200000: the program was told 200000 bytes and stops there. The
+	// destination must hold exactly those.
+	n, err := dst.CopyFrom(context.Background(), src, 0, 0, maxKernelCopy)
+	if err != nil || n != 300_000 {
+		t.Fatalf("whole-file copy = %d, %v", n, err)
 	}
-	if c := e.eng.Counters(); c.FXPFiles+c.RelayFiles != 0 {
-		t.Errorf("a partial copy went through the engine: %+v", c)
+	dst.wmu.Lock()
+	dst.fxp.claimed = 200_000 // as if the cap had been 200000
+	dst.wmu.Unlock()
+	if err := closeFile(dst); err != nil {
+		t.Fatal(err)
 	}
+	e.diskEquals("beta", "/dst.bin", data[:200_000])
 }

@@ -207,6 +207,12 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (*Reply, erro
 			h.wmu.Unlock()
 			return nil, h.failedErr()
 		}
+		if h.st == stateCopied && h.fxp.claimed < h.fxp.size {
+			if err := h.settle(); err != nil { // bytes beyond the copy's end are not the file's
+				h.wmu.Unlock()
+				return nil, err
+			}
+		}
 		if h.st != stateClean && h.st != stateCopied {
 			defer h.wmu.Unlock()
 			if err := h.toSpool(); err != nil {

@@ -36,6 +36,9 @@ func (h *Handle) flushLocked(final bool) error {
 		h.syncOverlay()
 		return nil
 	}
+	if err := h.settle(); err != nil { // a kernel copy told to stop early
+		return err
+	}
 	if !h.dirty && h.up == nil {
 		// Nothing to upload (the file is on the server already, e.g. after
 		// a kernel copy), but cp -p / touch may have set times or mode on

@@ -22,9 +22,6 @@ var (
 	ErrBadHandle = errors.New("bad file handle")
 	// ErrFailed: an upload through this handle failed earlier (sticky).
 	ErrFailed = errors.New("upload failed")
-	// ErrCopyUnsupported: this kernel copy is not done server-side; the
-	// caller falls back to read/write.
-	ErrCopyUnsupported = errors.New("copy not supported")
 )
 
 // Options configure a VFS.

@@ -20,16 +20,11 @@ import (
 // wrote) moves the file into a local spool (the server's current content is
 // downloaded first) that is uploaded by STOR at the next flush.
 
-// settle turns a copied file into a clean one before it changes. wmu held.
-func (h *Handle) settle() {
-	if h.st == stateCopied {
-		h.st, h.base, h.fxp = stateClean, h.size, nil
-	}
-}
-
 // write writes data at off.
 func (h *Handle) write(data []byte, off int64) (int, error) {
-	h.settle()
+	if err := h.settle(); err != nil {
+		return 0, err
+	}
 	h.openTrunc = false
 	if h.isDiscarded() { // unlinked while open: the data goes nowhere
 		h.abortUpload()
@@ -181,7 +176,9 @@ func (h *Handle) abortUpload() {
 // toSpool moves the file into a local spool, downloading what the server
 // has of it. The read stream, if any, stops.
 func (h *Handle) toSpool() error {
-	h.settle()
+	if err := h.settle(); err != nil {
+		return err
+	}
 	if h.st == stateSpooled {
 		return nil
 	}
@@ -237,7 +234,9 @@ func (h *Handle) toSpool() error {
 // truncateLocked sets the size: 0 restarts an empty file (streamable
 // again); other sizes go through the spool.
 func (h *Handle) truncateLocked(size int64) error {
-	h.settle()
+	if err := h.settle(); err != nil {
+		return err
+	}
 	h.openTrunc = false
 	if size == 0 && h.st != stateSpooled {
 		if h.up != nil {
