@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"strings"
 	"syscall"
@@ -42,8 +43,12 @@ func (n *node) path() (string, error) {
 }
 
 // child returns the mount path of name in directory dir, after checking the
-// name (CR, LF, NUL, '/', too long → ErrBadName) before any FTP command.
+// name before any FTP command: longer than a name or path may be →
+// errNameTooLong (ENAMETOOLONG); CR, LF, NUL, '/' → ErrBadName (EINVAL).
 func child(dir, name string) (string, error) {
+	if len(name) > ftpclient.MaxNameLen || len(dir)+1+len(name) > ftpclient.MaxPathLen {
+		return "", fmt.Errorf("name of %d bytes (max %d): %w", len(name), ftpclient.MaxNameLen, errNameTooLong)
+	}
 	if err := ftpclient.ValidateName(name); err != nil {
 		return "", err
 	}

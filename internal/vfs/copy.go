@@ -116,16 +116,14 @@ func (h *Handle) copyWhole(ctx context.Context, srcCl *ftpclient.Client, srcPath
 		if fxpcopy.DestinationIntact(err) && h.tkind == targetNew {
 			h.target, h.tkind = "", targetNone
 		}
-		h.failLocked(err)
-		return 0, h.failedErr()
+		return 0, h.failLocked(err)
 	}
 	if h.tkind == targetNew {
 		h.markOpened()
 	} else {
 		mode, err := h.commit(ctx, dstPath, nil)
 		if err != nil {
-			h.failLocked(err)
-			return 0, h.failedErr()
+			return 0, h.failLocked(err)
 		}
 		if mode != nil {
 			h.v.cache.Update(h.cl, dstPath, func(e *ftpclient.Entry) { e.Mode = *mode })

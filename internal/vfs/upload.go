@@ -65,8 +65,7 @@ func (h *Handle) flushLocked(final bool) error {
 		err = h.uploadSpool()
 	}
 	if err != nil {
-		h.failLocked(err)
-		return h.failedErr()
+		return h.failLocked(err)
 	}
 	if h.isDiscarded() { // unlinked while the upload ended: nothing to commit
 		h.abortUpload()
@@ -81,8 +80,7 @@ func (h *Handle) flushLocked(final bool) error {
 	mtime, mode := h.takePendingMeta()
 	if h.tkind == targetTemp {
 		if mode, err = h.commit(h.ctx, p, mode); err != nil {
-			h.failLocked(err)
-			return h.failedErr()
+			return h.failLocked(err)
 		}
 	} else if mode != nil {
 		h.chmod(h.ctx, p, *mode)
@@ -159,7 +157,9 @@ func (h *Handle) uploadSpool() error {
 // append stays (its original bytes are intact, and removing it would lose
 // them). The cache and the kernel are told. It returns what the failing
 // call reports: err itself the first time (a cancelled call reports
-// ErrFailed: the upload is lost either way), ErrFailed afterwards.
+// ErrFailed: the upload is lost either way), ErrFailed afterwards. Both
+// wrap ErrFailed; the first also wraps err, so that the caller can say what
+// happened (no space, no permission, a timeout).
 func (h *Handle) failLocked(err error) error {
 	if h.st == stateFailed {
 		return h.failedErr()
