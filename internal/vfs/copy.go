@@ -72,6 +72,13 @@ func (h *Handle) copyOn(ctx context.Context, src *Handle, offIn, offOut, length 
 	if h.st == stateFailed {
 		return 0, true, h.failedErr()
 	}
+	if j := h.job; j != nil {
+		if !j.expired && j.srcCl == srcCl && j.srcPath == srcPath && offIn == 0 && offOut == 0 {
+			n, err := h.awaitJob(ctx, j, length) // the call again, after an interrupt
+			return n, true, err
+		}
+		h.abandonJob() // something else (the program gave up on it), or cancelled after copyGrace
+	}
 	if d := h.fxp; h.st == stateCopied && d.cl == srcCl && d.path == srcPath && offIn == offOut && offIn == d.claimed {
 		// A later call of a copy already done.
 		n := min(length, d.size-offIn)
@@ -89,35 +96,29 @@ func (h *Handle) copyOn(ctx context.Context, src *Handle, offIn, offOut, length 
 	if err != nil || e.Type != ftpclient.TypeFile || (length < e.Size && length < maxKernelCopy) {
 		return 0, false, nil // not (known to be) the whole source
 	}
-	n, err := h.copyWhole(ctx, srcCl, srcPath, length)
+	j, err := h.startJob(srcCl, srcPath)
+	if err != nil {
+		return 0, true, err
+	}
+	n, err := h.awaitJob(ctx, j, length)
 	return n, true, err
 }
 
-// copyWhole copies the whole source onto this (empty) file server-side:
-// onto a new file directly, onto an existing one into a temporary renamed
-// over it once the copy is complete and verified (replace.go). wmu held.
-func (h *Handle) copyWhole(ctx context.Context, srcCl *ftpclient.Client, srcPath string, length int64) (int64, error) {
-	dstPath := h.currentPath()
-	h.target, h.tkind = dstPath, targetNew
-	if h.existed {
-		if err := h.probeWritable(ctx, dstPath); err != nil {
-			h.target, h.tkind = "", targetNone
-			return 0, h.failLocked(err)
-		}
-		h.target, h.tkind = h.v.newTemp(h.cl, dstPath, true), targetTemp
-	}
-	rec, err := h.v.eng.Copy(ctx,
-		fxpcopy.Endpoint{Client: srcCl, Path: srcPath},
-		fxpcopy.Endpoint{Client: h.cl, Path: h.target},
-		fxpcopy.Options{NoPreserveMtime: true}) // like cp: cp -p sets the time itself
-	if err != nil {
+// finishJob applies the end of the server-side copy j to the handle: on
+// success the file is the copy (a temporary renamed over the original), on
+// failure the handle fails (fxpcopy removed what it wrote). It returns what
+// the program is told was copied of length. wmu held.
+func (h *Handle) finishJob(j *copyJob, length int64) (int64, error) {
+	ctx := h.ctx // the call that asked may be gone: finish regardless
+	if j.err != nil {
 		// fxpcopy removed a destination it had touched; one it left intact
 		// (its STOR was refused) was never written.
-		if fxpcopy.DestinationIntact(err) && h.tkind == targetNew {
+		if fxpcopy.DestinationIntact(j.err) && h.tkind == targetNew {
 			h.target, h.tkind = "", targetNone
 		}
-		return 0, h.failLocked(err)
+		return 0, h.failLocked(j.err)
 	}
+	dstPath := h.currentPath()
 	if h.tkind == targetNew {
 		h.markOpened()
 	} else {
@@ -130,10 +131,10 @@ func (h *Handle) copyWhole(ctx context.Context, srcCl *ftpclient.Client, srcPath
 		}
 	}
 	h.target, h.tkind, h.existed = "", targetNone, true
-	size := rec.Size
+	size := j.rec.Size
 	n := min(length, size)
 	h.st, h.size, h.dirty = stateCopied, size, false
-	h.fxp = &fxpDone{cl: srcCl, path: srcPath, size: size, claimed: n}
+	h.fxp = &fxpDone{cl: j.srcCl, path: j.srcPath, size: size, claimed: n}
 	h.rd.close()
 	h.rd.expect(&ftpclient.Expect{Size: size})
 	h.syncOverlay()

@@ -81,6 +81,7 @@ type Handle struct {
 	dirty bool             // the server lacks what this handle wrote
 	werr  error            // stateFailed: why
 	fxp   *fxpDone         // stateCopied: the copy that filled the file (copy.go)
+	job   *copyJob         // a server-side copy under way (copy_job.go)
 
 	// Where uploads go (see replace.go). existed: the server has a file at
 	// the name that a failed upload must not cost (the original, or this
@@ -207,6 +208,7 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (*Reply, erro
 			h.wmu.Unlock()
 			return nil, h.failedErr()
 		}
+		h.abandonJob()
 		if h.st == stateCopied && h.fxp.claimed < h.fxp.size {
 			if err := h.settle(); err != nil { // bytes beyond the copy's end are not the file's
 				h.wmu.Unlock()
@@ -276,7 +278,7 @@ func (h *Handle) Release(ctx context.Context) {
 	h.released = true
 	if h.writing {
 		h.wmu.Lock()
-		if h.st != stateFailed && (h.up != nil || h.dirty) {
+		if h.st != stateFailed && (h.up != nil || h.dirty || h.job != nil) {
 			if err := h.flushLocked(true); err != nil {
 				h.v.log.Warn("upload at release failed", "server", h.cl.Name(), "path", h.path, "err", err)
 			}

@@ -30,6 +30,12 @@ func (h *Handle) flushLocked(final bool) error {
 	if h.st == stateFailed {
 		return h.failedErr()
 	}
+	if h.job != nil {
+		// Closed during a server-side copy nobody was told the end of (a
+		// program killed while copying): nothing of it stays.
+		h.abandonJob()
+		return h.failLocked(fmt.Errorf("%w: %w", errCopyAbandoned, context.Canceled))
+	}
 	if h.isDiscarded() {
 		h.abortUpload()
 		h.dirty = false

@@ -59,6 +59,8 @@ type VFS struct {
 	spoolMu  sync.Mutex
 	spoolDir string // private directory of the spools, "" until first use
 
+	copyGrace    time.Duration // copy_job.go; fields for tests
+	copyFn       func(ctx context.Context, src, dst fxpcopy.Endpoint, opts fxpcopy.Options) (fxpcopy.Record, error)
 	temps        inflight // temporary names being written (replace.go)
 	noRenameOver sync.Map // *ftpclient.Client → true: its server never renames onto a file
 }
@@ -78,7 +80,11 @@ func New(c *cache.Cache, eng *fxpcopy.Engine, opts Options) *VFS {
 	if opts.IdleClose <= 0 {
 		opts.IdleClose = defaultIdleClose
 	}
-	return &VFS{cache: c, eng: eng, opts: opts, log: opts.Logger}
+	v := &VFS{cache: c, eng: eng, opts: opts, log: opts.Logger, copyGrace: copyGrace}
+	if eng != nil {
+		v.copyFn = eng.Copy
+	}
+	return v
 }
 
 // Cache is the listing cache the VFS keeps up to date.

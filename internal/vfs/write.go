@@ -22,6 +22,7 @@ import (
 
 // write writes data at off.
 func (h *Handle) write(data []byte, off int64) (int, error) {
+	h.abandonJob() // a program falling back to writes after an interrupted copy
 	if err := h.settle(); err != nil {
 		return 0, err
 	}
@@ -234,6 +235,7 @@ func (h *Handle) toSpool() error {
 // truncateLocked sets the size: 0 restarts an empty file (streamable
 // again); other sizes go through the spool.
 func (h *Handle) truncateLocked(size int64) error {
+	h.abandonJob()
 	if err := h.settle(); err != nil {
 		return err
 	}
