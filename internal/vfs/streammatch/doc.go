@@ -95,9 +95,11 @@
 // counted against Options.MaxBytes (16 MiB by default), and the least
 // recently used source versions are forgotten beyond it, or after
 // Options.MaxAge (1 h) without use:
-//   - a source version: about 300 bytes plus its path, and 32 bytes and 1
-//     bit per block served: 128.5 KiB per GiB served, so the default cap
-//     holds about 125 GiB of sources (or some 50,000 small files);
+//   - a source version: about 650 bytes plus its path, and 32 bytes and 1
+//     bit per block served: 130 KiB per GiB served, so the default cap
+//     holds about 125 GiB of sources, or some 25,000 small files
+//     (TestMemoryPerGiB and TestMemoryCap check these figures against the
+//     Go heap);
 //   - a block being assembled: 32 bytes per leaf (2 KiB), at most 8 per
 //     source version;
 //   - a Tap: up to 4 cursors of about 250 bytes;

@@ -22,12 +22,12 @@ type Index struct {
 	lpb int   // leaves per block
 
 	mu      sync.Mutex
-	sources map[key]*source
-	byPath  map[pathKey][]*source
+	sources map[pathKey][]*source // the versions of each path
+	nsrc    int
 	first   map[digest][]*source // block 0's digest → sources
 	lru     list.List            // of *source, most recently used at the front
 	bytes   int64
-	seq     uint64 // recency clock, bumped by every use
+	seq     uint64 // clock, bumped by every use
 	evicted int64
 	broken  int64
 }
@@ -36,7 +36,7 @@ type pathKey struct{ server, path string }
 
 // Memory charged per object (Go's own overheads included roughly).
 const (
-	sourceCost  = 320 // struct, list element, map entries
+	sourceCost  = 540 // struct, list element, map slots (measured by TestMemoryCap)
 	chunkCost   = 64  // header of a chunk of block digests
 	pendingCost = 64  // header of a block being assembled
 	chunkBlocks = 256 // block digests per chunk
@@ -46,17 +46,17 @@ const (
 // source is one source version. Its fields are guarded by Index.mu.
 type source struct {
 	id      SourceID
-	k       key
 	nblocks int64
-	chunks  map[int64]*chunk
-	pending map[int64]*pending
+	chunks  []*chunk   // chunk i holds blocks i*chunkBlocks...; grown on demand
+	pending []*pending // at most maxPending
 	// conflict is set when the source served two contents: it proves
 	// nothing any more.
 	conflict string
 	// gone: no longer in the index (evicted, or forgotten when forgotten).
 	gone, forgotten bool
-	inFirst         bool
-	seq             uint64
+	inFirst         bool   // in Index.first, under d0
+	d0              digest // block 0's digest
+	served          uint64 // Index.seq at the last Served, to prefer among candidates
 	used            time.Time
 	elem            *list.Element
 	bytes           int64
@@ -70,6 +70,7 @@ type chunk struct {
 
 // pending is a block whose leaves are being collected.
 type pending struct {
+	block  int64
 	leaves []byte // leaf digests, 32 bytes each, in leaf order
 	have   []uint64
 	n, of  int
@@ -101,8 +102,7 @@ func NewIndex(opt Options) *Index {
 		opt:     opt,
 		bs:      int64(opt.BlockSize),
 		lpb:     opt.BlockSize / LeafSize,
-		sources: make(map[key]*source),
-		byPath:  make(map[pathKey][]*source),
+		sources: make(map[pathKey][]*source),
 		first:   make(map[digest][]*source),
 	}
 }
@@ -111,9 +111,13 @@ func NewIndex(opt Options) *Index {
 func (ix *Index) Stats() Stats {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	st := Stats{Sources: len(ix.sources), Bytes: ix.bytes, Evictions: ix.evicted, Conflicts: ix.broken}
-	for _, s := range ix.sources {
+	st := Stats{Sources: ix.nsrc, Bytes: ix.bytes, Evictions: ix.evicted, Conflicts: ix.broken}
+	for e := ix.lru.Front(); e != nil; e = e.Next() {
+		s := e.Value.(*source)
 		for _, c := range s.chunks {
+			if c == nil {
+				continue
+			}
 			for _, w := range c.have {
 				st.Blocks += int64(bits.OnesCount64(w))
 			}
@@ -128,7 +132,7 @@ func (ix *Index) Stats() Stats {
 func (ix *Index) Forget(server, path string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for _, s := range append([]*source(nil), ix.byPath[pathKey{server, path}]...) {
+	for _, s := range append([]*source(nil), ix.sources[pathKey{server, path}]...) {
 		s.forgotten = true
 		ix.remove(s)
 	}
@@ -137,14 +141,18 @@ func (ix *Index) Forget(server, path string) {
 // get returns the entry of id, created if needed, and marks it used.
 // Called with mu held.
 func (ix *Index) get(id SourceID) *source {
-	k := id.key()
-	s := ix.sources[k]
+	k, pk := id.key(), pathKey{id.Server, id.Path}
+	var s *source
+	for _, x := range ix.sources[pk] {
+		if x.id.key() == k {
+			s = x
+		}
+	}
 	if s == nil {
-		s = &source{id: id, k: k, nblocks: (id.Size + ix.bs - 1) / ix.bs}
+		s = &source{id: id, nblocks: (id.Size + ix.bs - 1) / ix.bs}
 		s.elem = ix.lru.PushFront(s)
-		ix.sources[k] = s
-		pk := pathKey{id.Server, id.Path}
-		ix.byPath[pk] = append(ix.byPath[pk], s)
+		ix.sources[pk] = append(ix.sources[pk], s)
+		ix.nsrc++
 		ix.charge(s, int64(sourceCost+len(id.Server)+len(id.Path)))
 	}
 	ix.touch(s)
@@ -157,7 +165,6 @@ func (ix *Index) touch(s *source) {
 		return
 	}
 	ix.seq++
-	s.seq = ix.seq
 	if ix.opt.MaxAge > 0 {
 		s.used = ix.opt.Now()
 	}
@@ -192,14 +199,13 @@ func (ix *Index) remove(s *source) {
 		return
 	}
 	s.gone = true
-	if ix.sources[s.k] == s {
-		delete(ix.sources, s.k)
-	}
 	pk := pathKey{s.id.Server, s.id.Path}
-	ix.byPath[pk] = without(ix.byPath[pk], s)
-	if len(ix.byPath[pk]) == 0 {
-		delete(ix.byPath, pk)
+	if l := without(ix.sources[pk], s); len(l) > 0 {
+		ix.sources[pk] = l
+	} else {
+		delete(ix.sources, pk)
 	}
+	ix.nsrc--
 	ix.dropFirst(s)
 	ix.lru.Remove(s.elem)
 	ix.bytes -= s.bytes
@@ -222,23 +228,23 @@ func (ix *Index) dropFirst(s *source) {
 		return
 	}
 	s.inFirst = false
-	d, _ := s.block(0)
-	if l := without(ix.first[d], s); len(l) > 0 {
-		ix.first[d] = l
+	if l := without(ix.first[s.d0], s); len(l) > 0 {
+		ix.first[s.d0] = l
 	} else {
-		delete(ix.first, d)
+		delete(ix.first, s.d0)
 	}
 }
 
 // markConflict records that s served two different contents; its digests
-// are dropped and it proves nothing any more. Called with mu held.
+// are dropped and it proves nothing any more. It stays in the index (and
+// in Index.first, so that a Writer can tell why it matched nothing) until
+// evicted. Called with mu held.
 func (ix *Index) markConflict(s *source, format string, args ...any) {
 	if s.conflict != "" || s.gone {
 		return
 	}
 	s.conflict = fmt.Sprintf(format, args...)
 	ix.broken++
-	ix.dropFirst(s)
 	ix.bytes -= s.bytes
 	s.bytes = 0
 	s.chunks, s.pending = nil, nil
@@ -247,10 +253,11 @@ func (ix *Index) markConflict(s *source, format string, args ...any) {
 
 // block returns block b's digest, if known. Called with mu held.
 func (s *source) block(b int64) (digest, bool) {
-	c := s.chunks[b/chunkBlocks]
-	if c == nil {
+	ci := b / chunkBlocks
+	if ci >= int64(len(s.chunks)) || s.chunks[ci] == nil {
 		return digest{}, false
 	}
+	c := s.chunks[ci]
 	i := b % chunkBlocks
 	if c.have[i/64]&(1<<(i%64)) == 0 {
 		return digest{}, false
@@ -277,7 +284,7 @@ func (ix *Index) addLeaves(s *source, obs []leafObs) {
 			return
 		}
 		b := o.j / int64(ix.lpb)
-		p := s.pending[b]
+		p := s.findPending(b)
 		if p == nil {
 			p = ix.newPending(s, b)
 		}
@@ -293,12 +300,34 @@ func (ix *Index) addLeaves(s *source, obs []leafObs) {
 		p.have[i/64] |= 1 << (i % 64)
 		p.n++
 		if p.n == p.of {
-			ix.setBlock(s, b, sha256.Sum256(p.leaves[:p.of*sha256.Size]))
-			if s.pending != nil {
-				delete(s.pending, b)
-				ix.charge(s, -p.cost())
-			}
+			ix.dropPending(s, p)
+			ix.setBlock(s, b, sha256.Sum256(p.leaves))
 		}
+	}
+}
+
+func (s *source) findPending(b int64) *pending {
+	for _, p := range s.pending {
+		if p.block == b {
+			return p
+		}
+	}
+	return nil
+}
+
+// dropPending forgets a block being assembled. Called with mu held.
+func (ix *Index) dropPending(s *source, p *pending) {
+	for i, x := range s.pending {
+		if x == p {
+			s.pending = append(s.pending[:i], s.pending[i+1:]...)
+			s.pending[len(s.pending):cap(s.pending)][0] = nil
+			ix.charge(s, -p.cost())
+			break
+		}
+	}
+	if len(s.pending) == 0 && s.pending != nil {
+		s.pending = nil
+		ix.charge(s, -8*maxPending)
 	}
 }
 
@@ -307,24 +336,23 @@ func (p *pending) cost() int64 { return int64(pendingCost + len(p.leaves) + 8*le
 // newPending starts collecting the leaves of block b of s, dropping the
 // oldest block being collected beyond maxPending. Called with mu held.
 func (ix *Index) newPending(s *source, b int64) *pending {
-	if s.pending == nil {
-		s.pending = make(map[int64]*pending)
-	}
 	if len(s.pending) >= maxPending {
-		var ob int64
-		var op *pending
-		for pb, p := range s.pending {
-			if op == nil || p.seq < op.seq {
-				ob, op = pb, p
+		oldest := s.pending[0]
+		for _, p := range s.pending {
+			if p.seq < oldest.seq {
+				oldest = p
 			}
 		}
-		delete(s.pending, ob)
-		ix.charge(s, -op.cost())
+		ix.dropPending(s, oldest)
 	}
 	n := ix.leavesIn(s, b)
 	ix.seq++
-	p := &pending{leaves: make([]byte, n*sha256.Size), have: make([]uint64, (n+63)/64), of: n, seq: ix.seq}
-	s.pending[b] = p
+	p := &pending{block: b, leaves: make([]byte, n*sha256.Size), have: make([]uint64, (n+63)/64), of: n, seq: ix.seq}
+	if s.pending == nil {
+		s.pending = make([]*pending, 0, maxPending)
+		ix.charge(s, 8*maxPending)
+	}
+	s.pending = append(s.pending, p)
 	ix.charge(s, p.cost())
 	return p
 }
@@ -332,10 +360,11 @@ func (ix *Index) newPending(s *source, b int64) *pending {
 // setBlock records block b's digest, or a conflict if a different digest
 // was recorded before. Called with mu held.
 func (ix *Index) setBlock(s *source, b int64, d digest) {
-	if s.chunks == nil {
-		s.chunks = make(map[int64]*chunk)
-	}
 	ci := b / chunkBlocks
+	if n := ci + 1 - int64(len(s.chunks)); n > 0 {
+		ix.charge(s, 8*n)
+		s.chunks = append(s.chunks, make([]*chunk, n)...)
+	}
 	c := s.chunks[ci]
 	if c == nil {
 		n := min(chunkBlocks, s.nblocks-ci*chunkBlocks)
@@ -354,23 +383,27 @@ func (ix *Index) setBlock(s *source, b int64, d digest) {
 	c.have[i/64] |= 1 << (i % 64)
 	if b == 0 {
 		ix.first[d] = append(ix.first[d], s)
-		s.inFirst = true
+		s.inFirst, s.d0 = true, d
 	}
 }
 
 // candidates returns the live sources whose block 0 is d and whose size
-// passes ok, most recently used first, at most MaxCandidates. Called with
-// mu held.
-func (ix *Index) candidates(d digest, ok func(size int64) bool) []*source {
-	var out []*source
+// passes ok, most recently served first, at most MaxCandidates, and else the
+// most recent one that passes ok but proves nothing any more (for the
+// reason). Called with mu held.
+func (ix *Index) candidates(d digest, ok func(size int64) bool) (live []*source, dead *source) {
 	for _, s := range ix.first[d] {
-		if s.conflict == "" && !s.gone && ok(s.id.Size) {
-			out = append(out, s)
+		switch {
+		case !ok(s.id.Size):
+		case s.conflict == "":
+			live = append(live, s)
+		case dead == nil || s.served > dead.served:
+			dead = s
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].seq > out[j].seq })
-	if len(out) > ix.opt.MaxCandidates {
-		out = out[:ix.opt.MaxCandidates]
+	sort.Slice(live, func(i, j int) bool { return live[i].served > live[j].served })
+	if len(live) > ix.opt.MaxCandidates {
+		live = live[:ix.opt.MaxCandidates]
 	}
-	return out
+	return live, dead
 }

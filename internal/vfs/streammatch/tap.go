@@ -44,6 +44,7 @@ func (ix *Index) Tap(id SourceID) *Tap {
 	defer ix.mu.Unlock()
 	t.src = ix.get(id)
 	t.src.taps++
+	t.src.served = ix.seq
 	ix.trim()
 	return t
 }
@@ -161,6 +162,7 @@ func (t *Tap) record(obs []leafObs) {
 	s := t.source()
 	ix.addLeaves(s, obs)
 	ix.touch(s)
+	s.served = ix.seq
 	ix.trim()
 }
 
@@ -189,9 +191,8 @@ func (t *Tap) Close() {
 	defer ix.mu.Unlock()
 	s := t.src
 	if s.taps--; s.taps == 0 && !s.gone {
-		for b, p := range s.pending {
-			delete(s.pending, b)
-			ix.charge(s, -p.cost())
+		for len(s.pending) > 0 {
+			ix.dropPending(s, s.pending[0])
 		}
 	}
 }

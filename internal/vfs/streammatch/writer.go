@@ -164,14 +164,20 @@ func (w *Writer) addLeaf(d digest) {
 	if k == 0 {
 		w.searched = true
 		w.cands = nil
-		for _, s := range ix.candidates(bd, func(size int64) bool { return size >= ix.bs }) {
+		live, dead := ix.candidates(bd, func(size int64) bool { return size >= ix.bs })
+		for _, s := range live {
 			w.cands = append(w.cands, cand{s, 1})
 			ix.touch(s)
 		}
-		if len(w.cands) == 0 {
-			w.matching = false
+		switch {
+		case len(w.cands) > 0:
+		case dead != nil:
+			w.why, w.whyRes = alive(dead)
+			w.whySrc = dead.id
+		default:
 			w.why, w.whyRes = "no file read through the mount begins with the written bytes", Unknown
 		}
+		w.matching = len(w.cands) > 0
 		return
 	}
 	kept := w.cands[:0]
@@ -258,7 +264,7 @@ func (w *Writer) Likely() (SourceID, bool) {
 			best = s
 			break
 		}
-		if best == nil || s.seq > best.seq {
+		if best == nil || s.served > best.served {
 			best = s
 		}
 	}
@@ -310,10 +316,14 @@ func (w *Writer) Verdict() Verdict {
 		last = sha256.Sum256(buf)
 	}
 	if !w.searched { // shorter than one block: look the whole file up
-		for _, s := range ix.candidates(last, func(size int64) bool { return size == w.written }) {
-			proven = append(proven, s)
-		}
-		if len(proven) == 0 {
+		live, dead := ix.candidates(last, func(size int64) bool { return size == w.written })
+		proven = live
+		switch {
+		case len(proven) > 0:
+		case dead != nil:
+			v.Reason, v.Result = alive(dead)
+			v.Source = dead.id
+		default:
 			v.Reason = "no file read through the mount has the written bytes"
 		}
 	}
@@ -350,7 +360,7 @@ func (w *Writer) Verdict() Verdict {
 			best = s
 			break
 		}
-		if s.seq > best.seq {
+		if s.served > best.served {
 			best = s
 		}
 	}
