@@ -38,6 +38,7 @@ bench: build
 
 fuzz:
 	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime 60s
+	$(GO) test ./internal/vfs/streammatch -run '^$$' -fuzz FuzzVerdict -fuzztime 60s
 
 deps:
 	./scripts/install-deps.sh

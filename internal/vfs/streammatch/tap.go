@@ -64,6 +64,11 @@ func (t *Tap) Served(off int64, b []byte) {
 	if t.closed {
 		return
 	}
+	t.ix.mu.Lock()
+	if t.src.gone { // forgotten: leaves begun before must not mix with what follows
+		t.cur = [maxCursors]cursor{}
+	}
+	t.ix.mu.Unlock()
 	size := t.id.Size
 	end := off + int64(len(b))
 	if end > size || end < off {

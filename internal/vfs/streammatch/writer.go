@@ -14,7 +14,7 @@ type Writer struct {
 
 	mu      sync.Mutex
 	written int64 // bytes written, all in sequence from 0
-	hint    int64 // size set by an extending Truncate, -1 if none
+	end     int64 // the file's length (past written after an extending Truncate)
 	// stop is set when the writes stopped being one sequential stream:
 	// nothing is compared any more.
 	stop string
@@ -53,7 +53,6 @@ type sum struct {
 func (ix *Index) NewWriter(sums ...Algo) *Writer {
 	w := &Writer{
 		ix:       ix,
-		hint:     -1,
 		matching: true,
 		leafH:    sha256.New(),
 		leaves:   make([]byte, ix.lpb*sha256.Size),
@@ -76,6 +75,7 @@ func (w *Writer) Write(off int64, b []byte) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.end = max(w.end, off+int64(len(b)))
 	if w.stop != "" {
 		return
 	}
@@ -101,20 +101,16 @@ func (w *Writer) Write(off int64, b []byte) {
 // (the written stream must then fill it); cutting written bytes ends the
 // comparison.
 func (w *Writer) Truncate(size int64) {
+	if size < 0 {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.stop != "" || size == w.size() {
-		return
-	}
-	if size < w.written {
+	if w.stop == "" && size < w.written {
 		w.halt(fmt.Sprintf("truncated to %d bytes after %d were written", size, w.written))
-		return
 	}
-	w.hint = size
+	w.end = size
 }
-
-// size is the written file's length. Called with w.mu held.
-func (w *Writer) size() int64 { return max(w.written, w.hint) }
 
 // halt ends the comparison. Called with w.mu held.
 func (w *Writer) halt(reason string) {
@@ -257,7 +253,7 @@ func (w *Writer) Likely() (SourceID, bool) {
 	var best *source
 	for _, c := range w.cands {
 		s := c.s
-		if why, _ := alive(s); why != "" || s.id.Size < w.size() || (w.hint > w.written && s.id.Size != w.hint) {
+		if why, _ := alive(s); why != "" || s.id.Size < w.end || (w.end > w.written && s.id.Size != w.end) {
 			continue
 		}
 		if s == w.pinned {
@@ -281,7 +277,7 @@ func (w *Writer) Likely() (SourceID, bool) {
 func (w *Writer) Verdict() Verdict {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	v := Verdict{Size: w.size()}
+	v := Verdict{Size: w.end}
 	switch {
 	case w.stop != "":
 		v.Reason = w.stop
@@ -289,8 +285,8 @@ func (w *Writer) Verdict() Verdict {
 	case v.Size == 0:
 		v.Reason = "nothing was written"
 		return v
-	case w.hint > w.written:
-		v.Reason = fmt.Sprintf("the file was extended to %d bytes but only %d were written", w.hint, w.written)
+	case w.end > w.written:
+		v.Reason = fmt.Sprintf("the file was extended to %d bytes but only %d were written", w.end, w.written)
 		return v
 	case !w.matching:
 		v.Result, v.Reason, v.Source = w.whyRes, w.why, w.whySrc
