@@ -65,10 +65,13 @@ func (t *Tap) Served(off int64, b []byte) {
 		return
 	}
 	t.ix.mu.Lock()
-	if t.src.gone { // forgotten: leaves begun before must not mix with what follows
-		t.cur = [maxCursors]cursor{}
-	}
+	gone, useless := t.src.gone, t.src.conflict != ""
 	t.ix.mu.Unlock()
+	if gone { // forgotten: leaves begun before must not mix with what follows
+		t.cur = [maxCursors]cursor{}
+	} else if useless { // served two contents: nothing more to learn
+		return
+	}
 	size := t.id.Size
 	end := off + int64(len(b))
 	if end > size || end < off {
