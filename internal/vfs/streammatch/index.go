@@ -362,6 +362,12 @@ func (ix *Index) newPending(s *source, b int64) *pending {
 func (ix *Index) setBlock(s *source, b int64, d digest) {
 	ci := b / chunkBlocks
 	if n := ci + 1 - int64(len(s.chunks)); n > 0 {
+		if 8*(ci+1) > ix.opt.MaxBytes/4 {
+			// A block this far into a huge file would need a chunk table
+			// of a good part of the cap before it could be counted: such
+			// a source could not be kept anyway.
+			return
+		}
 		ix.charge(s, 8*n)
 		s.chunks = append(s.chunks, make([]*chunk, n)...)
 	}

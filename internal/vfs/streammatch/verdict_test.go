@@ -466,3 +466,23 @@ func want2(t *testing.T, v Verdict, res Result, src SourceID) {
 	t.Helper()
 	want(t, v, res, src, "")
 }
+
+// TestHugeSparseSource: a block far into a huge (claimed) file does not
+// make the index allocate a table beyond its cap.
+func TestHugeSparseSource(t *testing.T) {
+	ix := NewIndex(Options{MaxBytes: mib})
+	huge := SourceID{Server: "a", Path: "/huge", Size: 1 << 50}
+	tp := ix.Tap(huge)
+	before := heap()
+	tp.Served(1<<50-mib, make([]byte, mib))
+	if grew := heap() - before; grew > mib {
+		t.Fatalf("heap grew %d bytes", grew)
+	}
+	if st := ix.Stats(); st.Bytes > mib || st.Blocks != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	tp.Served(0, make([]byte, 256*kib)) // the beginning is kept
+	if st := ix.Stats(); st.Blocks != 1 {
+		t.Fatalf("stats %+v, want block 0 known", st)
+	}
+}
