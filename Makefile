@@ -4,7 +4,7 @@ BIN       := bin/fxpfs
 PKGS      := ./...
 TEST_TIMEOUT ?= 50m
 
-.PHONY: all build test test-short vet fmt demo bench fuzz deps clean
+.PHONY: all build test test-short vet tidy-check fmt demo bench fuzz deps clean
 
 all: build
 
@@ -13,7 +13,7 @@ build:
 
 # Everything: vet, unit tests, real vsftpd/pure-ftpd and kernel-mount tests, with -race.
 # Needs root, /dev/fuse and the packages scripts/install-deps.sh installs.
-test: vet
+test: vet tidy-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # Unit tests only (no real servers, no mount).
@@ -24,6 +24,11 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+# go.mod and go.sum must be what `go mod tidy` makes them (every direct
+# dependency listed without // indirect, nothing unused).
+tidy-check:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' (diff: go mod tidy -diff)"; exit 1; }
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,5 +1,5 @@
-// Package ftpclient is everything in fxpfs that speaks FTP: per-server pools of
-// reconnecting connections (built on github.com/jlaffaye/ftp), MLSD/LIST
+// Package ftpclient is everything in fxpfs that speaks FTP: one scheduler per
+// server granting every connection (built on github.com/jlaffaye/ftp), MLSD/LIST
 // parsing, streamed transfers, and the raw control channel that FXP needs.
 //
 // Paths given to a Client are mount paths: absolute, '/'-separated, relative to
@@ -107,6 +107,9 @@ type Stats struct {
 	BytesIn  int64 // data-channel bytes received by this host (RETR, listings)
 	BytesOut int64 // data-channel bytes sent by this host (STOR/APPE)
 	MaxConns int   // current connection limit (may have adapted below the configured one)
+	Slots    int   // connection slots granted now (in use, or reserved for a copy)
+	Conns    int   // control connections open now (busy or idle)
+	Waiting  int   // callers waiting for a slot of this server
 }
 
 // Sentinel errors. Every error a Client returns wraps one of these where it

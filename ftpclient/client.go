@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// Client is one configured server: its pool and every operation on it.
+// Client is one configured server: its scheduler and every operation on it.
 // Safe for concurrent use.
 type Client struct {
 	cfg      ServerConfig
 	log      *slog.Logger
-	pool     *pool
+	sched    *sched
 	tlsCache tls.ClientSessionCache
 
 	features    atomic.Pointer[Features] // from the first login's FEAT
@@ -28,6 +28,8 @@ type Client struct {
 	noMdtmWrite atomic.Bool              // "MDTM time path" was refused
 	mdtmWriteOK atomic.Bool              // "MDTM time path" has worked at least once
 	connID      atomic.Int64
+	activity    atomic.Int64 // UnixNano of the last sign of life (see sched.quiet)
+	longWaits   atomic.Int32 // FXP final replies being waited for (see sched.quiet)
 
 	stats struct {
 		commands, dials, bytesIn, bytesOut atomic.Int64
@@ -107,7 +109,7 @@ func New(cfg ServerConfig, log *slog.Logger) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{cfg: cfg, log: log, tlsCache: tls.NewLRUClientSessionCache(64)}
-	c.pool = newPool(c)
+	c.sched = newSched(c)
 	return c, nil
 }
 
@@ -117,27 +119,28 @@ func (c *Client) Config() ServerConfig { return c.cfg }
 // Name is the server's folder name.
 func (c *Client) Name() string { return c.cfg.Name }
 
-// Connect dials and logs in one connection (kept in the pool), so that bad
+// Connect dials and logs in one connection (kept idle), so that bad
 // credentials or an unreachable host are reported at mount time.
 func (c *Client) Connect(ctx context.Context) error {
 	return c.do(ctx, "login", "", true, func(*conn) error { return nil })
 }
 
-// Close closes all pooled connections; in-flight transfers fail.
+// Close closes all connections; in-flight transfers fail.
 func (c *Client) Close() error {
-	c.pool.close()
+	c.sched.close()
 	return nil
 }
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Commands: c.stats.commands.Load(),
 		Dials:    c.stats.dials.Load(),
 		BytesIn:  c.stats.bytesIn.Load(),
 		BytesOut: c.stats.bytesOut.Load(),
-		MaxConns: c.pool.currentLimit(),
 	}
+	c.sched.stats(&st)
+	return st
 }
 
 // Features returns what the server supports (cached after the first login).
@@ -162,18 +165,18 @@ func (c *Client) feats() Features {
 // useMLSD says whether listings use MLSD/MLST.
 func (c *Client) useMLSD() bool { return c.feats().MLSD && !c.cfg.DisableMLSD }
 
-// do runs fn on a pooled connection under ctx: acquiring (always
+// do runs fn on a connection under ctx (a metadata slot): acquiring (always
 // retryable: nothing was sent yet), binding ctx to the connection, releasing
 // it according to the outcome, and retrying the whole when idempotent and the
 // failure is a retryable one. The result goes through translate.
 func (c *Client) do(ctx context.Context, op, p string, idempotent bool, fn func(*conn) error) error {
 	err := retry(ctx, func() (bool, error) {
-		cn, err := c.pool.acquire(ctx)
+		cn, err := c.sched.acquire(ctx, classMeta)
 		if err != nil {
 			return shouldRetry(ctx, err), err
 		}
 		err = c.run(ctx, cn, fn)
-		c.pool.release(cn, err)
+		c.sched.release(cn, err)
 		return idempotent && shouldRetry(ctx, err), err
 	})
 	return c.translate(op, p, err)
@@ -189,6 +192,10 @@ func (c *Client) run(ctx context.Context, cn *conn, fn func(*conn) error) error 
 	}
 	return err
 }
+
+// touch records a sign of life from the server (bytes received, data
+// bytes sent, a connection released), for the scheduler's wait deadline.
+func (c *Client) touch() { c.activity.Store(time.Now().UnixNano()) }
 
 // sp maps a mount path to the server path.
 func (c *Client) sp(p string) (string, error) { return serverPath(c.cfg.BasePath, p) }

@@ -40,7 +40,11 @@ func (e *OpError) Error() string {
 	case e.Code != 0:
 		fmt.Fprintf(&b, "server replied %d %s", e.Code, e.Msg)
 	case e.Kind != nil && e.Err != nil && e.Err != e.Kind:
-		fmt.Fprintf(&b, "%v: %v", e.Kind, e.Err)
+		if msg := e.Err.Error(); strings.HasSuffix(msg, ": "+e.Kind.Error()) {
+			b.WriteString(msg) // the cause already names the kind last
+		} else {
+			fmt.Fprintf(&b, "%v: %v", e.Kind, msg)
+		}
 	case e.Kind != nil:
 		b.WriteString(e.Kind.Error())
 	default:

@@ -51,6 +51,7 @@ func (c *ctlConn) Read(p []byte) (int, error) {
 		c.broken.Store(true)
 	}
 	if n > 0 {
+		c.cl.touch()
 		if perr := c.account(p[:n]); perr != nil {
 			c.broken.Store(true)
 			return 0, perr
@@ -139,7 +140,10 @@ func (d *dataConn) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := d.Conn.Read(p)
-	d.cl.stats.bytesIn.Add(int64(n))
+	if n > 0 {
+		d.cl.stats.bytesIn.Add(int64(n))
+		d.cl.touch()
+	}
 	return n, err
 }
 
@@ -152,7 +156,10 @@ func (d *dataConn) Write(p []byte) (int, error) {
 	}
 	d.wrote.Store(true)
 	n, err := d.Conn.Write(p)
-	d.cl.stats.bytesOut.Add(int64(n))
+	if n > 0 {
+		d.cl.stats.bytesOut.Add(int64(n))
+		d.cl.touch()
+	}
 	return n, err
 }
 

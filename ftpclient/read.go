@@ -39,7 +39,7 @@ func (c *Client) OpenRead(ctx context.Context, p string, off int64) (io.ReadClos
 	if off < 0 {
 		return nil, c.translate("RETR", p, errProtocolf("negative offset %d", off))
 	}
-	rs := &readStream{c: c, p: p, sp: sp, off: off}
+	rs := &readStream{c: c, p: p, sp: sp, off: off, res: reservationFrom(ctx)}
 	if err := rs.open(ctx); err != nil {
 		if off > 0 && restPastEnd(err) {
 			// Reading at or past the end is EOF, as for a local file;
@@ -66,8 +66,9 @@ type readStream struct {
 	cn      *conn
 	resp    *ftp.Response
 	reopens int
-	done    bool  // EOF delivered or closed
-	err     error // sticky error
+	res     *Reservation // the reservation the stream's slot comes from, for reopening
+	done    bool         // EOF delivered or closed
+	err     error        // sticky error
 	closing atomic.Bool
 	cur     atomic.Pointer[conn] // rs.cn, for Close to interrupt a blocked Read
 	used    atomic.Int64         // UnixNano of the last Read's end, for reclaim
@@ -77,7 +78,7 @@ type readStream struct {
 func (rs *readStream) open(ctx context.Context) error {
 	c := rs.c
 	err := retry(ctx, func() (bool, error) {
-		cn, err := c.pool.acquire(ctx)
+		cn, err := c.sched.acquire(ctx, classXfer)
 		if err != nil {
 			return shouldRetry(ctx, err), err
 		}
@@ -91,14 +92,14 @@ func (rs *readStream) open(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			c.pool.release(cn, err)
+			c.sched.release(cn, err)
 			return shouldRetry(ctx, err), err
 		}
 		cn.transfer = true
 		rs.cn, rs.resp = cn, resp
 		rs.cur.Store(cn)
 		rs.used.Store(time.Now().UnixNano())
-		c.pool.setReclaimer(cn, rs)
+		c.sched.setReclaimer(cn, rs)
 		return false, nil
 	})
 	return c.explainRead(ctx, rs.p, c.translate("RETR", rs.p, err))
@@ -134,6 +135,9 @@ func (rs *readStream) Read(b []byte) (int, error) {
 		}
 		if rs.resp == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), rs.c.cfg.DialTimeout+rs.c.cfg.CmdTimeout)
+			if rs.res != nil {
+				ctx = rs.res.Bind(ctx)
+			}
 			err := rs.open(ctx)
 			cancel()
 			if err != nil {
@@ -152,7 +156,7 @@ func (rs *readStream) Read(b []byte) (int, error) {
 			err = rs.resp.Close()
 			rs.cn.transfer = err != nil && replyCode(err) == 0
 		}
-		rs.c.pool.release(rs.cn, err)
+		rs.c.sched.release(rs.cn, err)
 		rs.cn, rs.resp = nil, nil
 		rs.cur.Store(nil)
 		if err == nil {
@@ -236,7 +240,7 @@ func (rs *readStream) stop() {
 	if err == nil {
 		cn.transfer = false
 	}
-	rs.c.pool.release(cn, err)
+	rs.c.sched.release(cn, err)
 }
 
 // idleSince is when the stream was last read (for the pool's reclaim).

@@ -145,6 +145,9 @@ type Options struct {
 	// Plan, if set, is called once by CopyTree with the number of files and
 	// bytes it is about to copy (for a total ETA).
 	Plan func(files int, bytes int64)
+	// Origin, if set, is recorded in the Record and counted apart
+	// (Counters.MatchedFiles for OriginMatchedStream).
+	Origin Origin
 }
 
 // Record is the outcome of one transfer (also kept in the engine's history).
@@ -165,6 +168,7 @@ type Record struct {
 	// Reason classifies a relay (RelayPolicy, RelayRefused, ...) or a
 	// failure ("no space", "timeout", "cancelled", ...); "" otherwise.
 	Reason string
+	Origin Origin `json:",omitempty"` // what asked for the copy, if not a plain copy (Options.Origin)
 }
 
 // Rate is the transfer rate in bytes per second so far.
@@ -176,38 +180,8 @@ func (r Record) Rate() float64 {
 	return float64(moved) / r.Duration.Seconds()
 }
 
-// Counters are totals since the engine was made.
-type Counters struct {
-	FXPFiles, RelayFiles, Failed int64
-	FXPBytes                     int64 // bytes moved server-to-server
-	RelayBytes                   int64 // bytes that passed through this host
-
-	FXPReversed int64 // of FXPFiles, those copied with PASV on the source
-	Retried     int64 // files that needed more than one way (attempts after a failed one)
-	// RelayedBy counts relayed files by reason (RelayPolicy, RelayRefused,
-	// RelayRemembered, RelayFailed); FailedBy counts failed files by kind
-	// ("no space", "permission", "timeout", "cancelled", ...). Never nil.
-	RelayedBy map[string]int64
-	FailedBy  map[string]int64
-}
-
-// clone copies the maps.
-func (c Counters) clone() Counters {
-	r, f := make(map[string]int64, len(c.RelayedBy)), make(map[string]int64, len(c.FailedBy))
-	for k, v := range c.RelayedBy {
-		r[k] = v
-	}
-	for k, v := range c.FailedBy {
-		f[k] = v
-	}
-	c.RelayedBy, c.FailedBy = r, f
-	return c
-}
-
-// recentCap bounds the history of finished transfers: enough to check a
-// 1,000-file copy from the history alone (Counters keep the totals of any
-// number).
-const recentCap = 2048
+// recentCap bounds the history of finished transfers (about 300 bytes each).
+const recentCap = 1000
 
 // defaultPoll is how often a running transfer's progress is sampled.
 const defaultPoll = 500 * time.Millisecond
@@ -216,7 +190,6 @@ const defaultPoll = 500 * time.Millisecond
 type Engine struct {
 	log    *slog.Logger
 	poll   time.Duration
-	lim    *limiter
 	timing timing
 
 	mu       sync.Mutex
@@ -267,15 +240,13 @@ func New(log *slog.Logger) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{
-		log:      log.With("component", "fxpcopy"),
-		poll:     defaultPoll,
-		lim:      newLimiter(),
-		timing:   defaultTiming(),
-		active:   map[int64]*transfer{},
-		counters: Counters{RelayedBy: map[string]int64{}, FailedBy: map[string]int64{}},
-		refused:  map[pairMode]refusalNote{},
-		worked:   map[pair]Mode{},
-		early:    map[*ftpclient.Client]earlyState{},
+		log:     log.With("component", "fxpcopy"),
+		poll:    defaultPoll,
+		timing:  defaultTiming(),
+		active:  map[int64]*transfer{},
+		refused: map[pairMode]refusalNote{},
+		worked:  map[pair]Mode{},
+		early:   map[*ftpclient.Client]earlyState{},
 	}
 }
 
@@ -340,7 +311,6 @@ func (e *Engine) finish(t *transfer, err error) Record {
 		}
 	})
 	rec := t.snapshot()
-	moved := max(rec.Bytes-rec.Resumed, 0)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.active, rec.ID)
@@ -351,28 +321,7 @@ func (e *Engine) finish(t *transfer, err error) Record {
 		e.recent[e.head] = rec
 		e.head = (e.head + 1) % recentCap
 	}
-	if rec.Attempts > 1 {
-		e.counters.Retried++
-	}
-	switch {
-	case err != nil:
-		e.counters.Failed++
-		e.counters.FailedBy[rec.Reason]++
-		// Bytes of a failed relay still crossed this host.
-		if rec.Mode == ModeRelay {
-			e.counters.RelayBytes += moved
-		}
-	case rec.Mode == ModeRelay:
-		e.counters.RelayFiles++
-		e.counters.RelayBytes += moved
-		e.counters.RelayedBy[rec.Reason]++
-	case rec.Mode == ModeFXP || rec.Mode == ModeFXPRev:
-		e.counters.FXPFiles++
-		e.counters.FXPBytes += moved
-		if rec.Mode == ModeFXPRev {
-			e.counters.FXPReversed++
-		}
-	}
+	e.counters.count(rec, err)
 	return rec
 }
 

@@ -2,7 +2,6 @@ package fxpcopy
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -68,45 +67,6 @@ func TestHistory(t *testing.T) {
 	}
 	if len(e.Active()) != 0 {
 		t.Errorf("active transfers left")
-	}
-}
-
-// TestLimiter: two copies needing the same server's last slots wait for each
-// other instead of both grabbing one connection.
-func TestLimiter(t *testing.T) {
-	c, err := ftpclient.New(ftpclient.ServerConfig{Name: "x", Host: "127.0.0.1", MaxConns: 2}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newLimiter()
-	rel1, err := l.acquire(context.Background(), c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := l.tryAcquire(c); ok {
-		t.Fatal("tryAcquire succeeded beyond the limit")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := l.acquire(ctx, c); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("acquire beyond the limit: %v, want to wait until ctx ends", err)
-	}
-	got := make(chan error, 1)
-	go func() {
-		rel, err := l.acquire(context.Background(), c, c)
-		if err == nil {
-			rel()
-		}
-		got <- err
-	}()
-	rel1()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("waiter not woken by release")
 	}
 }
 

@@ -56,7 +56,7 @@ func TestFakeFXP(t *testing.T) {
 	if got, _ := a.get("/h.bin"); !bytes.Equal(got, data) || rec.Mode != ModeFXPRev {
 		t.Fatalf("mode %s, %d bytes at the destination", rec.Mode, len(got))
 	}
-	if c := e.Counters(); c.FXPFiles != 2 || c.FXPReversed != 1 || c.RelayBytes != 0 {
+	if c := e.Counters(); c.FXPFiles != 2 || c.FXPRevFiles != 1 || c.RelayBytes != 0 {
 		t.Errorf("counters %+v", c)
 	}
 }
@@ -97,7 +97,7 @@ func TestFXPIntoEarlyDropServer(t *testing.T) {
 				}
 			}
 			c := e.Counters()
-			if c.FXPFiles != 30 || c.FXPReversed != 0 || c.Retried != 0 || c.RelayFiles != 0 {
+			if c.FXPFiles != 30 || c.FXPRevFiles != 0 || c.Retried != 0 || c.RelayFiles != 0 {
 				t.Errorf("counters %+v: want 30 files by FXP in the default orientation, none retried", c)
 			}
 			if dst.dropped != 0 {
@@ -151,7 +151,7 @@ func TestRefusedFXPDetectedOnce(t *testing.T) {
 			t.Errorf("%s: mode %s attempts %d reason %q in %v, want a direct relay", r.Src, r.Mode, r.Attempts, r.Reason, r.Duration)
 		}
 	}
-	if c := e.Counters(); c.RelayedBy[RelayRemembered] != n-1 || c.RelayedBy[RelayRefused] != 1 {
+	if c := e.Counters(); c.RelayReasons[RelayRemembered] != n-1 || c.RelayReasons[RelayRefused] != 1 {
 		t.Errorf("counters %+v", c)
 	}
 	for i := range n {
@@ -196,7 +196,7 @@ func TestFXPSourceNeverEnds(t *testing.T) {
 	if got, _ := dst.get("/b.bin"); !bytes.Equal(got, data) {
 		t.Errorf("%d bytes at the destination", len(got))
 	}
-	if c := e.Counters(); c.Retried != 1 || c.FXPReversed != 1 {
+	if c := e.Counters(); c.Retried != 1 || c.FXPRevFiles != 1 {
 		t.Errorf("counters %+v", c)
 	}
 	// Fresh connections: the session that ran the failed RETR got nothing

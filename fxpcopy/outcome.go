@@ -8,7 +8,7 @@ import (
 )
 
 // Reasons a file was relayed rather than copied by FXP (Record.Reason of a
-// relay, keys of Counters.RelayedBy).
+// relay, keys of Counters.RelayReasons).
 const (
 	RelayPolicy     = "fxp off"                  // fxp = "off" on either server
 	RelayRefused    = "fxp refused"              // refused now, in every orientation tried
@@ -17,7 +17,7 @@ const (
 )
 
 // failureKind is the short reason of a failed copy (Record.Reason of a
-// failure, keys of Counters.FailedBy), from the sentinel the error wraps.
+// failure, keys of Counters.FailedReasons), from the sentinel the error wraps.
 func failureKind(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):

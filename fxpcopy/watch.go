@@ -494,8 +494,8 @@ func (p *progress) snapshot() (polled bool, last int64, changes int, lastChange 
 	return p.polled, p.last, p.changes, p.lastChange
 }
 
-// startPoll samples the destination's SIZE every poll interval, on a spare
-// pooled connection (only if the limiter has one to spare), until stopped.
+// startPoll samples the destination's SIZE every poll interval (on the slot
+// its scheduler keeps for metadata), until stopped.
 func (a *attempt) startPoll() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan struct{})
@@ -510,14 +510,9 @@ func (a *attempt) startPoll() (stop func()) {
 				return
 			case <-tick.C:
 			}
-			release, ok := e.lim.tryAcquire(d.Client)
-			if !ok {
-				continue
-			}
 			pctx, pcancel := context.WithTimeout(ctx, max(4*e.poll, 2*time.Second))
-			n, err := d.Client.Size(pctx, d.Path)
+			n, err := d.Client.Size(pctx, d.Path) // on the slot the scheduler keeps for metadata
 			pcancel()
-			release()
 			if err != nil {
 				a.log.Debug("progress poll failed", "dst", d.String(), "err", err)
 				continue

@@ -121,7 +121,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	defer ctlStop()
 	snap := func() ctl.Snapshot {
 		s := ctl.Snapshot{Mountpoint: mp, PID: os.Getpid(), Started: started, Counters: eng.Counters(),
-			Active: eng.Active(), Recent: eng.Recent(20)}
+			Active: eng.Active(), Recent: eng.Recent(0)}
 		for _, c := range clients {
 			cfg := c.Config()
 			s.Servers = append(s.Servers, ctl.ServerStatus{Name: c.Name(),
