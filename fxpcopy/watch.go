@@ -297,8 +297,11 @@ func (a *attempt) sideError(sd *side) error {
 
 // abort ends both transfers: ABOR on each control connection whose transfer
 // has not ended, the passive server's data connection opened from here if
-// it still waits for one, then up to AbortWait for the replies. Control
-// connections still busy after that are reset by close.
+// it still waits for one, then up to AbortWait until each transfer has its
+// final reply. Servers differ in what follows ABOR (426 then 226, or a
+// lone 226 from pure-ftpd for a download), so once both transfers have
+// ended, trailing replies get only trailWait; close resets a connection
+// whose replies are still due.
 func (a *attempt) abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), a.e.timing.abortWait)
 	defer cancel()
@@ -316,7 +319,10 @@ func (a *attempt) abort() {
 		// at all (pure-ftpd): only a data connection ends its wait.
 		a.releasePassive()
 	}
-	for a.pasv.busy() || a.port.busy() {
+	running := func() bool {
+		return (p.sent && !p.ended() && p.busy()) || (a.port.sent && !a.port.ended() && a.port.busy())
+	}
+	for running() {
 		select {
 		case ev := <-a.events:
 			a.handle(ev)
@@ -325,8 +331,23 @@ func (a *attempt) abort() {
 			return
 		}
 	}
+	trail := time.NewTimer(trailWait)
+	defer trail.Stop()
+	for p.busy() || a.port.busy() {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-trail.C:
+			a.drain()
+			return
+		}
+	}
 	a.drain()
 }
+
+// trailWait is how long replies trailing an aborted transfer's final reply
+// are awaited (the 226 that answers ABOR itself).
+const trailWait = 300 * time.Millisecond
 
 // releasePassive opens the passive server's data connection from this host
 // (the address the server accepts its client's data connections from) and
@@ -430,8 +451,8 @@ func (a *attempt) close(err error) {
 		switch {
 		case sd.conn == nil:
 		case sd.busy():
-			if sd == a.d {
-				a.t.dstUnsettled.Store(true)
+			if sd == a.d && !sd.ended() {
+				a.t.dstUnsettled.Store(true) // its upload may still run
 			}
 			a.log.Info("resetting a control connection whose transfer did not end", "server", sd.name())
 			sd.conn.Reset()
