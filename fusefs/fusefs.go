@@ -39,6 +39,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -87,6 +88,11 @@ type server struct {
 	name  string
 	cl    *ftpclient.Client
 	inode *fs.Inode // its directory under the root
+
+	// Whether it can hold a trash (trash_access.go).
+	trashState atomic.Int32
+	trashAt    atomic.Int64 // UnixNano of the last refusal
+	trashProbe sync.Mutex   // one probe at a time
 }
 
 // Root is the mount root: one directory per server. Build it with NewRoot
@@ -112,6 +118,9 @@ type Root struct {
 	// idleClose: a read stream nobody reads from for this long gives its
 	// connection back to the pool (a later read reopens it with REST).
 	idleClose time.Duration
+
+	trashMu sync.Mutex
+	trashes map[uint32]*trashRoot // MOUNT/.Trash-UID, made by lookup (trash.go)
 }
 
 // NewRoot returns the root of a mount of clients (one directory each, named

@@ -5,8 +5,8 @@
 # already present and up to date.
 #
 # - apt packages: vsftpd (test server), fuse3 (the mount), rsync/curl/lftp/rclone
-#   (tests and benchmarks), iproute2 (benchmark namespaces), and the libraries
-#   pure-ftpd links against.
+#   (tests and benchmarks), iproute2 (benchmark namespaces), gio/gvfs/dbus (the
+#   trash tests), and the libraries pure-ftpd links against.
 # - pure-ftpd conflicts with vsftpd in apt (both provide ftp-server), so its .deb
 #   is fetched with `apt-get download` and unpacked with `dpkg-deb -x` into
 #   $FXPFS_TEST_PREFIX/pure-ftpd (default /opt/fxpfs-test/pure-ftpd). No service
@@ -33,6 +33,9 @@ APT_PKGS=(
 	vsftpd fuse3 rsync curl lftp rclone iproute2 ca-certificates openssl
 	libsodium23 libwrap0 libcap2 libpam0g libpam-modules libssl3 libcrypt1
 	build-essential # cgo for `go test -race`
+	# The desktop trash tests: gio (GIO, as file managers use it), gvfs's
+	# trash:// backend (gvfsd-trash) and a D-Bus session bus for it.
+	libglib2.0-bin gvfs gvfs-daemons dbus dbus-bin dbus-daemon
 )
 
 missing=()

@@ -42,6 +42,7 @@ type options struct {
 	maxConns       int
 	mlsd           bool
 	root           string
+	readOnly       bool
 }
 
 // Option changes how Start sets the server up.
@@ -58,6 +59,10 @@ func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
 // WithoutMLSD removes MLSD and MLST, so clients must use LIST (like vsftpd).
 func WithoutMLSD() Option { return func(o *options) { o.mlsd = false } }
+
+// WithReadOnly refuses every change (MKD, RMD, DELE, RNFR/RNTO, STOR,
+// APPE) with 550, like a read-only login.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // WithRoot serves dir instead of a new t.TempDir().
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
@@ -77,7 +82,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("ftptest: listen: %v", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	drv := &diskDriver{root: o.root}
+	drv := &diskDriver{root: o.root, readOnly: o.readOnly}
 	srv, err := server.NewServer(&server.Options{
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},
