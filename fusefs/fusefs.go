@@ -22,6 +22,8 @@
 //     closed (the upload happens while it is written or at close); close(2)
 //     reports a failed upload as EIO and the partial file is removed.
 //   - no extended attributes (EOPNOTSUPP), hard links or symlink creation.
+//     Symlinks the servers list point inside their server's folder only
+//     (symlink.go), unless Options.RawSymlinks.
 //   - reads go through the kernel page cache (read-ahead; a second read
 //     of an unchanged file sends nothing), kept while the listing shows
 //     the same size and mtime and the mount has not written the file;
@@ -72,6 +74,10 @@ type Options struct {
 	// DirectIO makes read-only handles bypass the kernel page cache (no
 	// read-ahead, no caching across opens): see pagecache.go.
 	DirectIO bool
+	// RawSymlinks shows symlink targets as the servers list them, so an
+	// absolute target points into this host's files; by default they are
+	// confined to their server's folder (symlink.go).
+	RawSymlinks bool
 
 	Logger *slog.Logger // default slog.Default()
 }

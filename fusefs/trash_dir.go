@@ -59,6 +59,7 @@ func (t *trashDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		f.overlay(&e)
 	}
 	r.fillAttr(in, e, &out.Attr)
+	r.linkSize(srv, p, e, &out.Attr)
 	tm := r.timeout(srv, dir)
 	out.SetEntryTimeout(tm)
 	out.SetAttrTimeout(tm)

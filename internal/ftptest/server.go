@@ -43,6 +43,7 @@ type options struct {
 	mlsd           bool
 	root           string
 	readOnly       bool
+	symlinks       bool
 }
 
 // Option changes how Start sets the server up.
@@ -63,6 +64,11 @@ func WithoutMLSD() Option { return func(o *options) { o.mlsd = false } }
 // WithReadOnly refuses every change (MKD, RMD, DELE, RNFR/RNTO, STOR,
 // APPE) with 550, like a read-only login.
 func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// WithSymlinks lists symbolic links on the disk as links, with their
+// targets as they are ("lrwxrwxrwx ... name -> target"), in LIST, and
+// offers no MLSD (goftp's cannot show links).
+func WithSymlinks() Option { return func(o *options) { o.symlinks, o.mlsd = true, false } }
 
 // WithRoot serves dir instead of a new t.TempDir().
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
@@ -87,7 +93,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},
 		Perm:     diskPerm{d: drv},
-		Commands: commands(o.mlsd),
+		Commands: commands(o.mlsd, o.symlinks),
 		Name:     "ftptest",
 		Hostname: "127.0.0.1",
 		Port:     port,
