@@ -59,7 +59,7 @@ type Server struct {
 	MaxConnections  int    `toml:"max_connections"`
 	ListingTTL      string `toml:"listing_ttl"`
 	FXP             string `toml:"fxp"`
-	PreciseMtime    bool   `toml:"precise_mtime"`
+	PreciseMtime    *bool  `toml:"precise_mtime"` // unset: auto; true: always; false: never
 	DisableMLSD     bool   `toml:"disable_mlsd"`
 	DisableEPSV     bool   `toml:"disable_epsv"`
 	DialTimeout     string `toml:"dial_timeout"`
@@ -263,7 +263,13 @@ func resolveOne(name string, s Server, env func(string) string, netrcPath string
 	default:
 		return fail("fxp = %q: want auto, off or force", s.FXP)
 	}
-	sc.PreciseMtime = s.PreciseMtime
+	switch {
+	case s.PreciseMtime == nil: // auto (ftpclient's default)
+	case *s.PreciseMtime:
+		sc.PreciseMtime = ftpclient.MtimeAlways
+	default:
+		sc.PreciseMtime = ftpclient.MtimeNever
+	}
 	sc.DisableMLSD = s.DisableMLSD
 	sc.DisableEPSV = s.DisableEPSV
 	durs := []struct {

@@ -117,10 +117,11 @@ func (r *RawConn) ReadReply(ctx context.Context) (Reply, error) {
 		// The final reply of a transfer comes when the transfer ends, which
 		// may be hours away (FXP): wait as long as ctx allows, not CmdTimeout.
 		// The caller watches progress and cancels ctx on a stall.
-		r.cn.ctl.longWait.Store(true)
-		defer r.cn.ctl.longWait.Store(false)
+		r.cn.ctl.unbounded()
 		r.c.longWaits.Add(1) // the server counts as busy, not silent (see sched.quiet)
 		defer r.c.longWaits.Add(-1)
+	} else {
+		r.cn.ctl.arm() // a reply not asked for by a command just sent (e.g. a second one)
 	}
 	err := r.c.run(ctx, r.cn, func(cn *conn) error {
 		var err error

@@ -121,10 +121,6 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	if err != nil {
 		return daemonReady(err)
 	}
-	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
-	if err != nil {
-		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
-	}
 	started := time.Now()
 	ctlCtx, ctlStop := context.WithCancel(context.Background())
 	defer ctlStop()
@@ -140,6 +136,12 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	}
 	if err := ctl.Serve(ctlCtx, ctl.SocketPath(mp), snap, log); err != nil {
 		log.Warn("fxpfs status will not work for this mount", "err", err)
+	}
+	// The status socket is up before the mount shows: whoever sees the
+	// mount can ask `fxpfs status` at once.
+	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
+	if err != nil {
+		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
 	}
 	log.Info("mounted", "mountpoint", mp, "servers", len(clients))
 	daemonReady(nil)
