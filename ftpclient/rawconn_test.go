@@ -3,6 +3,7 @@ package ftpclient_test
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -131,5 +132,27 @@ func TestRawCmdRejectsInjection(t *testing.T) {
 	}
 	if n := srv.Commands() - before; n != 0 {
 		t.Errorf("%d commands reached the server", n)
+	}
+}
+
+// TestRawPasvNeverNamesAThirdHost: a PASV reply naming another host gives
+// the FXP peer the server's own address (the one we reached it at), with
+// the reply's port: no FXP bounce to a third host.
+func TestRawPasvNeverNamesAThirdHost(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) { s.pasvIP = "10,99,98,97" })
+	c := newFakeClient(t, s, nil)
+	ctx := ctxT(t)
+	r, err := c.AcquireRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release(nil)
+	addr, err := r.Pasv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if host != "127.0.0.1" || port == "" || port == "0" {
+		t.Errorf("Pasv = %q, want 127.0.0.1:<port>", addr)
 	}
 }
