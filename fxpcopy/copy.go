@@ -28,6 +28,7 @@ func (e *Engine) Copy(ctx context.Context, src, dst Endpoint, opts Options) (Rec
 		return Record{}, fmt.Errorf("fxpcopy: %s: source and destination are the same file: %w", src, ftpclient.ErrExists)
 	}
 	t := e.begin(src, dst)
+	t.update(func(r *Record) { r.Origin = opts.Origin })
 	stop := e.report(t, opts.Progress)
 	err := e.run(ctx, t, src, dst, opts)
 	stop()

@@ -26,6 +26,7 @@ type mountFlags struct {
 	daemon     bool
 	cacheDirs  int
 	debugFUSE  bool
+	directIO   bool
 }
 
 func newMountCmd() *cobra.Command {
@@ -59,6 +60,8 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	cmd.Flags().BoolVar(&f.debugFUSE, "debug-fuse", false, "also trace every FUSE request from the kernel (very verbose)")
 	cmd.Flags().BoolVarP(&f.daemon, "daemon", "d", false, "return once mounted and serve in the background")
 	cmd.Flags().IntVar(&f.cacheDirs, "cache-dirs", 10000, "directory listings kept in the cache per server")
+	cmd.Flags().BoolVar(&f.directIO, "direct-io", false,
+		"read without the kernel page cache: no read-ahead, no caching between opens (config: direct_io = true)")
 	return cmd
 }
 
@@ -107,6 +110,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		UID:        uint32(f.uid),
 		GID:        uint32(f.gid),
 		FsName:     "fxpfs",
+		DirectIO:   f.directIO || f.file.DirectIO,
 		Logger:     log,
 	})
 	if err != nil {
@@ -121,7 +125,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	defer ctlStop()
 	snap := func() ctl.Snapshot {
 		s := ctl.Snapshot{Mountpoint: mp, PID: os.Getpid(), Started: started, Counters: eng.Counters(),
-			Active: eng.Active(), Recent: eng.Recent(20)}
+			Active: eng.Active(), Recent: eng.Recent(0)}
 		for _, c := range clients {
 			cfg := c.Config()
 			s.Servers = append(s.Servers, ctl.ServerStatus{Name: c.Name(),
