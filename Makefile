@@ -51,8 +51,10 @@ BENCH ?= all
 bench: build
 	./scripts/bench.sh $(BENCH)
 
+# The listing parser fuzzer (docs/fuzzing.md): make fuzz FUZZTIME=10m
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime 60s
+	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime $(FUZZTIME)
 
 deps:
 	./scripts/install-deps.sh
