@@ -21,7 +21,11 @@ import (
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
 
-// File is the on-disk TOML layout.
+// File is the on-disk TOML layout. Keys of the mount come first, then one
+// table per server:
+//
+//	direct_io = false        # fxpfs mount --direct-io
+//	raw_symlinks = false     # fxpfs mount --raw-symlinks
 //
 //	[servers.alpha]
 //	url = "ftp://user@ftp.example.org:2121/pub"
@@ -31,7 +35,13 @@ import (
 //	listing_ttl = "60s"
 //	fxp = "auto"
 type File struct {
-	Servers map[string]Server `toml:"servers"`
+	// DirectIO makes `fxpfs mount` read without the kernel page cache,
+	// as --direct-io does.
+	DirectIO bool `toml:"direct_io"`
+	// RawSymlinks shows the servers' symlink targets as listed, as
+	// --raw-symlinks does (absolute targets then point into this host).
+	RawSymlinks bool              `toml:"raw_symlinks"`
+	Servers     map[string]Server `toml:"servers"`
 }
 
 // Server is one [servers.NAME] table. URL gives host, port, user and base

@@ -20,6 +20,7 @@ type fileHandle struct {
 // Read: see vfs.Handle.Read. The reply points into the handle's read-ahead
 // window; go-fuse writes it and calls Done.
 func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	fh.root.reads.Add(1)
 	r, err := fh.h.Read(ctx, dest, off)
 	if err != nil {
 		return nil, fh.root.errno(err)

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 type fileNode struct {
 	node
 	vf *vfs.File
+
+	mu    sync.Mutex
+	pages pageVersion // what the kernel's cached pages hold (pagecache.go)
 }
 
 // Path is the node's current path (vfs.Node).
@@ -51,7 +55,7 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if err != nil {
 		return nil, 0, f.root.errno(err)
 	}
-	return &fileHandle{h: h, root: f.root}, fopenFlags(flags), 0
+	return &fileHandle{h: h, root: f.root}, f.openFlags(ctx, h.Path(), flags), 0
 }
 
 // Getattr answers from the parent's cached listing, overlaid with what an
@@ -73,6 +77,8 @@ func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 		}
 		// fstat of a file still open (being written, or unlinked): what we know.
 		e = ftpclient.Entry{Type: ftpclient.TypeFile}
+	} else {
+		f.observe(e)
 	}
 	f.vf.Overlay(&e)
 	f.root.fillAttr(f.EmbeddedInode(), e, &out.Attr)

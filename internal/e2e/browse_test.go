@@ -111,9 +111,16 @@ func TestBrowseListings(t *testing.T) {
 			cold := m.stats(t, s.Name).Commands - before.Commands
 			listings := countListings(readFrom(t, m.logFile, logStart), s.Name)
 			t.Logf("cold find: %d FTP commands, %d listings, %d directories", cold, listings, dirs[s.Name])
-			if listings < 1 || listings > dirs[s.Name] {
-				t.Errorf("cold find sent %d listing commands for %d directories, want at most one per directory",
-					listings, dirs[s.Name])
+			// One listing per directory, plus one LIST of the root where
+			// MLSD names a symlink without its target (pure-ftpd): the
+			// tree has one symlink, in the root.
+			want := dirs[s.Name]
+			if s.Kind == realftpd.PureFTPd {
+				want++
+			}
+			if listings < 1 || listings > want {
+				t.Errorf("cold find sent %d listing commands for %d directories, want at most %d",
+					listings, dirs[s.Name], want)
 			}
 			files := 0 // a LIST server gets one MDTM per file too (precise mtimes, pipelined)
 			for _, e := range disk {

@@ -19,9 +19,18 @@ import (
 // trees, and REST+STOR and APPE do not write where they should.
 type diskDriver struct {
 	root       string
+	readOnly   bool  // every change is refused (550), like a read-only login
 	writeLimit int64 // > 0: uploads fail after this many bytes (WithWriteLimit)
-	readLimit  int64 // > 0: downloads end after this many bytes (WithReadLimit)
+	readLimit  int64 // > 0: downloads end at this byte of the file (WithReadLimit)
 	noReplace  bool  // RNTO onto an existing file fails (WithNoReplace)
+}
+
+// refuse is the error of a change on a read-only server.
+func (d *diskDriver) refuse(p string) error {
+	if d.readOnly {
+		return fmt.Errorf("%s: %w (read-only login)", p, fs.ErrPermission)
+	}
+	return nil
 }
 
 var _ server.Driver = (*diskDriver)(nil)
@@ -54,6 +63,9 @@ func (d *diskDriver) ListDir(_ *server.Context, p string, cb func(os.FileInfo) e
 }
 
 func (d *diskDriver) DeleteDir(_ *server.Context, p string) error {
+	if err := d.refuse(p); err != nil {
+		return err
+	}
 	if path.Clean("/"+p) == "/" {
 		return errors.New("cannot remove the root")
 	}
@@ -68,6 +80,9 @@ func (d *diskDriver) DeleteDir(_ *server.Context, p string) error {
 }
 
 func (d *diskDriver) DeleteFile(_ *server.Context, p string) error {
+	if err := d.refuse(p); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(d.real(p))
 	if err != nil {
 		return err
@@ -79,6 +94,9 @@ func (d *diskDriver) DeleteFile(_ *server.Context, p string) error {
 }
 
 func (d *diskDriver) Rename(_ *server.Context, from, to string) error {
+	if err := d.refuse(from); err != nil {
+		return err
+	}
 	if _, err := os.Lstat(d.real(to)); err == nil && d.noReplace {
 		return fmt.Errorf("%s: file exists", to)
 	}
@@ -86,6 +104,9 @@ func (d *diskDriver) Rename(_ *server.Context, from, to string) error {
 }
 
 func (d *diskDriver) MakeDir(_ *server.Context, p string) error {
+	if err := d.refuse(p); err != nil {
+		return err
+	}
 	return os.Mkdir(d.real(p), 0o755)
 }
 
@@ -106,7 +127,7 @@ func (d *diskDriver) GetFile(_ *server.Context, p string, off int64) (int64, io.
 		return 0, nil, err
 	}
 	if d.readLimit > 0 {
-		return fi.Size() - max(off, 0), limitedFile{io.LimitReader(f, d.readLimit), f}, nil
+		return fi.Size() - max(off, 0), limitedFile{io.LimitReader(f, max(d.readLimit-max(off, 0), 0)), f}, nil
 	}
 	return fi.Size() - max(off, 0), f, nil
 }
@@ -119,6 +140,9 @@ type limitedFile struct {
 
 // PutFile writes STOR (truncate, or at the REST offset) and APPE (append).
 func (d *diskDriver) PutFile(ctx *server.Context, p string, r io.Reader, off int64) (int64, error) {
+	if err := d.refuse(p); err != nil {
+		return 0, err
+	}
 	rp := d.real(p)
 	if fi, err := os.Lstat(rp); err == nil && fi.IsDir() {
 		return 0, fmt.Errorf("%s: is a directory", p)

@@ -45,6 +45,8 @@ type options struct {
 	writeLimit     int64
 	readLimit      int64
 	noReplace      bool
+	readOnly       bool
+	symlinks       bool
 }
 
 // Option changes how Start sets the server up.
@@ -62,6 +64,15 @@ func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 // WithoutMLSD removes MLSD and MLST, so clients must use LIST (like vsftpd).
 func WithoutMLSD() Option { return func(o *options) { o.mlsd = false } }
 
+// WithReadOnly refuses every change (MKD, RMD, DELE, RNFR/RNTO, STOR,
+// APPE) with 550, like a read-only login.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// WithSymlinks lists symbolic links on the disk as links, with their
+// targets as they are ("lrwxrwxrwx ... name -> target"), in LIST, and
+// offers no MLSD (goftp's cannot show links).
+func WithSymlinks() Option { return func(o *options) { o.symlinks, o.mlsd = true, false } }
+
 // WithRoot serves dir instead of a new t.TempDir().
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
 
@@ -69,8 +80,9 @@ func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
 // disk that fills up): the file keeps those n bytes, the reply is 450.
 func WithWriteLimit(n int64) Option { return func(o *options) { o.writeLimit = n } }
 
-// WithReadLimit makes every download end normally (226) after n bytes of
-// the transfer, whatever the file's size: a server that cuts files short.
+// WithReadLimit makes every download end normally (226) at byte n of the
+// file, whatever its size (a REST beyond gets no data): a server that cuts
+// files short.
 func WithReadLimit(n int64) Option { return func(o *options) { o.readLimit = n } }
 
 // WithNoReplace makes RNTO onto an existing file fail (550), as some
@@ -92,12 +104,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("ftptest: listen: %v", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	drv := &diskDriver{root: o.root, writeLimit: o.writeLimit, readLimit: o.readLimit, noReplace: o.noReplace}
+	drv := &diskDriver{root: o.root, readOnly: o.readOnly, writeLimit: o.writeLimit, readLimit: o.readLimit, noReplace: o.noReplace}
 	srv, err := server.NewServer(&server.Options{
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},
 		Perm:     diskPerm{d: drv},
-		Commands: commands(o.mlsd),
+		Commands: commands(o.mlsd, o.symlinks),
 		Name:     "ftptest",
 		Hostname: "127.0.0.1",
 		Port:     port,

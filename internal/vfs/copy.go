@@ -142,6 +142,7 @@ func (h *Handle) finishJob(j *copyJob, length int64) (int64, error) {
 	h.v.cache.Update(h.cl, dstPath, func(e *ftpclient.Entry) {
 		e.Type, e.Size, e.Mtime = ftpclient.TypeFile, size, now
 	})
+	h.f.node.Changed()
 	return n, nil
 }
 

@@ -173,8 +173,8 @@ func (f *File) newHandle(p string, flags int, create bool) *Handle {
 			h.st, h.dirty, h.openTrunc = stateStreaming, true, !create
 			h.syncOverlay()
 		}
-		f.addWriter(h)
 	}
+	f.addHandle(h)
 	return h
 }
 
@@ -292,8 +292,8 @@ func (h *Handle) Release(ctx context.Context) {
 			h.spool = nil
 		}
 		h.wmu.Unlock()
-		h.f.removeWriter(h)
 	}
+	h.f.removeHandle(h)
 	h.rd.close()
 	h.cancel()
 }

@@ -142,6 +142,7 @@ func (h *Handle) afterUpload(ctx context.Context, p string, size int64, mtime *t
 			e.Mode = *mode
 		}
 	})
+	h.f.node.Changed() // cached pages (this and other descriptors, mmaps) are stale
 }
 
 // uploadSpool sends the spool by STOR (see openStor for where).

@@ -173,7 +173,8 @@ type File struct {
 	node Node
 
 	mu      sync.Mutex
-	writers map[*Handle]struct{} // open handles that may write
+	handles map[*Handle]struct{} // open handles
+	writers map[*Handle]struct{} // those that may write
 }
 
 // NewFile returns the File of node n on cl's server.
@@ -184,20 +185,40 @@ func (v *VFS) NewFile(cl *ftpclient.Client, n Node) *File {
 // Client is the file's server.
 func (f *File) Client() *ftpclient.Client { return f.cl }
 
-// addWriter and removeWriter track the handles that may write.
-func (f *File) addWriter(h *Handle) {
+// addHandle and removeHandle track the open handles.
+func (f *File) addHandle(h *Handle) {
 	f.mu.Lock()
-	if f.writers == nil {
+	if f.handles == nil {
+		f.handles = make(map[*Handle]struct{})
 		f.writers = make(map[*Handle]struct{})
 	}
-	f.writers[h] = struct{}{}
+	f.handles[h] = struct{}{}
+	if h.writing {
+		f.writers[h] = struct{}{}
+	}
 	f.mu.Unlock()
 }
 
-func (f *File) removeWriter(h *Handle) {
+func (f *File) removeHandle(h *Handle) {
 	f.mu.Lock()
+	delete(f.handles, h)
 	delete(f.writers, h)
 	f.mu.Unlock()
+}
+
+// DropReadAhead empties the read-ahead window of every open handle of f
+// (its content changed): the next read of each starts a new RETR at its
+// offset.
+func (f *File) DropReadAhead() {
+	f.mu.Lock()
+	hs := make([]*Handle, 0, len(f.handles))
+	for h := range f.handles {
+		hs = append(hs, h)
+	}
+	f.mu.Unlock()
+	for _, h := range hs {
+		h.rd.close()
+	}
 }
 
 // snapshotWriters returns the open writers.
