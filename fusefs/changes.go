@@ -32,8 +32,10 @@ func (r *Root) changed(srv *server, c change) {
 	if c.remove != "" {
 		r.epoch.Add(1)
 		r.cache.Remove(srv.cl, c.remove)
+		r.vfs.Forget(srv.cl, c.remove) // what was read of it proves nothing now (stream matching)
 	}
 	if c.put != "" {
+		r.vfs.Forget(srv.cl, c.put)
 		r.cache.InvalidateTree(srv.cl, c.put) // a directory replaced by a rename
 		r.cache.Put(srv.cl, c.put, c.entry)
 	}

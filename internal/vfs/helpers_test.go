@@ -249,3 +249,8 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// ftpEntry is a cache entry for a new file named name.
+func ftpEntry(name string) ftpclient.Entry {
+	return ftpclient.Entry{Name: name, Type: ftpclient.TypeFile, Mtime: time.Now()}
+}
