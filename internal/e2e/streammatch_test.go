@@ -5,17 +5,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/fxpfs/fxpfs/fxpcopy"
 	"github.com/fxpfs/fxpfs/internal/ctl"
 	"github.com/fxpfs/fxpfs/internal/realftpd"
-	"github.com/fxpfs/fxpfs/internal/vfs"
 )
 
-// matchMin is the mount's stream-matching threshold (the default).
-const matchMin = vfs.DefaultMatchMin
+// matchMin is the mount's stream-matching threshold (--match-min: fixed,
+// so that the test knows which files go by FXP; by default it is measured).
+const matchMin = 1 << 20
 
 // uploadedBy is the data-channel bytes the client sent to server name
 // between two snapshots (STOR/APPE: uploads).
@@ -75,7 +76,7 @@ func TestStreamMatching(t *testing.T) {
 	}
 	alpha.WriteFile(t, "/single/text.txt", text.Bytes())
 	beta.MkdirAll(t, "/in")
-	m := startMount(t, mountSpec{servers: []*realftpd.Server{alpha, beta}})
+	m := startMount(t, mountSpec{servers: []*realftpd.Server{alpha, beta}, args: []string{"--match-min", strconv.Itoa(matchMin)}})
 	a, b := func(p string) string { return m.path("alpha", p) }, func(p string) string { return m.path("beta", p) }
 
 	t.Run("rsync", func(t *testing.T) {

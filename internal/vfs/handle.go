@@ -99,6 +99,7 @@ type Handle struct {
 	target    string      // the path the upload under way writes, "" if none
 	tkind     targetKind  // what target is
 	tempDone  bool        // the temporary holds the whole file (truncated, nothing written): see flushLocked
+	upStart   time.Time   // when the last STOR started (link.go measures the upload rate)
 	openTrunc bool        // truncated by open(O_TRUNC), nothing done since: see flushLocked
 
 	// Mirror of the write state for stat and setattr of the file, which

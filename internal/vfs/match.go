@@ -55,10 +55,6 @@ import (
 // FXP, on a destination that cannot hash. MDTM has seconds; LIST-only
 // servers without MDTM are compared at the listing's precision.
 
-// DefaultMatchMin is the smallest source that stream matching replaces
-// by FXP (see Options.MatchMin and docs/benchmarks.md).
-const DefaultMatchMin = 1 << 20
-
 // matching is a writing handle's stream matching (state stateMatching).
 type matching struct {
 	w    *streammatch.Writer
@@ -76,12 +72,15 @@ type srcVersion struct {
 	mtime time.Time
 }
 
-// versionOf asks p's server for its SIZE and MDTM.
-func versionOf(ctx context.Context, cl *ftpclient.Client, p string) (srcVersion, error) {
+// versionOf asks p's server for its SIZE and MDTM; SIZE's reply time is
+// a round trip for link.go.
+func (v *VFS) versionOf(ctx context.Context, cl *ftpclient.Client, p string) (srcVersion, error) {
+	t0 := time.Now()
 	size, err := cl.Size(ctx, p)
 	if err != nil {
 		return srcVersion{}, err
 	}
+	v.link(cl).roundTrip(time.Since(t0))
 	mt, err := cl.ModTime(ctx, p)
 	if err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
 		return srcVersion{}, err
@@ -158,40 +157,52 @@ func (h *Handle) matchWrite(data []byte, off int64) (int, error) {
 // source (the bytes go on to the spool), else the stream's upload. wmu
 // held.
 func (h *Handle) decide() error {
-	m := h.m
-	src, ok := m.w.Likely()
-	var srcCl *ftpclient.Client
-	if ok {
-		srcCl = h.v.client(src.Server)
-	}
-	switch {
-	case !ok:
+	src, ok := h.m.w.Likely()
+	if !ok {
 		return h.stream("no file read through the mount has these bytes")
-	case src.Size < h.v.opts.MatchMin:
-		return h.stream(fmt.Sprintf("the source has %d bytes, below %d", src.Size, h.v.opts.MatchMin))
-	case srcCl == nil || (srcCl == h.cl && src.Path == h.currentPath()):
-		return h.stream("no other file to copy from")
 	}
-	at, err := versionOf(h.ctx, srcCl, src.Path)
-	if err != nil || at.size != src.Size || !sameTime(src.Mtime, at.mtime) {
-		return h.stream(fmt.Sprintf("the source changed on its server since it was read (%v)", err))
+	why, err := h.beginFXP(src)
+	switch {
+	case err != nil:
+		return err
+	case why != "":
+		return h.stream(why)
 	}
 	f, err := h.v.newSpool()
 	if err != nil {
 		return fmt.Errorf("spool for %s: %w", h.path, err)
 	}
-	if _, err := f.WriteAt(m.buf, 0); err != nil {
+	if _, err := f.WriteAt(h.m.buf, 0); err != nil {
 		f.Close()
 		return errorf("write spool of", h.path, err)
 	}
-	h.spool, m.buf = f, nil
+	h.spool, h.m.buf = f, nil
+	return nil
+}
+
+// beginFXP starts the FXP of src for this handle, after checking that src
+// is another file, still the version read, and worth an FXP (link.go); if
+// not, it says why (and the caller uploads). wmu held.
+func (h *Handle) beginFXP(src streammatch.SourceID) (why string, err error) {
+	m := h.m
+	srcCl := h.v.client(src.Server)
+	if srcCl == nil || (srcCl == h.cl && src.Path == h.currentPath()) {
+		return "no other file to copy from", nil
+	}
+	at, err := h.v.versionOf(h.ctx, srcCl, src.Path)
+	if err != nil || at.size != src.Size || !sameTime(src.Mtime, at.mtime) {
+		return fmt.Sprintf("the source changed on its server since it was read (%v)", err), nil
+	}
+	if min := h.v.matchMin(srcCl, h.cl); src.Size < min {
+		return fmt.Sprintf("the source has %d bytes: below %d, an upload costs less than an FXP", src.Size, min), nil
+	}
 	m.src, m.at, m.cl = src, at, srcCl
 	if _, err := h.startJob(srcCl, src.Path, true); err != nil {
-		return err
+		return "", err
 	}
 	h.v.log.Debug("written stream matches a file read through the mount: FXP instead of the upload",
 		"server", h.cl.Name(), "path", h.path, "src", src)
-	return nil
+	return "", nil
 }
 
 // stream ends matching before any FXP: the bytes written so far (the
@@ -238,8 +249,21 @@ func (h *Handle) unmatch() error {
 // handle is then streaming or spooled, to be uploaded as usual). wmu held.
 func (h *Handle) settleMatch() (bool, error) {
 	m := h.m
-	if h.spool == nil { // shorter than a block: just upload it
-		return false, h.stream("shorter than one block")
+	small := h.spool == nil // shorter than a block: the whole file is in m.buf
+	if small {
+		// No FXP was started while writing; whether the whole file is a
+		// copy shows now.
+		v := m.w.Verdict()
+		if v.Result != streammatch.Proven {
+			return false, h.stream("shorter than one block, and " + v.Reason)
+		}
+		why, err := h.beginFXP(v.Source)
+		switch {
+		case err != nil:
+			return false, err
+		case why != "":
+			return false, h.stream(why)
+		}
 	}
 	j := h.job
 	if j == nil {
@@ -251,9 +275,15 @@ func (h *Handle) settleMatch() (bool, error) {
 		h.v.log.Info("matched FXP not accepted: uploading what was written", "server", h.cl.Name(), "path", h.path,
 			"src", m.src, "why", why)
 		h.abandonJob(why)
+		if small {
+			return false, h.stream(why)
+		}
 		return false, h.unmatch()
 	}
 	h.job, h.m, h.st = nil, nil, stateSpooled
+	if small {
+		h.st = stateStreaming // uploaded, nothing local: later writes at the end append
+	}
 	h.v.log.Debug("matched FXP accepted", "server", h.cl.Name(), "path", h.path, "src", m.src, "bytes", h.size)
 	return true, nil
 }
@@ -273,7 +303,7 @@ func (h *Handle) checkMatch(m *matching, j *copyJob) string {
 	case v.Size != h.size || j.rec.Size != h.size:
 		return fmt.Sprintf("sizes differ: written %d, proven %d, copied %d", h.size, v.Size, j.rec.Size)
 	}
-	now, err := versionOf(h.ctx, m.cl, m.src.Path)
+	now, err := h.v.versionOf(h.ctx, m.cl, m.src.Path)
 	if err != nil {
 		return "the source's size and time could not be checked: " + err.Error()
 	}

@@ -246,3 +246,65 @@ func TestMatchBelowThresholdUploads(t *testing.T) {
 		t.Errorf("an ordinary upload used %d spools", e.v.Spools())
 	}
 }
+
+// TestMatchedSmallFile: a file shorter than one block is proven at close
+// and copied by FXP there, when the threshold allows.
+func TestMatchedSmallFile(t *testing.T) {
+	e := newEnv(t, setup{names: []string{"alpha", "beta"}, fxp: true, opts: Options{MatchMin: 4 << 10}})
+	data := e.putRandom("alpha", "/small.bin", 100_000)
+	before, up0 := e.eng.Counters(), e.uploaded()
+	copyByReadWrite(t, e, "/small.bin", "/dst.bin", 32<<10, nil)
+	e.diskEquals("beta", "/dst.bin", data)
+	if d := e.eng.Counters().MatchedFiles - before.MatchedFiles; d != 1 {
+		t.Errorf("matched copies %d, want 1", d)
+	}
+	if n := e.uploaded() - up0; n != 0 {
+		t.Errorf("uploaded %d bytes, want 0", n)
+	}
+	// Different bytes: uploaded as written.
+	want := copyByReadWrite(t, e, "/small.bin", "/dst2.bin", 32<<10, func(off int64, b []byte) []byte {
+		if off == 32<<10 {
+			b = bytes.Clone(b)
+			b[7]++
+		}
+		return b
+	})
+	e.diskEquals("beta", "/dst2.bin", want)
+	if d := e.eng.Counters().MatchedFiles - before.MatchedFiles; d != 1 {
+		t.Errorf("matched copies %d, want still 1", d)
+	}
+}
+
+func TestAdaptiveMatchMin(t *testing.T) {
+	tests := []struct {
+		name             string
+		srcRTT, dstRTT   time.Duration
+		upRate           float64 // bytes/s, 0: not measured
+		wantMin, wantMax int64
+	}{
+		{"nothing measured: priors (2 ms, 100 Mbit/s)", 0, 0, 0, 240_000, 260_000},
+		{"10 Mbit/s up, 30 ms", 30 * time.Millisecond, 0, 1.25e6, 370_000, 380_000},
+		{"10 Mbit/s up, LAN", 300 * time.Microsecond, 200 * time.Microsecond, 1.25e6, 4 << 10, 4 << 10},
+		{"loopback: uploads cost nothing", 100 * time.Microsecond, 100 * time.Microsecond, 500e6, 490_000, 510_000},
+		{"the slower server counts", time.Millisecond, 40 * time.Millisecond, 1.25e6, 495_000, 505_000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := adaptiveMatchMin(tc.srcRTT.Seconds(), tc.dstRTT.Seconds(), tc.upRate)
+			if got < tc.wantMin || got > tc.wantMax {
+				t.Errorf("threshold %d, want %d..%d", got, tc.wantMin, tc.wantMax)
+			}
+		})
+	}
+	// Measures: an upload's round trips are not bandwidth.
+	var l linkStats
+	l.roundTrip(10 * time.Millisecond)
+	l.uploaded(1<<20, 30*time.Millisecond+time.Second) // 1 MiB in 1 s of data
+	if _, rate := l.get(); rate < 0.99e6 || rate > 1.1e6 {
+		t.Errorf("measured rate %.0f B/s, want about 1 MiB/s", rate)
+	}
+	l.uploaded(1000, time.Millisecond) // too small to say anything
+	if _, rate := l.get(); rate < 0.99e6 || rate > 1.1e6 {
+		t.Errorf("a tiny upload moved the rate to %.0f", rate)
+	}
+}

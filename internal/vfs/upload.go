@@ -83,6 +83,9 @@ func (h *Handle) flushLocked(final bool) error {
 	if err != nil {
 		return h.failLocked(err)
 	}
+	if !matched && h.tkind != targetAppend && h.tkind != targetNone && !h.upStart.IsZero() {
+		h.v.link(h.cl).uploaded(h.size, time.Since(h.upStart))
+	}
 	if h.isDiscarded() { // unlinked while the upload ended: nothing to commit
 		h.abortUpload()
 		h.dirty = false

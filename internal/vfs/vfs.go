@@ -38,8 +38,9 @@ type Options struct {
 	IdleClose time.Duration
 
 	// MatchMin is the smallest source whose copy by read and write
-	// (rsync, gio copy...) is replaced by FXP (match.go); default
-	// DefaultMatchMin; negative: never match.
+	// (rsync, gio copy...) is replaced by FXP (match.go): 0 (the default)
+	// measures it from the servers' round trips and the upload rate
+	// (link.go); negative: never match.
 	MatchMin int64
 	// MatchBlock is the stream matcher's block size (streammatch); default
 	// streammatch.DefaultBlockSize.
@@ -73,6 +74,7 @@ type VFS struct {
 	temps        inflight           // temporary names being written (replace.go)
 	ix           *streammatch.Index // what readers were served (match.go); nil: no matching
 	clients      sync.Map           // server name → *ftpclient.Client, of every File made
+	links        sync.Map           // *ftpclient.Client → *linkStats (link.go)
 	noRenameOver sync.Map           // *ftpclient.Client → true: its server never renames onto a file
 }
 
@@ -91,16 +93,13 @@ func New(c *cache.Cache, eng *fxpcopy.Engine, opts Options) *VFS {
 	if opts.IdleClose <= 0 {
 		opts.IdleClose = defaultIdleClose
 	}
-	if opts.MatchMin == 0 {
-		opts.MatchMin = DefaultMatchMin
-	}
 	if opts.MatchBlock <= 0 {
 		opts.MatchBlock = streammatch.DefaultBlockSize
 	}
 	v := &VFS{cache: c, eng: eng, opts: opts, log: opts.Logger, copyGrace: copyGrace}
 	if eng != nil {
 		v.copyFn = eng.Copy
-		if opts.MatchMin > 0 {
+		if opts.MatchMin >= 0 {
 			v.ix = streammatch.NewIndex(streammatch.Options{BlockSize: opts.MatchBlock})
 		}
 	}

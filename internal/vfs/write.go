@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
@@ -115,6 +116,7 @@ func (h *Handle) openAppend() error {
 // directory) an existing file is overwritten in place, with a warning.
 func (h *Handle) openStor() (ftpclient.Upload, error) {
 	p := h.currentPath()
+	h.upStart = time.Now()
 	if h.tkind == targetTemp {
 		h.tempDone = false
 		return h.cl.OpenWrite(h.ctx, h.target, 0, ftpclient.WriteTruncate)
