@@ -247,8 +247,12 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 }
 
 // activeAddr tells the active side where to connect: PORT for IPv4, EPRT
-// for IPv6.
+// for IPv6. Some servers connect at once and answer only then (pyftpdlib),
+// so the reply is awaited StartWait at most, not CmdTimeout: a data
+// connection that does not come about within it will not.
 func (a *attempt) activeAddr(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.e.timing.startWait)
+	defer cancel()
 	p := a.port
 	host, _, _ := net.SplitHostPort(addr)
 	step := "PORT " + addr

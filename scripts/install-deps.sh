@@ -4,7 +4,7 @@
 # Run as root. Idempotent: safe to run again; it re-installs nothing that is
 # already present and up to date.
 #
-# - apt packages: vsftpd (test server), fuse3 (the mount), rsync/curl/lftp/rclone
+# - apt packages: vsftpd and python3-pyftpdlib (test servers), fuse3 (the mount), rsync/curl/lftp/rclone
 #   (tests and benchmarks), iproute2 (benchmark namespaces), and the libraries
 #   pure-ftpd links against.
 # - pure-ftpd conflicts with vsftpd in apt (both provide ftp-server), so its .deb
@@ -31,6 +31,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 APT_PKGS=(
 	vsftpd fuse3 rsync curl lftp rclone iproute2 ca-certificates openssl
+	python3-pyftpdlib # an asynchronous FTP server for FXP tests (internal/realftpd)
 	libsodium23 libwrap0 libcap2 libpam0g libpam-modules libssl3 libcrypt1
 	build-essential # cgo for `go test -race`
 )
