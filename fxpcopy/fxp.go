@@ -109,8 +109,11 @@ func (e *Engine) fxp(ctx context.Context, t *transfer, src, dst Endpoint, mode M
 		return nil
 	}
 	var ref *refusal
-	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || !a.d.sent {
+	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || a.pasv == nil {
 		return err
+	}
+	if !a.d.sent { // the source's transfer failed before the destination was asked for anything
+		return &refusal{step: "transfer", server: a.pasv.name(), err: err, remember: a.noDataConn}
 	}
 	// Both transfers had been asked for: did any data arrive? The attempt's
 	// connections are released by now, so this cannot wait on ourselves.
