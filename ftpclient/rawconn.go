@@ -186,10 +186,11 @@ func (r *RawConn) ReadReply(ctx context.Context) (Reply, error) {
 		// The final reply of a transfer comes when the transfer ends, which
 		// may be hours away (FXP): wait as long as ctx allows, not CmdTimeout.
 		// The caller watches progress and cancels ctx on a stall.
-		r.cn.ctl.longWait.Store(true)
-		defer r.cn.ctl.longWait.Store(false)
+		r.cn.ctl.unbounded()
 		r.c.longWaits.Add(1) // the server counts as busy, not silent (see sched.quiet)
 		defer r.c.longWaits.Add(-1)
+	} else {
+		r.cn.ctl.arm() // a reply not asked for by a command just sent (e.g. a second one)
 	}
 	err := r.c.run(ctx, r.cn, func(cn *conn) error {
 		var err error
@@ -224,8 +225,11 @@ func (r *RawConn) ReplyError(op, p string, rep Reply) error {
 	return r.c.translate(op, p, &textproto.Error{Code: rep.Code, Msg: rep.Msg})
 }
 
-// Pasv sends PASV and returns the address the server listens on ("h1,h2,h3,h4,p1,p2"
-// decoded to "ip:port"). The address is returned as the server gave it, for FXP.
+// Pasv sends PASV and returns the address the server listens on, for FXP:
+// the host this connection reached the server at, with the port of the
+// PASV reply. The host of the reply is never used: a server (hostile, or
+// behind NAT) naming another host would make the FXP peer connect there
+// (an FXP bounce), as it would our own data connections.
 func (r *RawConn) Pasv(ctx context.Context) (string, error) {
 	rep, err := r.Cmd(ctx, "PASV")
 	if err != nil {
@@ -237,6 +241,12 @@ func (r *RawConn) Pasv(ctx context.Context) (string, error) {
 	addr, err := parsePASV(rep.Msg)
 	if err != nil {
 		return "", r.c.translate("PASV", "", err)
+	}
+	pip, port, _ := net.SplitHostPort(addr)
+	if host := r.Host(); pip != host {
+		r.c.log.Info("ftp PASV names another address; giving the FXP peer the server's own",
+			"server", r.c.cfg.Name, "pasv", pip, "server_ip", host)
+		addr = net.JoinHostPort(host, port)
 	}
 	return addr, nil
 }

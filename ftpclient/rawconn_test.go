@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,5 +274,27 @@ func TestRawEprt(t *testing.T) {
 	}
 	if want := []string{"EPRT |1|127.0.0.3|2121|", "EPRT |2|2001:db8::7|40000|"}; fmt.Sprint(eprt) != fmt.Sprint(want) {
 		t.Errorf("sent %q, want %q", eprt, want)
+	}
+}
+
+// TestRawPasvNeverNamesAThirdHost: a PASV reply naming another host gives
+// the FXP peer the server's own address (the one we reached it at), with
+// the reply's port: no FXP bounce to a third host.
+func TestRawPasvNeverNamesAThirdHost(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) { s.pasvIP = "10,99,98,97" })
+	c := newFakeClient(t, s, nil)
+	ctx := ctxT(t)
+	r, err := c.AcquireRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release(nil)
+	addr, err := r.Pasv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if host != "127.0.0.1" || port == "" || port == "0" {
+		t.Errorf("Pasv = %q, want 127.0.0.1:<port>", addr)
 	}
 }

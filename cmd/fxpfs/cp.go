@@ -43,8 +43,9 @@ policy is fxp = "off" or FXP is refused, in which case the bytes are relayed
 through this host and the summary says why. Like cp(1): if DST is an existing
 directory (or ends in '/'), SRC is copied into it.
 
-On a terminal a progress line shows per file and total bytes, rate and ETA;
-otherwise one line per finished file is printed. The summary counts files,
+On a terminal a bar per transfer under way and a total bar show bytes, rate
+and ETA, with a line per finished file above them; otherwise one line per
+finished file is printed, and the totals every 10 seconds. The summary counts files,
 bytes, seconds, and how many went by FXP and how many were relayed. The exit
 status is non-zero if any file failed.`,
 		Example: `  fxpfs cp alpha:/pub/big.iso beta:/incoming/
@@ -131,11 +132,10 @@ func runCp(ctx context.Context, f *cpFlags, srcArg, dstArg string) error {
 		return fmt.Errorf("%s: %w", dstArg, err)
 	}
 	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify}
-	isTTY := term.IsTerminal(int(os.Stderr.Fd()))
-	prog := fxpcopy.NewPrinter(os.Stderr, isTTY)
-	opts.Plan = prog.SetPlan
-	sum, err := fxpcopy.New(p.log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.Update)
-	prog.Done()
+	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+	opts.Plan = prog.setPlan
+	sum, err := fxpcopy.New(p.log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.update)
+	prog.done()
 	fmt.Fprintln(os.Stderr, sum.String())
 	return err
 }

@@ -94,14 +94,14 @@ func runSync(ctx context.Context, f *syncFlags, srcArg, dstArg string) error {
 	}
 	opts := fxpcopy.SyncOptions{Delete: f.del, DryRun: f.dryRun, SizeOnly: f.sizeOnly, Jobs: f.jobs, Exclude: ex,
 		Copy: fxpcopy.Options{NoVerify: f.noVerify}}
-	var prog *fxpcopy.Printer
+	var prog *progress
 	if !f.dryRun {
-		prog = fxpcopy.NewPrinter(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
-		opts.Copy.Plan, opts.Copy.Progress = prog.SetPlan, prog.Update
+		prog = newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+		opts.Copy.Plan, opts.Copy.Progress = prog.setPlan, prog.update
 	}
 	sum, err := fxpcopy.New(p.log).Sync(ctx, p.src, dst, opts)
 	if prog != nil {
-		prog.Done()
+		prog.done()
 	}
 	if f.dryRun && sum.Plan != nil {
 		for _, l := range sum.Plan.Lines() {
