@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -83,6 +84,9 @@ func (c *ctlConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil && !(c.soft.Load() && isTimeout(err)) {
 		c.broken.Store(true)
+	}
+	if err != nil && isTimeout(err) && !c.soft.Load() {
+		err = &timeoutError{fmt.Sprintf("no complete reply to %s within %v", c.lastCmd(), c.timeout), err}
 	}
 	if n > 0 {
 		c.cl.touch()
@@ -182,6 +186,9 @@ func (d *dataConn) Read(p []byte) (int, error) {
 		d.cl.stats.bytesIn.Add(int64(n))
 		d.cl.touch()
 	}
+	if err != nil && isTimeout(err) {
+		err = &timeoutError{fmt.Sprintf("data connection: nothing received for %v", d.timeout), err}
+	}
 	return n, err
 }
 
@@ -198,8 +205,21 @@ func (d *dataConn) Write(p []byte) (int, error) {
 		d.cl.stats.bytesOut.Add(int64(n))
 		d.cl.touch()
 	}
+	if err != nil && isTimeout(err) {
+		err = &timeoutError{fmt.Sprintf("data connection: nothing sent for %v", d.timeout), err}
+	}
 	return n, err
 }
+
+// timeoutError says which bound expired, in words; it unwraps to the
+// network timeout (os.ErrDeadlineExceeded) for errors.Is and isTimeout.
+type timeoutError struct {
+	what string
+	err  error
+}
+
+func (e *timeoutError) Error() string { return e.what }
+func (e *timeoutError) Unwrap() error { return e.err }
 
 // tcp returns the TCP connection under TLS, if any.
 func (d *dataConn) tcp() *net.TCPConn {
