@@ -109,8 +109,11 @@ func (e *Engine) fxp(ctx context.Context, t *transfer, src, dst Endpoint, mode M
 		return nil
 	}
 	var ref *refusal
-	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || !a.d.sent {
+	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || a.pasv == nil {
 		return err
+	}
+	if !a.d.sent { // the source's transfer failed before the destination was asked for anything
+		return &refusal{step: "transfer", server: a.pasv.name(), err: err, remember: a.noDataConn}
 	}
 	// Both transfers had been asked for: did any data arrive? The attempt's
 	// connections are released by now, so this cannot wait on ourselves.
@@ -247,8 +250,12 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 }
 
 // activeAddr tells the active side where to connect: PORT for IPv4, EPRT
-// for IPv6.
+// for IPv6. Some servers connect at once and answer only then (pyftpdlib),
+// so the reply is awaited StartWait at most, not CmdTimeout: a data
+// connection that does not come about within it will not.
 func (a *attempt) activeAddr(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.e.timing.startWait)
+	defer cancel()
 	p := a.port
 	host, _, _ := net.SplitHostPort(addr)
 	step := "PORT " + addr

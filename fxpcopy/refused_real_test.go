@@ -100,7 +100,7 @@ func TestPureFTPdRefusedRepeatedly(t *testing.T) {
 	pure := realftpd.StartPureFTPd(t, realftpd.Options{Addr: "127.0.0.3", FXP: false, MaxClients: 4})
 	data := randomBytes(t, 50_000)
 	vs.WriteFile(t, "/a.bin", data)
-	const attempts = 6
+	const attempts = 5
 	for i := range attempts {
 		cs := client(t, vs, ftpclient.FXPAuto)
 		cfg := pure.Config("")
