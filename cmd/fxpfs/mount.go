@@ -112,10 +112,6 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	if err != nil {
 		return daemonReady(err)
 	}
-	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
-	if err != nil {
-		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
-	}
 	started := time.Now()
 	ctlCtx, ctlStop := context.WithCancel(context.Background())
 	defer ctlStop()
@@ -129,8 +125,14 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		}
 		return s
 	}
+	// The status socket answers before the mount appears, so that a script
+	// that waits for the mount can ask `fxpfs status` at once.
 	if err := ctl.Serve(ctlCtx, ctl.SocketPath(mp), snap, log); err != nil {
 		log.Warn("fxpfs status will not work for this mount", "err", err)
+	}
+	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
+	if err != nil {
+		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
 	}
 	log.Info("mounted", "mountpoint", mp, "servers", len(clients))
 	daemonReady(nil)
