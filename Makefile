@@ -51,8 +51,11 @@ BENCH ?= all
 bench: build
 	./scripts/bench.sh $(BENCH)
 
+# The fuzzers (listing parser, stream matcher; docs/fuzzing.md): make fuzz FUZZTIME=10m
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime 60s
+	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/vfs/streammatch -run '^$$' -fuzz FuzzVerdict -fuzztime $(FUZZTIME)
 
 deps:
 	./scripts/install-deps.sh

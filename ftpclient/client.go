@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sync/atomic"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Client is one configured server: its scheduler and every operation on it.
@@ -28,6 +30,8 @@ type Client struct {
 	noMdtmWrite atomic.Bool              // "MDTM time path" was refused
 	mdtmWriteOK atomic.Bool              // "MDTM time path" has worked at least once
 	connID      atomic.Int64
+	mdtmSerial  atomic.Bool // pipelined MDTM failed once: one at a time
+	mtimes      *lru.Cache[string, mtimeMemo]
 	activity    atomic.Int64 // UnixNano of the last sign of life (see sched.quiet)
 	longWaits   atomic.Int32 // FXP final replies being waited for (see sched.quiet)
 
@@ -75,6 +79,13 @@ func (cfg ServerConfig) Normalize() (ServerConfig, error) {
 	if cfg.User == "" {
 		cfg.User = "anonymous"
 	}
+	switch cfg.PreciseMtime {
+	case "":
+		cfg.PreciseMtime = MtimeAuto
+	case MtimeAuto, MtimeAlways, MtimeNever:
+	default:
+		return cfg, fmt.Errorf("server %s: precise_mtime %q: want auto, always or never", cfg.Name, cfg.PreciseMtime)
+	}
 	switch cfg.FXP {
 	case "":
 		cfg.FXP = FXPAuto
@@ -109,6 +120,7 @@ func New(cfg ServerConfig, log *slog.Logger) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{cfg: cfg, log: log, tlsCache: tls.NewLRUClientSessionCache(64)}
+	c.mtimes, _ = lru.New[string, mtimeMemo](mtimeMemoSize)
 	c.sched = newSched(c)
 	return c, nil
 }
@@ -186,7 +198,7 @@ func (c *Client) do(ctx context.Context, op, p string, idempotent bool, fn func(
 // ctx's error.
 func (c *Client) run(ctx context.Context, cn *conn, fn func(*conn) error) error {
 	stop := cn.bind(ctx)
-	err := fn(cn)
+	err := withCmd(cn, fn(cn))
 	if !stop() && err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 	}

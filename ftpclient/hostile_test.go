@@ -55,6 +55,7 @@ func TestHostileServer(t *testing.T) {
 		setup func(s *fakeServer)
 		cfg   func(*ftpclient.ServerConfig)
 		check func(t *testing.T, s *fakeServer, ents []ftpclient.Entry, err error)
+		bound time.Duration // the stated bound the failure must come within (0: just no hang)
 	}{
 		{
 			name: "empty directory as 550",
@@ -115,6 +116,7 @@ func TestHostileServer(t *testing.T) {
 		},
 		{
 			name:  "never greets",
+			bound: 500 * time.Millisecond, // DialTimeout, not retried
 			setup: func(s *fakeServer) { s.greeting = "" },
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
 				if !errors.Is(err, ftpclient.ErrTimeout) {
@@ -124,6 +126,7 @@ func TestHostileServer(t *testing.T) {
 		},
 		{
 			name:  "never answers LIST",
+			bound: 500 * time.Millisecond, // CmdTimeout, not retried
 			setup: func(s *fakeServer) { s.handlers["LIST"] = func(*fakeConn, string) {} },
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
 				if !errors.Is(err, ftpclient.ErrTimeout) {
@@ -132,7 +135,8 @@ func TestHostileServer(t *testing.T) {
 			},
 		},
 		{
-			name: "data connection stalls",
+			name:  "data connection stalls",
+			bound: 500 * time.Millisecond, // DataTimeout, no wait for a final reply, not retried
 			setup: func(s *fakeServer) {
 				s.handlers["LIST"] = func(fc *fakeConn, _ string) {
 					fc.reply("150 here it comes")
@@ -151,6 +155,7 @@ func TestHostileServer(t *testing.T) {
 		},
 		{
 			name:  "server full",
+			bound: 2 * time.Second, // 4 attempts, backoff 50 ms .. 2 s
 			setup: func(s *fakeServer) { s.greeting = "421 Too many users" },
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
 				if !errors.Is(err, ftpclient.ErrUnavailable) {
@@ -181,7 +186,11 @@ func TestHostileServer(t *testing.T) {
 			}
 			defer c.Close()
 			var ents []ftpclient.Entry
+			start := time.Now()
 			within(t, 10*time.Second, func() { ents, err = c.List(context.Background(), "/dir") })
+			if took := time.Since(start); tt.bound > 0 && took > tt.bound+slack {
+				t.Errorf("failed after %v, bound %v", took.Round(time.Millisecond), tt.bound)
+			}
 			tt.check(t, s, ents, err)
 		})
 	}
@@ -339,4 +348,73 @@ func TestCloseInterruptsBlockedRead(t *testing.T) {
 			t.Error("Read after Close succeeded")
 		}
 	})
+}
+
+// TestErrorText: replies are worded as they are, for the command that got
+// them (a 550 to PASV is no "no such file"), and server and user text is
+// printed with control characters and invalid UTF-8 escaped.
+func TestErrorText(t *testing.T) {
+	evil := "550 \x1b[2J\x1b[31mred\r\x00 \xff\u200b"
+	tests := []struct {
+		name      string
+		setup     func(s *fakeServer)
+		op        func(c *ftpclient.Client) error
+		notKind   error
+		wantInMsg []string
+	}{
+		{
+			name: "550 to PASV during a listing",
+			setup: func(s *fakeServer) {
+				s.handlers["PASV"] = func(fc *fakeConn, _ string) { fc.reply("550 Permission denied.") }
+			},
+			op:        func(c *ftpclient.Client) error { _, err := c.List(context.Background(), "/d"); return err },
+			notKind:   ftpclient.ErrNotFound,
+			wantInMsg: []string{"LIST /d: PASV: server replied 550 Permission denied."},
+		},
+		{
+			name:      "550 to PASV during a download",
+			setup:     func(s *fakeServer) { s.handlers["PASV"] = func(fc *fakeConn, _ string) { fc.reply("550 no passive") } },
+			op:        func(c *ftpclient.Client) error { _, err := c.OpenRead(context.Background(), "/f", 0); return err },
+			notKind:   ftpclient.ErrNotFound,
+			wantInMsg: []string{"RETR /f: PASV: server replied 550 no passive"},
+		},
+		{
+			name:      "control characters in a reply",
+			setup:     func(s *fakeServer) { s.handlers["DELE"] = func(fc *fakeConn, _ string) { fc.reply(evil) } },
+			op:        func(c *ftpclient.Client) error { return c.Remove(context.Background(), "/f") },
+			wantInMsg: []string{`\x1b[2J\x1b[31mred\r\x00 \xff\u200b`},
+		},
+		{
+			name:      "control characters in a path",
+			setup:     func(s *fakeServer) { s.handlers["DELE"] = func(fc *fakeConn, _ string) { fc.reply("450 busy") } },
+			op:        func(c *ftpclient.Client) error { return c.Remove(context.Background(), "/a\x1b]0;title\x07b") },
+			wantInMsg: []string{`DELE /a\x1b]0;title\ab`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeServer(t, tt.setup)
+			s.handlers["LIST"] = listHandler("-rw-r--r-- 1 u g 5 Mar  1  2020 f\r\n")
+			c := newFakeClient(t, s, nil)
+			err := tt.op(c)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if tt.notKind != nil && errors.Is(err, tt.notKind) {
+				t.Errorf("classified as %v: %v", tt.notKind, err)
+			}
+			for _, w := range tt.wantInMsg {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q lacks %q", msg, w)
+				}
+			}
+			for _, r := range msg {
+				if r < 0x20 || r == 0x7f || r == 0xfffd || r == '\u200b' {
+					t.Errorf("raw control or invalid character %U in %q", r, msg)
+					break
+				}
+			}
+		})
+	}
 }

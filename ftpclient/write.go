@@ -75,7 +75,7 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 				cn.transfer = false // the final reply was read
 			}
 		}
-		u.err = err
+		u.err = withCmd(cn, err)
 	}()
 	select {
 	case <-started:

@@ -119,7 +119,7 @@ func newSide(ctx context.Context, ep Endpoint) (syncSide, error) {
 	cfg := ep.Client.Config()
 	return syncSide{
 		Endpoint:  ep,
-		exactList: (f.MLSD && !cfg.DisableMLSD) || (cfg.PreciseMtime && f.MDTM),
+		exactList: (f.MLSD && !cfg.DisableMLSD) || (cfg.PreciseMtime == ftpclient.MtimeAlways && f.MDTM),
 		mdtm:      f.MDTM,
 	}, nil
 }

@@ -26,6 +26,8 @@ type mountFlags struct {
 	daemon     bool
 	cacheDirs  int
 	debugFUSE  bool
+	directIO   bool
+	rawLinks   bool
 }
 
 func newMountCmd() *cobra.Command {
@@ -59,6 +61,11 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	cmd.Flags().BoolVar(&f.debugFUSE, "debug-fuse", false, "also trace every FUSE request from the kernel (very verbose)")
 	cmd.Flags().BoolVarP(&f.daemon, "daemon", "d", false, "return once mounted and serve in the background")
 	cmd.Flags().IntVar(&f.cacheDirs, "cache-dirs", 10000, "directory listings kept in the cache per server")
+	cmd.Flags().BoolVar(&f.directIO, "direct-io", false,
+		"read without the kernel page cache: no read-ahead, no caching between opens (config: direct_io = true)")
+	cmd.Flags().BoolVar(&f.rawLinks, "raw-symlinks", false,
+		"show the servers' symlink targets as listed: an absolute target then points into THIS host's files "+
+			"(default: confined to the server's folder; config: raw_symlinks = true)")
 	return cmd
 }
 
@@ -100,14 +107,16 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	}()
 	eng := fxpcopy.New(log)
 	root, err := fusefs.NewRoot(clients, cache.New(f.cacheDirs), eng, fusefs.Options{
-		ReadOnly:   f.readOnly,
-		AllowOther: f.allowOther,
-		Debug:      f.debugFUSE,
-		SetOwner:   true,
-		UID:        uint32(f.uid),
-		GID:        uint32(f.gid),
-		FsName:     "fxpfs",
-		Logger:     log,
+		ReadOnly:    f.readOnly,
+		AllowOther:  f.allowOther,
+		Debug:       f.debugFUSE,
+		SetOwner:    true,
+		UID:         uint32(f.uid),
+		GID:         uint32(f.gid),
+		FsName:      "fxpfs",
+		DirectIO:    f.directIO || f.file.DirectIO,
+		RawSymlinks: f.rawLinks || f.file.RawSymlinks,
+		Logger:      log,
 	})
 	if err != nil {
 		return daemonReady(err)
@@ -125,11 +134,11 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		}
 		return s
 	}
-	// The status socket answers before the mount appears, so that a script
-	// that waits for the mount can ask `fxpfs status` at once.
 	if err := ctl.Serve(ctlCtx, ctl.SocketPath(mp), snap, log); err != nil {
 		log.Warn("fxpfs status will not work for this mount", "err", err)
 	}
+	// The status socket is up before the mount shows: whoever sees the
+	// mount can ask `fxpfs status` at once.
 	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
 	if err != nil {
 		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
