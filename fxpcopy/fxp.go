@@ -227,11 +227,9 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 		named, err := p.conn.Pasv(ctx)
 		a.pasvRTT = time.Since(start)
 		if err == nil {
-			nhost, port, _ := net.SplitHostPort(named)
-			if nhost != host {
-				a.log.Info("PASV reply names another address; FXP uses the server's own",
-					"server", p.name(), "pasv", nhost, "server_ip", host)
-			}
+			// Pasv already gives the server's own address (and logs a reply
+			// naming another); only its port is taken here all the same.
+			_, port, _ := net.SplitHostPort(named)
 			return net.JoinHostPort(host, port), nil
 		}
 		var oe *ftpclient.OpError
