@@ -151,7 +151,7 @@ func TestMmapRead(t *testing.T) {
 func TestHelperMmap(t *testing.T) {
 	p := os.Getenv("FXPFS_MMAP_FILE")
 	if p == "" {
-		t.Skip("helper process for TestMmapRead")
+		return // not a test of its own: TestMmapRead runs it as a child process
 	}
 	f, err := os.Open(p)
 	if err != nil {

@@ -200,8 +200,11 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 			}
 			return nil
 		}
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		if ctx.Err() != nil {
+			if !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			}
+			return err
 		}
 		if finalErr(err) {
 			return err

@@ -45,12 +45,15 @@ func (r *refusal) Error() string {
 
 func (r *refusal) Unwrap() error { return r.err }
 
+// replyText is a server reply as fxpcopy quotes it in errors, records and
+// logs: one line, at most 200 bytes of it, control characters (and bytes
+// that are not UTF-8) escaped, so that a server cannot steer a terminal.
 func replyText(r ftpclient.Reply) string {
 	msg := strings.ReplaceAll(r.Msg, "\n", " / ")
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
 	}
-	return fmt.Sprintf("%d %s", r.Code, msg)
+	return fmt.Sprintf("%d %s", r.Code, ftpclient.Printable(msg))
 }
 
 // side is one server's part in an FXP attempt.
@@ -109,8 +112,11 @@ func (e *Engine) fxp(ctx context.Context, t *transfer, src, dst Endpoint, mode M
 		return nil
 	}
 	var ref *refusal
-	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || !a.d.sent {
+	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || a.pasv == nil {
 		return err
+	}
+	if !a.d.sent { // the source's transfer failed before the destination was asked for anything
+		return &refusal{step: "transfer", server: a.pasv.name(), err: err, remember: a.noDataConn}
 	}
 	// Both transfers had been asked for: did any data arrive? The attempt's
 	// connections are released by now, so this cannot wait on ourselves.
@@ -221,11 +227,9 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 		named, err := p.conn.Pasv(ctx)
 		a.pasvRTT = time.Since(start)
 		if err == nil {
-			nhost, port, _ := net.SplitHostPort(named)
-			if nhost != host {
-				a.log.Info("PASV reply names another address; FXP uses the server's own",
-					"server", p.name(), "pasv", nhost, "server_ip", host)
-			}
+			// Pasv already gives the server's own address (and logs a reply
+			// naming another); only its port is taken here all the same.
+			_, port, _ := net.SplitHostPort(named)
 			return net.JoinHostPort(host, port), nil
 		}
 		var oe *ftpclient.OpError
@@ -247,8 +251,12 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 }
 
 // activeAddr tells the active side where to connect: PORT for IPv4, EPRT
-// for IPv6.
+// for IPv6. Some servers connect at once and answer only then (pyftpdlib),
+// so the reply is awaited StartWait at most, not CmdTimeout: a data
+// connection that does not come about within it will not.
 func (a *attempt) activeAddr(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.e.timing.startWait)
+	defer cancel()
 	p := a.port
 	host, _, _ := net.SplitHostPort(addr)
 	step := "PORT " + addr

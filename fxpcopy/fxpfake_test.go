@@ -267,6 +267,7 @@ func TestCopyErrors(t *testing.T) {
 		src, dst func(*fakeFTP)
 		cfg      func(*ftpclient.ServerConfig) // both clients
 		cancel   bool
+		noSource bool
 		want     error
 		attempts int  // ways tried (0: not checked)
 		intact   bool // DestinationIntact
@@ -281,6 +282,13 @@ func TestCopyErrors(t *testing.T) {
 		{name: "no space at the end of STOR", dst: func(f *fakeFTP) {
 			f.storFinal = func(string, int64) string { return "552 Quota exceeded" }
 		}, want: ftpclient.ErrNoSpace, attempts: 1},
+		{name: "relayed STOR refused: no space", dst: func(f *fakeFTP) {
+			f.storReply = func(string) string { return "552 Disk full" }
+		}, cfg: func(c *ftpclient.ServerConfig) { c.FXP = ftpclient.FXPOff }, want: ftpclient.ErrNoSpace, attempts: 1, intact: true},
+		{name: "source missing", noSource: true, want: ftpclient.ErrNotFound},
+		{name: "FXP forced and refused", src: func(f *fakeFTP) { f.refuseForeign = true },
+			dst: func(f *fakeFTP) { f.refuseForeign = true },
+			cfg: func(c *ftpclient.ServerConfig) { c.FXP = ftpclient.FXPForce }, want: ErrFXPRefused, attempts: 2},
 		{name: "cancelled", src: func(f *fakeFTP) { f.rate = 200 << 10 }, cancel: true, want: context.Canceled},
 		{name: "stall", src: func(f *fakeFTP) { f.stallAfter = 100_000 },
 			cfg: func(c *ftpclient.ServerConfig) { c.DataTimeout = time.Second }, want: ftpclient.ErrTimeout, attempts: 3},
@@ -295,7 +303,9 @@ func TestCopyErrors(t *testing.T) {
 			}
 			src := startFake(t, "src", "127.0.0.2", ss...)
 			dst := startFake(t, "dst", "127.0.0.3", ds...)
-			src.put("/a.bin", randomBytes(t, 1<<20))
+			if !c.noSource {
+				src.put("/a.bin", randomBytes(t, 1<<20))
+			}
 			var cm []func(*ftpclient.ServerConfig)
 			if c.cfg != nil {
 				cm = append(cm, c.cfg)

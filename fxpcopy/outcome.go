@@ -48,13 +48,13 @@ func failureKind(err error) string {
 }
 
 // finalErr reports a failure no other way of copying would avoid: the file
-// itself is refused (missing, no permission, no space), or the copy was
-// interrupted.
+// itself is refused (missing, no permission, no space). (An interrupted
+// copy is told by its ctx, not by its error: an attempt's own deadlines
+// also end in context.DeadlineExceeded.)
 func finalErr(err error) bool {
 	var di *dstIntact
 	var fe *fileError
-	return errors.As(err, &di) || errors.As(err, &fe) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	return errors.As(err, &di) || errors.As(err, &fe)
 }
 
 // fileError marks a reply that concerns the file, not the way it is copied

@@ -29,6 +29,7 @@ type mountFlags struct {
 	directIO   bool
 	rawLinks   bool
 	matchMin   int64
+	helper     bool // run by mount(8) (helper.go): quiet on success
 }
 
 func newMountCmd() *cobra.Command {
@@ -62,6 +63,8 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	cmd.Flags().BoolVar(&f.debugFUSE, "debug-fuse", false, "also trace every FUSE request from the kernel (very verbose)")
 	cmd.Flags().BoolVarP(&f.daemon, "daemon", "d", false, "return once mounted and serve in the background")
 	cmd.Flags().IntVar(&f.cacheDirs, "cache-dirs", 10000, "directory listings kept in the cache per server")
+	cmd.Flags().BoolVar(&f.helper, "mount-helper", false, "run as mount(8)'s helper (set by the helper itself)")
+	_ = cmd.Flags().MarkHidden("mount-helper")
 	cmd.Flags().BoolVar(&f.directIO, "direct-io", false,
 		"read without the kernel page cache: no read-ahead, no caching between opens (config: direct_io = true)")
 	cmd.Flags().Int64Var(&f.matchMin, "match-min", 0,
@@ -83,7 +86,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		return fmt.Errorf("mount point %s is not a directory", mp)
 	}
 	if f.daemon && !isDaemonChild() {
-		return startDaemon(mp)
+		return startDaemon(mp, f.helper)
 	}
 	log, closer, err := f.logger()
 	if err != nil {

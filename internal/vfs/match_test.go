@@ -308,3 +308,25 @@ func TestAdaptiveMatchMin(t *testing.T) {
 		t.Errorf("a tiny upload moved the rate to %.0f", rate)
 	}
 }
+
+// TestMatchedCopyOneConnectionPerServer: servers that allow one connection
+// each. The program's reader holds the source's while the matched FXP
+// wants it too, and the program closes the destination (waiting for the
+// FXP) before the source: the FXP gets the connection once the reader is
+// done, nothing waits on itself.
+func TestMatchedCopyOneConnectionPerServer(t *testing.T) {
+	e := newEnv(t, setup{names: []string{"alpha", "beta"}, fxp: true, maxConns: 1,
+		srvOpts: []ftptest.Option{ftptest.WithMaxConns(1)}})
+	data := e.putRandom("alpha", "/src.bin", 6<<20)
+	done := make(chan []byte, 1)
+	go func() { done <- copyByReadWrite(t, e, "/src.bin", "/dst.bin", 64<<10, nil) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the copy did not end within 60 s")
+	}
+	e.diskEquals("beta", "/dst.bin", data)
+	if c := e.eng.Counters(); c.MatchedFiles != 1 {
+		t.Errorf("counters %+v: want the copy matched", c)
+	}
+}

@@ -170,8 +170,9 @@ func (v *VFS) SetMeta(ctx context.Context, cl *ftpclient.Client, p string, mtime
 
 // Node is what the VFS needs from the layer above for one file (fusefs's
 // file node implements it): where the file is now, and how to tell the
-// kernel about changes it did not make itself. Gone and Changed must not
-// block on the kernel.
+// kernel about changes it did not make itself. Gone and Changed may wait
+// for the kernel only briefly and bounded: they are called with the
+// handle's locks held, while a kernel request may be under way.
 type Node interface {
 	// Path is the file's current mount path on its server (it may have
 	// been renamed while open); an error once it was unlinked.
