@@ -307,7 +307,7 @@ func (h *Handle) checkMatch(m *matching, j *copyJob) string {
 	if err != nil {
 		return "the source's size and time could not be checked: " + err.Error()
 	}
-	if now != m.at {
+	if now.size != m.at.size || !now.mtime.Equal(m.at.mtime) {
 		return fmt.Sprintf("the source changed on its server during the FXP (size %d→%d, time %v→%v)",
 			m.at.size, now.size, m.at.mtime, now.mtime)
 	}
