@@ -22,9 +22,10 @@ import (
 // commands vfs times itself (SIZE of a source, RNFR/RNTO of an upload);
 // the upload rate is the destination's, from the uploads of at least
 // rateMinBytes it carried out (STOR to its final reply, less three round
-// trips). Until a server has been
-// measured, priors stand in: 2 ms and 100 Mbit/s (2.5 MB), so that the
-// first files of a copy are uploaded rather than FXP'd on a guess.
+// trips). Until a server has been measured, priors stand in: 2 ms and a
+// 10 Mbit/s uplink (25 KB; 4 KB once the round trip is known to be
+// 0.3 ms). The prior leans to FXP: moving the bytes server to server is
+// what fxpfs is for, and a fast uplink shows in the first large upload.
 
 // fxpExtraRoundTrips is what a matched FXP costs beyond an upload, in
 // command round trips.
@@ -33,10 +34,10 @@ const fxpExtraRoundTrips = 10
 // Priors and limits of the measures.
 const (
 	priorRTT     = 2 * time.Millisecond
-	priorUpRate  = 12.5e6   // bytes/s: 100 Mbit/s
-	rateMinBytes = 16 << 10 // uploads smaller than this say little about the rate
-	ewmaWeight   = 0.25     // weight of a new sample
-	minMatchMin  = 4 << 10  // below a page, an FXP never pays
+	priorUpRate  = 1.25e6  // bytes/s: 10 Mbit/s, a home line's uplink
+	rateMinBytes = 1 << 20 // smaller uploads pass in a shaper's burst or TCP's first windows: not the line's rate
+	ewmaWeight   = 0.25    // weight of a new sample
+	minMatchMin  = 4 << 10 // below a page, an FXP never pays
 )
 
 // linkStats are what vfs measured of one server's link.

@@ -282,7 +282,7 @@ func TestAdaptiveMatchMin(t *testing.T) {
 		upRate           float64 // bytes/s, 0: not measured
 		wantMin, wantMax int64
 	}{
-		{"nothing measured: priors (2 ms, 100 Mbit/s)", 0, 0, 0, 240_000, 260_000},
+		{"nothing measured: priors (2 ms, 10 Mbit/s)", 0, 0, 0, 24_000, 26_000},
 		{"10 Mbit/s up, 30 ms", 30 * time.Millisecond, 0, 1.25e6, 370_000, 380_000},
 		{"10 Mbit/s up, LAN", 300 * time.Microsecond, 200 * time.Microsecond, 1.25e6, 4 << 10, 4 << 10},
 		{"loopback: uploads cost nothing", 100 * time.Microsecond, 100 * time.Microsecond, 500e6, 490_000, 510_000},
@@ -299,11 +299,11 @@ func TestAdaptiveMatchMin(t *testing.T) {
 	// Measures: an upload's round trips are not bandwidth.
 	var l linkStats
 	l.roundTrip(10 * time.Millisecond)
-	l.uploaded(1<<20, 30*time.Millisecond+time.Second) // 1 MiB in 1 s of data
+	l.uploaded(4<<20, 30*time.Millisecond+4*time.Second) // 4 MiB in 4 s of data
 	if _, rate := l.get(); rate < 0.99e6 || rate > 1.1e6 {
 		t.Errorf("measured rate %.0f B/s, want about 1 MiB/s", rate)
 	}
-	l.uploaded(1000, time.Millisecond) // too small to say anything
+	l.uploaded(100_000, time.Millisecond) // too small to say anything (a shaper's burst)
 	if _, rate := l.get(); rate < 0.99e6 || rate > 1.1e6 {
 		t.Errorf("a tiny upload moved the rate to %.0f", rate)
 	}
