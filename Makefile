@@ -59,13 +59,16 @@ fmt:
 demo: build
 	./scripts/demo.sh
 
-# BENCH=mount|fxp|sync|all (default all); see scripts/bench.sh --help.
+# BENCH=mount|fxp|sync|read|all (default all); see scripts/bench.sh --help.
 BENCH ?= all
 bench: build
 	./scripts/bench.sh $(BENCH)
 
+# The fuzzers (listing parser, stream matcher; docs/fuzzing.md): make fuzz FUZZTIME=10m
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime 60s
+	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/vfs/streammatch -run '^$$' -fuzz FuzzVerdict -fuzztime $(FUZZTIME)
 
 deps:
 	./scripts/install-deps.sh

@@ -4,9 +4,10 @@
 # Run as root. Idempotent: safe to run again; it re-installs nothing that is
 # already present and up to date.
 #
-# - apt packages: vsftpd (test server), fuse3 (the mount), rsync/curl/lftp/rclone/jq
-#   (tests and benchmarks), iproute2 (benchmark namespaces), gio/gvfs/dbus (the
-#   desktop trash tests), and the libraries pure-ftpd links against.
+# - apt packages: vsftpd and python3-pyftpdlib (test servers), fuse3 (the mount),
+#   rsync/curl/lftp/rclone/jq (tests and benchmarks), iproute2 (benchmark
+#   namespaces), gio/gvfs/dbus (the desktop trash tests), and the libraries
+#   pure-ftpd links against.
 # - pure-ftpd conflicts with vsftpd in apt (both provide ftp-server), so its .deb
 #   is fetched with `apt-get download` and unpacked with `dpkg-deb -x` into
 #   $FXPFS_TEST_PREFIX/pure-ftpd (default /opt/fxpfs-test/pure-ftpd). No service
@@ -31,6 +32,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 APT_PKGS=(
 	vsftpd fuse3 rsync curl lftp rclone iproute2 jq ca-certificates openssl
+	python3-pyftpdlib # an asynchronous FTP server for FXP tests (internal/realftpd)
 	libsodium23 libwrap0 libcap2 libpam0g libpam-modules libssl3 libcrypt1
 	build-essential # cgo for `go test -race`
 	# The desktop trash tests: gio (GIO, as file managers use it), gvfs's
