@@ -81,6 +81,12 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 	if err != nil {
 		return err
 	}
+	if opts.NoRelay {
+		if !tryFXP {
+			return fmt.Errorf("%w: %s, and the caller wants no relay", ErrFXPRefused, why)
+		}
+		allowRelay = false
+	}
 	size, err := src.Client.Size(ctx, src.Path)
 	if err != nil {
 		return fmt.Errorf("size of source: %w", err)

@@ -148,6 +148,9 @@ type Options struct {
 	// Origin, if set, is recorded in the Record and counted apart
 	// (Counters.MatchedFiles for OriginMatchedStream).
 	Origin Origin
+	// NoRelay: FXP or fail, never a relay through this host (the caller
+	// has the bytes already: vfs's stream matching uploads them instead).
+	NoRelay bool
 }
 
 // Record is the outcome of one transfer (also kept in the engine's history).
