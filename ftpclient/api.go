@@ -66,6 +66,12 @@ type ServerConfig struct {
 	DisableMLSD bool // force LIST even where FEAT offers MLSD
 	DisableEPSV bool // use PASV even where EPSV works
 
+	// TLS trust (default: the system's roots, for Host) and FXP data
+	// protection; README "TLS" states the rules.
+	TLSCAFile      string // PEM file of CA certificates trusted instead of the system's roots
+	TLSFingerprint string // "sha256:<hex>" of the only certificate accepted (pin: issuer, name, dates unchecked)
+	FXPClearData   bool   // FXP may send this TLS server's data in clear (PROT C) where no encrypted way exists
+
 	DialTimeout time.Duration // default 10s: TCP connect + greeting + login
 	CmdTimeout  time.Duration // default 30s: one control-channel reply
 	DataTimeout time.Duration // default 60s: no data-channel progress for this long is an error

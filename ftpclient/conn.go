@@ -35,6 +35,8 @@ type conn struct {
 	br  *bufio.Reader
 	sc  *ftp.ServerConn // created on first use (transfers, simple commands)
 
+	sessions *sessionStore // TLS sessions of ctl, resumed by its data connections
+
 	idleSince time.Time
 	transfer  bool // a transfer is in flight: a final reply is outstanding
 	dirty     bool // a state-changing raw command (PROT, CWD, TYPE A, ...) was sent
