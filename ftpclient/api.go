@@ -104,6 +104,7 @@ type Features struct {
 	SiteChmod, SiteUtime                     bool
 	Hashes                                   []string // HASH algorithms (RFC draft), e.g. "SHA-256", "MD5"
 	XMD5, XSHA1, XCRC                        bool
+	SSCN, CPSV                               bool // the server can be the TLS client of a data connection (FXP over TLS)
 }
 
 // Stats are counters for one server since the Client was made.

@@ -234,3 +234,47 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestRawTLSModes: a raw connection left in PROT C or SSCN ON (FXP between
+// TLS servers) is not pooled; put back with PROT P or SSCN OFF it is kept;
+// the pool's own transfers work on it afterwards.
+func TestRawTLSModes(t *testing.T) {
+	srv := realftpd.StartProFTPD(t, realftpd.Options{TLS: true})
+	c, err := ftpclient.New(srv.Config("modes"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxT(t)
+	if f, err := c.Features(ctx); err != nil || !f.SSCN {
+		t.Fatalf("proftpd FEAT: SSCN %v, %v", f.SSCN, err)
+	}
+	for _, tt := range []struct {
+		cmds []string
+		kept bool
+	}{
+		{[]string{"PROT C"}, false},
+		{[]string{"PROT C", "PROT P"}, true},
+		{[]string{"SSCN ON"}, false},
+		{[]string{"SSCN ON", "SSCN"}, false},
+		{[]string{"SSCN ON", "SSCN OFF"}, true},
+	} {
+		r, err := c.AcquireRaw(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range tt.cmds {
+			if rep, err := r.Cmd(ctx, "%s", cmd); err != nil || rep.Code/100 != 2 {
+				t.Fatalf("%v: %s: %+v %v", tt.cmds, cmd, rep, err)
+			}
+		}
+		before := c.Stats().Dials
+		r.Release(nil)
+		if _, err := c.List(ctx, "/"); err != nil {
+			t.Fatalf("%v: List after: %v", tt.cmds, err)
+		}
+		if kept := c.Stats().Dials == before; kept != tt.kept {
+			t.Errorf("%v: connection kept = %v, want %v", tt.cmds, kept, tt.kept)
+		}
+	}
+}

@@ -181,7 +181,9 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 			return fmt.Errorf("%w (fxp=\"force\"): %s", ErrFXPRefused, strings.Join(reasons, "; "))
 		}
 	}
-	t.update(func(r *Record) { r.Mode, r.Fallback = ModeRelay, strings.Join(reasons, "; ") })
+	t.update(func(r *Record) {
+		r.Mode, r.Fallback, r.Protection = ModeRelay, strings.Join(reasons, "; "), relayNote(src, dst)
+	})
 	e.log.Warn("not server-to-server: relaying the data through this host",
 		"src", src.String(), "dst", dst.String(), "bytes", size-off, "why", strings.Join(reasons, "; "))
 	return e.relay(ctx, t, src, dst, size, off)

@@ -15,8 +15,9 @@
 //     step is refused and no data reached the destination, both control
 //     connections are dropped (which aborts both sides), the partial file is
 //     removed, and the reversed orientation is tried (PASV to the source).
-//     Over TLS the servers' direct data connection is sent in clear (PROT C):
-//     neither server can be the other's TLS client.
+//     Where a server uses TLS, protect.go decides how the servers' direct
+//     data connection is protected (SSCN/CPSV for encrypted FXP; clear only
+//     where fxp_clear_data allows it; else the orientation is refused).
 //  4. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
 //  5. Verify: destination SIZE equals the source's, plus a common hash
 //     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch
@@ -100,9 +101,14 @@ type Record struct {
 	Duration time.Duration
 	Mode     Mode
 	Fallback string // why FXP was not used / why the orientation flipped ("" if not)
-	Verified string // e.g. "size", "size+SHA-256", "" if not verified
-	Err      string // "" on success
-	Active   bool
+	// Protection says how the data was protected where a TLS server took
+	// part: "TLS, a is the TLS client (SSCN)", "clear, allowed by
+	// fxp_clear_data on a, b (...)", or for a relay each leg's; "" when
+	// neither server uses TLS.
+	Protection string
+	Verified   string // e.g. "size", "size+SHA-256", "" if not verified
+	Err        string // "" on success
+	Active     bool
 }
 
 // Rate is the transfer rate in bytes per second so far.
@@ -143,6 +149,8 @@ type Engine struct {
 	// beforeVerify, if set (tests only), runs after the data moved and
 	// before verification.
 	beforeVerify func(Record)
+
+	tlsMem protMemory // what TLS between servers has taught (protect.go)
 }
 
 // transfer is one running copy.

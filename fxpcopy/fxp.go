@@ -52,12 +52,7 @@ type side struct {
 	conn *ftpclient.RawConn
 	path string // server-absolute path
 	role string // "source" or "destination"
-
-	clearData bool // PROT C was sent on this TLS session
 }
-
-// errProtC makes Release destroy a TLS session switched to PROT C.
-var errProtC = errors.New("fxpcopy: session left in PROT C")
 
 func (s *side) name() string { return s.ep.Client.Name() }
 
@@ -95,12 +90,7 @@ func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint,
 	// that also aborts whatever a failed attempt left running on the servers.
 	defer func() {
 		for _, sd := range []*side{s, d} {
-			switch {
-			case sd.conn == nil:
-			case err == nil && sd.clearData:
-				// Never pool a session left in PROT C.
-				sd.conn.Release(errProtC)
-			default:
+			if sd.conn != nil {
 				sd.conn.Release(err)
 			}
 		}
@@ -118,27 +108,18 @@ func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint,
 		sd.path = p
 	}
 
-	// A TLS session protects its data connections (PROT P) with this host
-	// as the TLS client. Between two servers neither would be the client, so
-	// the direct data connection goes in clear (PROT C), as lftp does by
-	// default; fxp = "off" keeps the data encrypted through a relay.
-	for _, sd := range []*side{s, d} {
-		if sd.ep.Client.Config().TLS == ftpclient.TLSNone {
-			continue
-		}
-		sd.clearData = true
-		if r, err := sd.conn.Cmd(ctx, "PROT C"); err != nil || r.Code/100 != 2 {
-			return false, refusalOf("PROT C", sd, r, err)
-		}
-	}
-
-	pasv, port := d, s
-	if mode == ModeFXPRev {
-		pasv, port = s, d
-	}
-	addr, err := pasv.conn.Pasv(ctx)
+	// With a TLS server in the pair: encrypted (SSCN/CPSV), or clear where
+	// the config allows it, or refused (protect.go).
+	prot, err := e.protect(ctx, t, s, d, mode)
 	if err != nil {
-		return false, &refusal{step: "PASV", server: pasv.name(), err: err}
+		return false, err
+	}
+	defer prot.settle(ctx, off, &err)
+
+	port := prot.port
+	addr, err := prot.passive(ctx, t) // PASV, or CPSV
+	if err != nil {
+		return false, err
 	}
 	r, err := port.conn.Port(ctx, addr)
 	if err != nil {

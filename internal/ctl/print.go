@@ -53,6 +53,9 @@ func printRecord(w io.Writer, r fxpcopy.Record) {
 	}
 	fmt.Fprintf(w, "  %s -> %s  %s/%s%s  %s  %s  %s", r.Src, r.Dst, HumanBytes(r.Bytes), HumanBytes(r.Size), pct,
 		rate, d.Round(100*time.Millisecond), r.Mode)
+	if r.Protection != "" {
+		fmt.Fprintf(w, " [%s]", r.Protection)
+	}
 	if r.Fallback != "" {
 		fmt.Fprintf(w, " (%s)", r.Fallback)
 	}
