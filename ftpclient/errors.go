@@ -123,6 +123,7 @@ func (c *Client) translate(op, p string, err error) error {
 var sentinels = []error{
 	ErrBadName, ErrProtocol, ErrClosed, ErrUnsupported, ErrNotFound, ErrExists,
 	ErrPermission, ErrNotEmpty, ErrIsDir, ErrNotDir, ErrNoSpace, ErrTimeout, ErrUnavailable,
+	ErrCertificate,
 }
 
 func firstSentinel(err error) error {
