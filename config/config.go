@@ -21,7 +21,10 @@ import (
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
 
-// File is the on-disk TOML layout.
+// File is the on-disk TOML layout. Keys of the mount come first, then one
+// table per server:
+//
+//	direct_io = false        # fxpfs mount --direct-io
 //
 //	[servers.alpha]
 //	url = "ftp://user@ftp.example.org:2121/pub"
@@ -33,7 +36,10 @@ import (
 //	tls_ca_file = "~/.config/fxpfs/alpha-ca.pem"   # or tls_fingerprint = "sha256:..."
 //	fxp_clear_data = false
 type File struct {
-	Servers map[string]Server `toml:"servers"`
+	// DirectIO makes `fxpfs mount` read without the kernel page cache,
+	// as --direct-io does.
+	DirectIO bool              `toml:"direct_io"`
+	Servers  map[string]Server `toml:"servers"`
 }
 
 // Server is one [servers.NAME] table. URL gives host, port, user and base
@@ -54,7 +60,7 @@ type Server struct {
 	MaxConnections  int    `toml:"max_connections"`
 	ListingTTL      string `toml:"listing_ttl"`
 	FXP             string `toml:"fxp"`
-	PreciseMtime    bool   `toml:"precise_mtime"`
+	PreciseMtime    *bool  `toml:"precise_mtime"` // unset: auto; true: always; false: never
 	DisableMLSD     bool   `toml:"disable_mlsd"`
 	DisableEPSV     bool   `toml:"disable_epsv"`
 	DialTimeout     string `toml:"dial_timeout"`
@@ -264,7 +270,13 @@ func resolveOne(name string, s Server, env func(string) string, netrcPath string
 	default:
 		return fail("fxp = %q: want auto, off or force", s.FXP)
 	}
-	sc.PreciseMtime = s.PreciseMtime
+	switch {
+	case s.PreciseMtime == nil: // auto (ftpclient's default)
+	case *s.PreciseMtime:
+		sc.PreciseMtime = ftpclient.MtimeAlways
+	default:
+		sc.PreciseMtime = ftpclient.MtimeNever
+	}
 	sc.DisableMLSD = s.DisableMLSD
 	sc.DisableEPSV = s.DisableEPSV
 	durs := []struct {

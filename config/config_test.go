@@ -66,6 +66,20 @@ func TestResolve(t *testing.T) {
 		},
 		{name: "tls keys without tls", server: Server{URL: "ftp://h", TLSCAFile: "/etc/ca.pem"}, wantErr: "need tls"},
 		{name: "insecure without tls", server: Server{URL: "ftp://h", TLSInsecure: true}, wantErr: "need tls"},
+		{
+			name:   "precise_mtime = false is never",
+			server: Server{URL: "ftp://u@h", Password: "p", PreciseMtime: new(false)},
+			want: ftpclient.ServerConfig{Host: "h", Port: 21, User: "u", BasePath: "/", Password: "p",
+				TLS: ftpclient.TLSNone, MaxConns: 4, ListingTTL: time.Minute, FXP: ftpclient.FXPAuto,
+				PreciseMtime: ftpclient.MtimeNever},
+		},
+		{
+			name:   "precise_mtime = true is always",
+			server: Server{URL: "ftp://u@h", Password: "p", PreciseMtime: new(true)},
+			want: ftpclient.ServerConfig{Host: "h", Port: 21, User: "u", BasePath: "/", Password: "p",
+				TLS: ftpclient.TLSNone, MaxConns: 4, ListingTTL: time.Minute, FXP: ftpclient.FXPAuto,
+				PreciseMtime: ftpclient.MtimeAlways},
+		},
 		{name: "no host", server: Server{User: "u"}, wantErr: "no host"},
 		{name: "bad scheme", server: Server{URL: "http://h"}, wantErr: "scheme"},
 		{name: "bad fxp", server: Server{URL: "ftp://h", FXP: "maybe"}, wantErr: "fxp"},
@@ -148,6 +162,10 @@ func TestLoadAndMerge(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml"), false); err != nil {
 		t.Errorf("default missing config is fine: %v", err)
+	}
+	os.WriteFile(p, []byte("direct_io = true\n[servers.alpha]\nhost = \"h\"\n"), 0o600)
+	if f, err := Load(p, true); err != nil || !f.DirectIO {
+		t.Errorf("direct_io = true: %+v, %v", f, err)
 	}
 	os.WriteFile(p, []byte("[servers.alpha]\nurll = \"x\"\n"), 0o600)
 	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "urll") {

@@ -1,5 +1,5 @@
-// Package ftpclient is everything in fxpfs that speaks FTP: per-server pools of
-// reconnecting connections (built on github.com/jlaffaye/ftp), MLSD/LIST
+// Package ftpclient is everything in fxpfs that speaks FTP: one scheduler per
+// server granting every connection (built on github.com/jlaffaye/ftp), MLSD/LIST
 // parsing, streamed transfers, and the raw control channel that FXP needs.
 //
 // Paths given to a Client are mount paths: absolute, '/'-separated, relative to
@@ -61,7 +61,7 @@ type ServerConfig struct {
 	MaxConns     int           // default 4; adapts downward when the server refuses more
 	ListingTTL   time.Duration // default 60s
 	FXP          FXPPolicy     // default auto
-	PreciseMtime bool          // ask MDTM when LIST gives only minute/day precision
+	PreciseMtime MtimePolicy   // MDTM for LIST's minute/day-precision times; default auto
 
 	DisableMLSD bool // force LIST even where FEAT offers MLSD
 	DisableEPSV bool // use PASV even where EPSV works
@@ -77,6 +77,24 @@ type ServerConfig struct {
 	DataTimeout time.Duration // default 60s: no data-channel progress for this long is an error
 	IdleTimeout time.Duration // default 60s: idle pooled connections are closed after this
 }
+
+// MtimePolicy says when a LIST listing's times (minutes, or days for
+// files older than six months) are replaced by MDTM's seconds.
+type MtimePolicy string
+
+// Mtime policies.
+const (
+	// MtimeAuto (the default, also ""): MDTM for every file of a LIST
+	// listing, pipelined, except files whose size and listed time are
+	// those of an earlier MDTM answer that was over an hour old when it
+	// came (such a file cannot have changed without its listed time
+	// changing); at most maxPreciseMtimes per listing.
+	MtimeAuto MtimePolicy = "auto"
+	// MtimeAlways: MDTM for every file of every LIST listing, no reuse.
+	MtimeAlways MtimePolicy = "always"
+	// MtimeNever: LIST's times as they are.
+	MtimeNever MtimePolicy = "never"
+)
 
 // EntryType is the kind of a directory entry.
 type EntryType int
@@ -114,6 +132,9 @@ type Stats struct {
 	BytesIn  int64 // data-channel bytes received by this host (RETR, listings)
 	BytesOut int64 // data-channel bytes sent by this host (STOR/APPE)
 	MaxConns int   // current connection limit (may have adapted below the configured one)
+	Slots    int   // connection slots granted now (in use, or reserved for a copy)
+	Conns    int   // control connections open now (busy or idle)
+	Waiting  int   // callers waiting for a slot of this server
 }
 
 // Sentinel errors. Every error a Client returns wraps one of these where it
@@ -132,6 +153,7 @@ var (
 	ErrProtocol    = errors.New("FTP protocol error") // garbage reply, hostile PASV, oversized line
 	ErrUnavailable = errors.New("server unavailable") // 421, refused, reset, after retries
 	ErrClosed      = errors.New("client closed")
+	ErrShortRead   = errors.New("download cut short by the server") // fewer bytes than the unchanged file has (EIO)
 )
 
 // MaxNameLen is the longest single path component accepted.

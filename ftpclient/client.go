@@ -10,14 +10,16 @@ import (
 	"regexp"
 	"sync/atomic"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// Client is one configured server: its pool and every operation on it.
+// Client is one configured server: its scheduler and every operation on it.
 // Safe for concurrent use.
 type Client struct {
 	cfg   ServerConfig
 	log   *slog.Logger
-	pool  *pool
+	sched *sched
 	roots *x509.CertPool // from TLSCAFile; nil: the system's
 	pin   []byte         // from TLSFingerprint: SHA-256 of the only certificate accepted
 
@@ -30,6 +32,10 @@ type Client struct {
 	noMdtmWrite atomic.Bool              // "MDTM time path" was refused
 	mdtmWriteOK atomic.Bool              // "MDTM time path" has worked at least once
 	connID      atomic.Int64
+	mdtmSerial  atomic.Bool // pipelined MDTM failed once: one at a time
+	mtimes      *lru.Cache[string, mtimeMemo]
+	activity    atomic.Int64 // UnixNano of the last sign of life (see sched.quiet)
+	longWaits   atomic.Int32 // FXP final replies being waited for (see sched.quiet)
 
 	stats struct {
 		commands, dials, bytesIn, bytesOut atomic.Int64
@@ -85,6 +91,13 @@ func (cfg ServerConfig) Normalize() (ServerConfig, error) {
 	if cfg.User == "" {
 		cfg.User = "anonymous"
 	}
+	switch cfg.PreciseMtime {
+	case "":
+		cfg.PreciseMtime = MtimeAuto
+	case MtimeAuto, MtimeAlways, MtimeNever:
+	default:
+		return cfg, fmt.Errorf("server %s: precise_mtime %q: want auto, always or never", cfg.Name, cfg.PreciseMtime)
+	}
 	switch cfg.FXP {
 	case "":
 		cfg.FXP = FXPAuto
@@ -122,7 +135,8 @@ func New(cfg ServerConfig, log *slog.Logger) (*Client, error) {
 	if err := c.loadTrust(); err != nil {
 		return nil, err
 	}
-	c.pool = newPool(c)
+	c.mtimes, _ = lru.New[string, mtimeMemo](mtimeMemoSize)
+	c.sched = newSched(c)
 	return c, nil
 }
 
@@ -132,27 +146,28 @@ func (c *Client) Config() ServerConfig { return c.cfg }
 // Name is the server's folder name.
 func (c *Client) Name() string { return c.cfg.Name }
 
-// Connect dials and logs in one connection (kept in the pool), so that bad
+// Connect dials and logs in one connection (kept idle), so that bad
 // credentials or an unreachable host are reported at mount time.
 func (c *Client) Connect(ctx context.Context) error {
 	return c.do(ctx, "login", "", true, func(*conn) error { return nil })
 }
 
-// Close closes all pooled connections; in-flight transfers fail.
+// Close closes all connections; in-flight transfers fail.
 func (c *Client) Close() error {
-	c.pool.close()
+	c.sched.close()
 	return nil
 }
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Commands: c.stats.commands.Load(),
 		Dials:    c.stats.dials.Load(),
 		BytesIn:  c.stats.bytesIn.Load(),
 		BytesOut: c.stats.bytesOut.Load(),
-		MaxConns: c.pool.currentLimit(),
 	}
+	c.sched.stats(&st)
+	return st
 }
 
 // Features returns what the server supports (cached after the first login).
@@ -177,18 +192,18 @@ func (c *Client) feats() Features {
 // useMLSD says whether listings use MLSD/MLST.
 func (c *Client) useMLSD() bool { return c.feats().MLSD && !c.cfg.DisableMLSD }
 
-// do runs fn on a pooled connection under ctx: acquiring (always
+// do runs fn on a connection under ctx (a metadata slot): acquiring (always
 // retryable: nothing was sent yet), binding ctx to the connection, releasing
 // it according to the outcome, and retrying the whole when idempotent and the
 // failure is a retryable one. The result goes through translate.
 func (c *Client) do(ctx context.Context, op, p string, idempotent bool, fn func(*conn) error) error {
 	err := retry(ctx, func() (bool, error) {
-		cn, err := c.pool.acquire(ctx)
+		cn, err := c.sched.acquire(ctx, classMeta)
 		if err != nil {
 			return shouldRetry(ctx, err), err
 		}
 		err = c.run(ctx, cn, fn)
-		c.pool.release(cn, err)
+		c.sched.release(cn, err)
 		return idempotent && shouldRetry(ctx, err), err
 	})
 	return c.translate(op, p, err)
@@ -198,12 +213,16 @@ func (c *Client) do(ctx context.Context, op, p string, idempotent bool, fn func(
 // ctx's error.
 func (c *Client) run(ctx context.Context, cn *conn, fn func(*conn) error) error {
 	stop := cn.bind(ctx)
-	err := fn(cn)
+	err := withCmd(cn, fn(cn))
 	if !stop() && err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 	}
 	return err
 }
+
+// touch records a sign of life from the server (bytes received, data
+// bytes sent, a connection released), for the scheduler's wait deadline.
+func (c *Client) touch() { c.activity.Store(time.Now().UnixNano()) }
 
 // sp maps a mount path to the server path.
 func (c *Client) sp(p string) (string, error) { return serverPath(c.cfg.BasePath, p) }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"strconv"
@@ -59,20 +60,31 @@ type Reply struct {
 // maxReplyLines bounds a multi-line reply.
 const maxReplyLines = 10000
 
+// readLine reads one line, without its CRLF. A line cut short by an error
+// (a timeout, a hang-up) is an error, never a line: bufio's ReadLine would
+// return the fragment as if it were complete.
 func (cn *conn) readLine() (string, error) {
 	var buf []byte
 	for {
-		b, isPrefix, err := cn.br.ReadLine()
-		if err != nil {
-			return "", err
-		}
+		b, err := cn.br.ReadSlice('\n')
 		buf = append(buf, b...)
 		if len(buf) > maxCtlLine {
 			cn.ctl.broken.Store(true)
 			return "", errProtocolf("control line longer than %d bytes", maxCtlLine)
 		}
-		if !isPrefix {
+		switch {
+		case err == nil:
+			buf = buf[:len(buf)-1]
+			if n := len(buf); n > 0 && buf[n-1] == '\r' {
+				buf = buf[:n-1]
+			}
 			return string(buf), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+		default:
+			if len(buf) > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
 		}
 	}
 }
@@ -200,27 +212,32 @@ func (cn *conn) ftp() (*ftp.ServerConn, error) {
 }
 
 // lineConn is the control connection as jlaffaye sees it: reads come from
-// our bufio reader one line at a time, so jlaffaye's own buffer never holds
-// bytes past the reply it is reading. Whatever the server sends beyond that
-// stays in cn.br, where reusable and alive can see it.
+// our bufio reader one whole line at a time, so jlaffaye's own buffer never
+// holds bytes past the reply it is reading, and never a fragment of a line
+// (textproto, through bufio's ReadLine, would take a fragment followed by a
+// timeout for a complete line: "226 d" as success). Whatever the server
+// sends beyond the reply stays in cn.br, where reusable and alive can see it.
 type lineConn struct {
 	net.Conn // *ctlConn, for Write, Close, addresses and deadlines
 	br       *bufio.Reader
 }
 
 func (l *lineConn) Read(p []byte) (int, error) {
-	if l.br.Buffered() == 0 {
-		if _, err := l.br.Peek(1); err != nil {
+	for {
+		buf, _ := l.br.Peek(l.br.Buffered())
+		i := bytes.IndexByte(buf, '\n')
+		if i >= 0 || len(buf) == l.br.Size() { // a line, or a line longer than the buffer
+			if i >= 0 {
+				buf = buf[:i+1]
+			}
+			n := copy(p, buf)
+			_, _ = l.br.Discard(n)
+			return n, nil
+		}
+		if _, err := l.br.Peek(len(buf) + 1); err != nil {
 			return 0, err
 		}
 	}
-	buf, _ := l.br.Peek(l.br.Buffered())
-	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-		buf = buf[:i+1]
-	}
-	n := copy(p, buf)
-	_, _ = l.br.Discard(n)
-	return n, nil
 }
 
 // bind makes ctx govern the connection until the returned stop is called:

@@ -81,12 +81,11 @@ func (cn *conn) waitMore(d time.Duration) bool {
 	if cn.br.Buffered() > 0 {
 		return true
 	}
-	saved := cn.ctl.timeout
-	cn.ctl.timeout = d
 	cn.ctl.soft.Store(true)
+	_ = cn.ctl.SetReadDeadline(time.Now().Add(d))
 	_, err := cn.br.Peek(1)
 	cn.ctl.soft.Store(false)
-	cn.ctl.timeout = saved
+	cn.ctl.arm() // what arrived is a reply: due like any other
 	return err == nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // dialError is a failure while opening a control connection, with the phase
@@ -80,6 +81,7 @@ func (c *Client) newConn(nc net.Conn, id int64) *conn {
 	if tc, ok := nc.(*tls.Conn); ok {
 		tcp, _ = tc.NetConn().(*net.TCPConn)
 	}
+	ctl.arm() // the greeting (and the TLS reply) is due like any reply
 	return &conn{cl: c, id: id, ctl: ctl, tcp: tcp, br: bufio.NewReaderSize(ctl, 4096)}
 }
 
@@ -195,13 +197,16 @@ func (cn *conn) dialData(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data connection to %s: %w", addr, err)
 	}
+	// Until the first Read or Write moves them on: bounds a TLS handshake
+	// that an upload's first Handshake call would otherwise wait for forever.
+	_ = nc.SetDeadline(time.Now().Add(c.cfg.DataTimeout))
 	if c.cfg.TLS != TLSNone {
 		// The handshake happens on first use, once the server has the
 		// transfer command. It resumes the control connection's session:
 		// servers may require that (see sessionStore).
 		nc = tls.Client(nc, c.tlsConfig(cn.sessions))
 	}
-	dc := &dataConn{Conn: nc, cl: c, timeout: c.cfg.DataTimeout}
+	dc := &dataConn{Conn: nc, cl: c, ctl: cn.ctl, timeout: c.cfg.DataTimeout}
 	cn.mu.Lock()
 	if cn.data != nil {
 		cn.data.finish() // the previous transfer's, half-closed

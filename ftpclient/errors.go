@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/textproto"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // OpError is the error every Client operation returns. It wraps the sentinel
@@ -20,6 +23,7 @@ import (
 type OpError struct {
 	Server string // configured server name
 	Op     string // FTP command or operation, e.g. "STOR", "LIST", "login"
+	Cmd    string // the command the server refused, when not Op itself (e.g. PASV during LIST)
 	Path   string // mount path(s) involved, may be empty
 	Code   int    // reply code, 0 when the failure was not a reply
 	Msg    string // server message (password redacted)
@@ -27,6 +31,10 @@ type OpError struct {
 	Err    error  // cause
 }
 
+// Error formats the error on one line. Text from the server and from the
+// user (paths, replies) is printed with control characters and invalid
+// UTF-8 escaped (see printable): an error message can neither drive a
+// terminal nor forge a log line.
 func (e *OpError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ftp %s: %s", e.Server, e.Op)
@@ -34,19 +42,80 @@ func (e *OpError) Error() string {
 		b.WriteString(" " + e.Path)
 	}
 	b.WriteString(": ")
+	if e.Cmd != "" {
+		b.WriteString(e.Cmd + ": ")
+	}
 	switch {
 	case e.Code != 0 && e.Kind != nil:
 		fmt.Fprintf(&b, "%v (%d %s)", e.Kind, e.Code, e.Msg)
 	case e.Code != 0:
 		fmt.Fprintf(&b, "server replied %d %s", e.Code, e.Msg)
 	case e.Kind != nil && e.Err != nil && e.Err != e.Kind:
-		fmt.Fprintf(&b, "%v: %v", e.Kind, e.Err)
+		if msg := e.Err.Error(); strings.HasSuffix(msg, ": "+e.Kind.Error()) {
+			b.WriteString(msg) // the cause already names the kind last
+		} else {
+			fmt.Fprintf(&b, "%v: %v", e.Kind, msg)
+		}
 	case e.Kind != nil:
 		b.WriteString(e.Kind.Error())
 	default:
 		fmt.Fprint(&b, e.Err)
 	}
+	return printable(b.String())
+}
+
+// printable escapes, strconv.Quote style, what must not reach a terminal
+// or a log line raw: control characters (\x1b, \r, \n, \t...), other
+// non-printable runes (\u200b) and invalid UTF-8 bytes (\xff). Printable
+// text, quotes and backslashes included, is left as it is.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		w = n
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRuneToASCII(r) // '\x1b', '\t', '\u200b'
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
 	return b.String()
+}
+
+// replyError is a refusing reply together with the command it answered,
+// so that translate classifies it by that command: a 550 to PASV during a
+// listing is not "no such file or directory".
+type replyError struct {
+	cmd string
+	err error // holds a *textproto.Error
+}
+
+func (e *replyError) Error() string { return e.err.Error() }
+func (e *replyError) Unwrap() error { return e.err }
+
+// withCmd tags a reply error with the command last sent on cn (the one
+// the reply answers), unless it is tagged already.
+func withCmd(cn *conn, err error) error {
+	var te *textproto.Error
+	var re *replyError
+	if err == nil || !errors.As(err, &te) || errors.As(err, &re) {
+		return err
+	}
+	return &replyError{cmd: cn.ctl.lastCmd(), err: err}
 }
 
 // Unwrap exposes both the sentinel and the cause to errors.Is/As.
@@ -109,7 +178,14 @@ func (c *Client) translate(op, p string, err error) error {
 		e.Kind = ErrTimeout
 	case errors.As(err, &te):
 		e.Code, e.Msg = te.Code, c.redact(strings.ReplaceAll(te.Msg, "\n", " / "))
-		e.Kind = kindOf(op, te.Code)
+		cmd := op
+		if re := (*replyError)(nil); errors.As(err, &re) && re.cmd != "" {
+			cmd = re.cmd
+		}
+		if cmd != op {
+			e.Cmd = cmd
+		}
+		e.Kind = kindOf(cmd, te.Code)
 	case firstSentinel(err) != nil:
 		e.Kind = firstSentinel(err)
 	case isTimeout(err):
@@ -122,7 +198,7 @@ func (c *Client) translate(op, p string, err error) error {
 
 var sentinels = []error{
 	ErrBadName, ErrProtocol, ErrClosed, ErrUnsupported, ErrNotFound, ErrExists,
-	ErrPermission, ErrNotEmpty, ErrIsDir, ErrNotDir, ErrNoSpace, ErrTimeout, ErrUnavailable,
+	ErrPermission, ErrNotEmpty, ErrIsDir, ErrNotDir, ErrNoSpace, ErrTimeout, ErrUnavailable, ErrShortRead,
 	ErrCertificate,
 }
 
@@ -135,10 +211,30 @@ func firstSentinel(err error) error {
 	return nil
 }
 
-// kindOf classifies a reply code for an operation. Servers use 550 for
-// "not found" and "permission denied" alike; mutating operations refine
-// it afterwards with explain (ops.go), which looks at the path.
+// setupCmds prepare a session or a data connection; their refusals say
+// nothing about a file.
+var setupCmds = map[string]bool{
+	"PASV": true, "EPSV": true, "PORT": true, "EPRT": true, "TYPE": true, "MODE": true, "STRU": true,
+	"PBSZ": true, "PROT": true, "OPTS": true, "AUTH": true, "FEAT": true, "NOOP": true, "ABOR": true,
+	"ALLO": true, "SYST": true, "PWD": true, "CCC": true,
+}
+
+// kindOf classifies a reply code to a command (or an operation named like
+// its command). Servers use 550 for "not found" and "permission denied"
+// alike; mutating operations refine it afterwards with explain (ops.go),
+// which looks at the path. A refused setup command (PASV, TYPE, PROT...)
+// is never a file error: it is ErrUnavailable for 421/425/426,
+// ErrPermission for 530, else unclassified (EIO).
 func kindOf(op string, code int) error {
+	if setupCmds[op] {
+		switch {
+		case code == 421 || code == 425 || code == 426:
+			return ErrUnavailable
+		case code >= 530 && code <= 535:
+			return ErrPermission
+		}
+		return nil
+	}
 	switch code {
 	case 421, 425, 426:
 		return ErrUnavailable

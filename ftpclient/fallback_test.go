@@ -72,7 +72,7 @@ func TestChmodUnsupportedRemembered(t *testing.T) {
 func TestPreciseMtime(t *testing.T) {
 	s := newFakeServer(t, vsftpdLike)
 	cfg := s.config()
-	cfg.PreciseMtime = true
+	cfg.PreciseMtime = ftpclient.MtimeAlways
 	c, err := ftpclient.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -92,4 +92,125 @@ func TestPreciseMtime(t *testing.T) {
 	if n := countPrefix(s.lines(), "LIST -a"); n != 1 {
 		t.Errorf("LIST -a not used: %q", s.lines())
 	}
+}
+
+// TestLinkTargetsFromList: an MLSD listing with symlinks but no targets
+// (proftpd "OS.unix=symlink", pure-ftpd "OS.unix=slink:") gets them from a
+// LIST of the same directory; a directory without such links costs no LIST.
+func TestLinkTargetsFromList(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["FEAT"] = func(fc *fakeConn, _ string) {
+			fc.reply("211-Features:", " MLST type*;size*;modify*;", " MLSD", "211 End")
+		}
+		s.handlers["MLSD"] = func(fc *fakeConn, arg string) {
+			body := "type=file;size=1;modify=20200101000000; f\r\n"
+			if arg == "/links" {
+				body += "type=OS.unix=symlink;modify=20200101000000; l1\r\ntype=OS.unix=slink:;modify=20200101000000; l2\r\n" +
+					"type=OS.unix=slink:/given;modify=20200101000000; l3\r\n"
+			}
+			listHandler(body)(fc, arg)
+		}
+		s.handlers["MLST"] = func(fc *fakeConn, arg string) {
+			fc.reply("250-Listing "+arg, " type=OS.unix=symlink;modify=20200101000000; "+arg, "250 End")
+		}
+		s.handlers["LIST"] = listHandler("lrwxrwxrwx 1 u g 5 Mar  1  2020 l1 -> ../t one\r\n" +
+			"lrwxrwxrwx 1 u g 5 Mar  1  2020 l2 -> /abs\r\nlrwxrwxrwx 1 u g 5 Mar  1  2020 l3 -> wrong\r\n")
+	})
+	c := newFakeClient(t, s, nil)
+	ctx := context.Background()
+	if _, err := c.List(ctx, "/plain"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countPrefix(s.lines(), "LIST"); n != 0 {
+		t.Errorf("%d LIST for a directory without links", n)
+	}
+	ents, err := c.List(ctx, "/links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"l1": "../t one", "l2": "/abs", "l3": "/given", "f": ""}
+	for _, e := range ents {
+		if e.Target != want[e.Name] {
+			t.Errorf("%s: target %q, want %q", e.Name, e.Target, want[e.Name])
+		}
+	}
+	if e, err := c.Stat(ctx, "/links/l1"); err != nil || e.Target != "../t one" || e.Name != "l1" {
+		t.Errorf("Stat = %+v, %v", e, err)
+	}
+	if n := countPrefix(s.lines(), "CWD /links"); n != 2 {
+		t.Errorf("CWD /links %d times, want 2 (one LIST each for List and Stat): %q", n, s.lines())
+	}
+}
+
+// TestSetModTimeOnDirectoryRefused: pyftpdlib sets file times only and
+// answers "550 /d is not retrievable" for a directory: that is
+// ErrUnsupported (the mount keeps the time in its cache), while the same
+// refusal for a file stays a permission error.
+func TestSetModTimeOnDirectoryRefused(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["FEAT"] = func(fc *fakeConn, _ string) { fc.reply("211-Features:", " MFMT", " MDTM", " SIZE", "211 End") }
+		s.handlers["MFMT"] = func(fc *fakeConn, arg string) {
+			_, p, _ := strings.Cut(arg, " ")
+			fc.reply("550 " + p + " is not retrievable.")
+		}
+		s.handlers["LIST"] = listHandler("drwxr-xr-x 2 u g 4096 Mar  1  2020 d\r\n-rw-r--r-- 1 u g 5 Mar  1  2020 f\r\n")
+	})
+	c := newFakeClient(t, s, nil)
+	ts := time.Date(2021, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := c.SetModTime(context.Background(), "/d", ts); !errors.Is(err, ftpclient.ErrUnsupported) {
+		t.Errorf("directory: %v, want ErrUnsupported", err)
+	}
+	if err := c.SetModTime(context.Background(), "/f", ts); !errors.Is(err, ftpclient.ErrPermission) {
+		t.Errorf("file: %v, want ErrPermission", err)
+	}
+}
+
+// TestPreciseMtimeAuto: by default a LIST listing's files get MDTM's
+// seconds, pipelined; a file whose MDTM answer was over an hour old is not
+// asked again while its size and listed time stay the same; a recent one is.
+func TestPreciseMtimeAuto(t *testing.T) {
+	now := time.Now().UTC()
+	recent := now.Add(-10 * time.Minute).Truncate(time.Second)
+	old := time.Date(2020, 3, 1, 10, 11, 12, 0, time.UTC)
+	size := "5"
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["FEAT"] = func(fc *fakeConn, _ string) { fc.reply("211-Features:", " MDTM", " SIZE", "211 End") }
+		s.handlers["LIST"] = func(fc *fakeConn, arg string) {
+			listHandler("-rw-r--r-- 1 u g "+size+" Mar  1  2020 old\r\n"+
+				"-rw-r--r-- 1 u g 5 "+recent.Format("Jan _2 15:04")+" new\r\n"+
+				"drwxr-xr-x 2 u g 4096 Mar  1  2020 dir\r\n")(fc, arg)
+		}
+		s.handlers["MDTM"] = func(fc *fakeConn, arg string) {
+			switch arg {
+			case "/d/old":
+				fc.reply("213 " + old.Format("20060102150405"))
+			case "/d/new":
+				fc.reply("213 " + recent.Format("20060102150405"))
+			default:
+				fc.reply("550 no")
+			}
+		}
+	})
+	c := newFakeClient(t, s, nil)
+	check := func(round string, wantMDTM int) {
+		t.Helper()
+		before := countPrefix(s.lines(), "MDTM")
+		ents, err := c.List(context.Background(), "/d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			want := map[string]time.Time{"old": old, "new": recent}[e.Name]
+			if e.Type == ftpclient.TypeFile && !e.Mtime.Equal(want) {
+				t.Errorf("%s: %s mtime %v, want %v", round, e.Name, e.Mtime, want)
+			}
+		}
+		if n := countPrefix(s.lines(), "MDTM") - before; n != wantMDTM {
+			t.Errorf("%s: %d MDTM, want %d", round, n, wantMDTM)
+		}
+	}
+	check("first listing", 2)
+	check("second listing", 1) // only the recent file
+	size = "6"                 // the old file changed (same listed time)
+	check("after a change", 2)
 }

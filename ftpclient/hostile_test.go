@@ -340,3 +340,72 @@ func TestCloseInterruptsBlockedRead(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorText: replies are worded as they are, for the command that got
+// them (a 550 to PASV is no "no such file"), and server and user text is
+// printed with control characters and invalid UTF-8 escaped.
+func TestErrorText(t *testing.T) {
+	evil := "550 \x1b[2J\x1b[31mred\r\x00 \xff\u200b"
+	tests := []struct {
+		name      string
+		setup     func(s *fakeServer)
+		op        func(c *ftpclient.Client) error
+		notKind   error
+		wantInMsg []string
+	}{
+		{
+			name: "550 to PASV during a listing",
+			setup: func(s *fakeServer) {
+				s.handlers["PASV"] = func(fc *fakeConn, _ string) { fc.reply("550 Permission denied.") }
+			},
+			op:        func(c *ftpclient.Client) error { _, err := c.List(context.Background(), "/d"); return err },
+			notKind:   ftpclient.ErrNotFound,
+			wantInMsg: []string{"LIST /d: PASV: server replied 550 Permission denied."},
+		},
+		{
+			name:      "550 to PASV during a download",
+			setup:     func(s *fakeServer) { s.handlers["PASV"] = func(fc *fakeConn, _ string) { fc.reply("550 no passive") } },
+			op:        func(c *ftpclient.Client) error { _, err := c.OpenRead(context.Background(), "/f", 0); return err },
+			notKind:   ftpclient.ErrNotFound,
+			wantInMsg: []string{"RETR /f: PASV: server replied 550 no passive"},
+		},
+		{
+			name:      "control characters in a reply",
+			setup:     func(s *fakeServer) { s.handlers["DELE"] = func(fc *fakeConn, _ string) { fc.reply(evil) } },
+			op:        func(c *ftpclient.Client) error { return c.Remove(context.Background(), "/f") },
+			wantInMsg: []string{`\x1b[2J\x1b[31mred\r\x00 \xff\u200b`},
+		},
+		{
+			name:      "control characters in a path",
+			setup:     func(s *fakeServer) { s.handlers["DELE"] = func(fc *fakeConn, _ string) { fc.reply("450 busy") } },
+			op:        func(c *ftpclient.Client) error { return c.Remove(context.Background(), "/a\x1b]0;title\x07b") },
+			wantInMsg: []string{`DELE /a\x1b]0;title\ab`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeServer(t, tt.setup)
+			s.handlers["LIST"] = listHandler("-rw-r--r-- 1 u g 5 Mar  1  2020 f\r\n")
+			c := newFakeClient(t, s, nil)
+			err := tt.op(c)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if tt.notKind != nil && errors.Is(err, tt.notKind) {
+				t.Errorf("classified as %v: %v", tt.notKind, err)
+			}
+			for _, w := range tt.wantInMsg {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q lacks %q", msg, w)
+				}
+			}
+			for _, r := range msg {
+				if r < 0x20 || r == 0x7f || r == 0xfffd || r == '\u200b' {
+					t.Errorf("raw control or invalid character %U in %q", r, msg)
+					break
+				}
+			}
+		})
+	}
+}

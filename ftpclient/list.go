@@ -4,20 +4,33 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // Listing limits: a line longer than maxListLine is skipped (and logged); a
-// listing with more entries or bytes than this is a protocol error.
+// listing with more entries or bytes than this is a protocol error. An
+// entry costs about 100 bytes of memory plus its name, so the entry limit
+// keeps a listing below about 40 MB however long its names.
 const (
 	maxListLine    = 16 << 10
-	maxListEntries = 1 << 20
-	maxListBytes   = 512 << 20
+	maxListEntries = 256 << 10
+	maxListBytes   = 32 << 20
 )
+
+// listTimeoutFactor: a whole listing — the listing command, all of its data
+// and its final reply — must be done within listTimeoutFactor × DataTimeout
+// (5 min by default). Without it a server trickling an endless listing
+// slower than the size limit grows would hold the directory forever.
+const listTimeoutFactor = 5
+
+// listTimeout is the bound on one whole listing.
+func (c *Client) listTimeout() time.Duration { return listTimeoutFactor * c.cfg.DataTimeout }
 
 // List returns the entries of directory dir (MLSD where offered, else LIST),
 // without "." and "..". Unparseable lines are logged and skipped.
@@ -39,10 +52,49 @@ func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
 	return ents, err
 }
 
-// list fetches and parses one directory listing over our control channel.
+// list fetches and parses one directory listing over our control channel,
+// with symlink targets and precise mtimes where the listing lacks them, all
+// of it within listTimeout.
 func (cn *conn) list(sp, dir string) ([]Entry, error) {
+	var ents []Entry
+	err := cn.bounded(func() error {
+		mlsd := cn.cl.useMLSD()
+		var err error
+		if ents, err = cn.fetch(sp, dir, mlsd); err != nil {
+			return err
+		}
+		if mlsd {
+			cn.linkTargets(sp, dir, ents)
+		} else {
+			cn.preciseMtimes(sp, ents)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ents, nil
+}
+
+// bounded runs fn, a listing's worth of commands, within listTimeout: when
+// it expires the connection is closed, which ends whatever fn waits for.
+func (cn *conn) bounded(fn func() error) error {
+	d := cn.cl.listTimeout()
+	var expired atomic.Bool
+	t := time.AfterFunc(d, func() {
+		expired.Store(true)
+		cn.close()
+	})
+	err := fn()
+	if !t.Stop() && expired.Load() {
+		return fmt.Errorf("listing not complete after %v (%v): %w", d, err, ErrTimeout)
+	}
+	return err
+}
+
+// fetch runs one MLSD, or CWD + LIST, and parses what it returns.
+func (cn *conn) fetch(sp, dir string, mlsd bool) ([]Entry, error) {
 	c := cn.cl
-	mlsd := c.useMLSD()
 	if !mlsd {
 		// CWD + LIST without a path: LIST arguments are globbed and
 		// option-parsed by servers (vsftpd, pure-ftpd), which breaks names
@@ -86,6 +138,12 @@ func (cn *conn) list(sp, dir string) ([]Entry, error) {
 	}
 	cn.transfer = true
 	ents, perr := c.readListing(dc, mlsd, dir)
+	if perr != nil {
+		// A broken, stalled or oversized listing: the connection is out
+		// of step (transfer stays set, so it is destroyed). Waiting for
+		// the final reply would add CmdTimeout to a data timeout.
+		return nil, perr
+	}
 	dc.Close()
 	r, err = cn.readReply()
 	if err != nil {
@@ -95,30 +153,42 @@ func (cn *conn) list(sp, dir string) ([]Entry, error) {
 	if err := expect(r, 226, 250); err != nil {
 		return nil, err
 	}
-	if perr == nil && !mlsd && c.cfg.PreciseMtime && c.feats().MDTM {
-		perr = cn.preciseMtimes(sp, ents)
-	}
-	return ents, perr
+	return ents, nil
 }
 
-// preciseMtimes replaces LIST's minute- or day-precision times of files by
-// MDTM's (PreciseMtime: one command per file, on the same connection).
-func (cn *conn) preciseMtimes(sp string, ents []Entry) error {
-	for i := range ents {
-		if ents[i].Type != TypeFile {
-			continue
-		}
-		r, err := cn.cmd("MDTM %s", path.Join(sp, ents[i].Name))
-		if err != nil {
-			return err
-		}
-		if r.Code == 213 {
-			if t, err := parseMLSxTime(strings.TrimSpace(r.Msg)); err == nil {
-				ents[i].Mtime = t
-			}
+// linkTargets fills in the targets of symlinks that MLSD or MLST listed
+// without one (pure-ftpd's "type=OS.unix=slink:", proftpd's
+// "type=OS.unix=symlink") from a LIST of their directory, whose
+// "name -> target" has them. It costs one more listing, and only for a
+// directory that holds such links. A failure leaves the targets empty.
+func (cn *conn) linkTargets(sp, dir string, ents []Entry) {
+	need := 0
+	for _, e := range ents {
+		if e.Type == TypeLink && e.Target == "" {
+			need++
 		}
 	}
-	return nil
+	if need == 0 {
+		return
+	}
+	c := cn.cl
+	lents, err := cn.fetch(sp, dir, false)
+	if err != nil {
+		c.log.Debug("ftp: LIST for symlink targets failed", slog.String("server", c.cfg.Name),
+			slog.String("dir", dir), slog.Any("err", err))
+		return
+	}
+	targets := make(map[string]string, need)
+	for _, e := range lents {
+		if e.Type == TypeLink && e.Target != "" {
+			targets[e.Name] = e.Target
+		}
+	}
+	for i := range ents {
+		if ents[i].Type == TypeLink && ents[i].Target == "" {
+			ents[i].Target = targets[ents[i].Name]
+		}
+	}
 }
 
 // readListing parses a listing as it streams in, with bounded memory.
@@ -214,8 +284,16 @@ func (c *Client) Stat(ctx context.Context, p string) (Entry, error) {
 			if err != nil {
 				return err
 			}
-			e, err = parseMLSTReply(r.Msg)
-			return err
+			if e, err = parseMLSTReply(r.Msg); err != nil {
+				return err
+			}
+			if e.Type == TypeLink && e.Target == "" {
+				e.Name = path.Base(p)
+				ents := []Entry{e}
+				_ = cn.bounded(func() error { cn.linkTargets(path.Dir(sp), path.Dir(p), ents); return nil })
+				e = ents[0]
+			}
+			return nil
 		})
 		if err != nil {
 			return Entry{}, err

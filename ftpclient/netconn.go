@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -16,11 +17,15 @@ import (
 const maxCtlLine = 64 << 10
 
 // ctlConn is the control connection under both our reply reader and
-// jlaffaye's ServerConn. Every Read and Write gets a fresh deadline
-// (CmdTimeout), every line written is counted as a command (Stats.Commands,
-// so jlaffaye's commands count too), lines are traced at Debug with PASS
-// redacted, and any I/O error marks the connection broken for good so that
-// the pool never reuses it.
+// jlaffaye's ServerConn. Deadlines are per reply, not per read: writing a
+// command arms one (CmdTimeout) for the whole of its reply, so a server
+// trickling a byte a second never keeps us past it; the end of a data
+// connection arms one for the transfer's final reply (dataConn.Close); a
+// transfer's final reply in FXP has none (its caller's ctx governs it:
+// RawConn.ReadReply). Every line written is counted as a command
+// (Stats.Commands, so jlaffaye's commands count too), lines are traced at
+// Debug with PASS redacted, and any I/O error marks the connection broken
+// for good so that the scheduler never reuses it.
 type ctlConn struct {
 	net.Conn // *net.TCPConn or *tls.Conn
 	cl       *Client
@@ -29,11 +34,45 @@ type ctlConn struct {
 	replay   []byte // a synthetic greeting for jlaffaye's Dial (see conn.ftp)
 	broken   atomic.Bool
 	soft     atomic.Bool // a read timeout now is expected (waitMore), not a failure
-	longWait atomic.Bool // reading a transfer's final reply: no read deadline
 	lineLen  int         // bytes read since the last '\n'
 	rx       []byte      // partial received line, for tracing
 	trace    bool
+	last     atomic.Pointer[string] // the last command sent ("PASV", "SITE CHMOD"), see withCmd
 }
+
+// lastCmd is the verb of the last command sent ("SITE CHMOD" for SITE),
+// which the next reply answers.
+func (c *ctlConn) lastCmd() string {
+	if p := c.last.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// verbOf is the command name of a command line: its first word upper-cased,
+// with the second for SITE and OPTS.
+func verbOf(line []byte) string {
+	f := strings.Fields(strings.ToUpper(string(line[:min(len(line), 32)])))
+	switch {
+	case len(f) == 0:
+		return ""
+	case len(f) > 1 && (f[0] == "SITE" || f[0] == "OPTS"):
+		return f[0] + " " + f[1]
+	}
+	return f[0]
+}
+
+// arm starts the deadline of one reply: all of it must have arrived within
+// timeout (CmdTimeout) from now, however slowly it trickles in.
+func (c *ctlConn) arm() {
+	if c.timeout > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+}
+
+// unbounded lifts the read deadline, for a transfer's final reply that the
+// caller's ctx governs (FXP: the transfer may last hours).
+func (c *ctlConn) unbounded() { _ = c.Conn.SetReadDeadline(time.Time{}) }
 
 func (c *ctlConn) Read(p []byte) (int, error) {
 	if len(c.replay) > 0 {
@@ -41,16 +80,12 @@ func (c *ctlConn) Read(p []byte) (int, error) {
 		c.replay = c.replay[n:]
 		return n, nil
 	}
-	if c.longWait.Load() {
-		_ = c.Conn.SetReadDeadline(time.Time{})
-	} else if c.timeout > 0 {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-	}
 	n, err := c.Conn.Read(p)
 	if err != nil && !(c.soft.Load() && isTimeout(err)) {
 		c.broken.Store(true)
 	}
 	if n > 0 {
+		c.cl.touch()
 		if perr := c.account(p[:n]); perr != nil {
 			c.broken.Store(true)
 			return 0, perr
@@ -91,6 +126,9 @@ func (c *ctlConn) Write(p []byte) (int, error) {
 	if c.timeout > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
+	c.arm() // a command: its whole reply is due within timeout
+	v := verbOf(p)
+	c.last.Store(&v)
 	lines := bytes.Count(p, []byte{'\n'})
 	c.cl.stats.commands.Add(int64(lines))
 	if c.trace {
@@ -121,6 +159,7 @@ func (c *ctlConn) Close() error {
 type dataConn struct {
 	net.Conn
 	cl      *Client
+	ctl     *ctlConn // its control connection: its end arms the final reply's deadline
 	timeout time.Duration
 	wrote   atomic.Bool // an upload: close gracefully
 	aborted atomic.Bool // close with a reset so the server sees a failure
@@ -139,7 +178,10 @@ func (d *dataConn) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := d.Conn.Read(p)
-	d.cl.stats.bytesIn.Add(int64(n))
+	if n > 0 {
+		d.cl.stats.bytesIn.Add(int64(n))
+		d.cl.touch()
+	}
 	return n, err
 }
 
@@ -152,7 +194,10 @@ func (d *dataConn) Write(p []byte) (int, error) {
 	}
 	d.wrote.Store(true)
 	n, err := d.Conn.Write(p)
-	d.cl.stats.bytesOut.Add(int64(n))
+	if n > 0 {
+		d.cl.stats.bytesOut.Add(int64(n))
+		d.cl.touch()
+	}
 	return n, err
 }
 
@@ -174,6 +219,9 @@ func (d *dataConn) tcp() *net.TCPConn {
 // reading network stream" from vsftpd). Downloads, and aborted uploads,
 // close at once.
 func (d *dataConn) Close() error {
+	if d.ctl != nil {
+		d.ctl.arm() // the transfer's final reply is due within CmdTimeout of its end
+	}
 	if d.aborted.Load() {
 		if tc := d.tcp(); tc != nil {
 			_ = tc.SetLinger(0)

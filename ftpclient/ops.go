@@ -68,7 +68,7 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 			if err != nil {
 				var oe *OpError
 				if errors.As(err, &oe) && oe.Code != 0 {
-					oe.Op, oe.Kind = op, kindOf(op, oe.Code)
+					oe.Op, oe.Cmd, oe.Kind = op, "", kindOf(op, oe.Code)
 				}
 				return c.explain(ctx, op, from+"\x00"+to, err)
 			}
@@ -114,7 +114,9 @@ func (c *Client) ModTime(ctx context.Context, p string) (time.Time, error) {
 
 const mdtmLayout = "20060102150405"
 
-// SetModTime sets the mtime (MFMT, else SITE UTIME), ErrUnsupported if neither.
+// SetModTime sets the mtime (MFMT, else SITE UTIME, else vsftpd's MDTM write);
+// ErrUnsupported if none works, or if the server refuses it for a directory
+// (some set file times only).
 func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
 	if _, err := c.sp(p); err != nil {
 		return c.translate("MFMT", p, err)
@@ -264,6 +266,11 @@ func (c *Client) explain(ctx context.Context, op, p string, err error) error {
 			kind = ErrNotFound
 		case known && op == "DELE" && e.Type == TypeDir:
 			kind = ErrIsDir
+		case known && (op == "MFMT" || op == "SITE UTIME") && e.Type == TypeDir:
+			// Servers that set file times only (pyftpdlib: "550 /d is not
+			// retrievable"): the time stays in the mount's cache, as
+			// where the command is missing altogether.
+			kind = ErrUnsupported
 		case known:
 			kind = ErrPermission
 		}

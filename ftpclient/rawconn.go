@@ -10,11 +10,12 @@ import (
 	"sync"
 )
 
-// RawConn is a raw FTP control channel borrowed from the pool (for FXP): one
-// command at a time, full multi-line replies. It shares the pool's slots
-// with every other use of the server. Not safe for concurrent use.
+// RawConn is a raw FTP control channel granted by the server's scheduler
+// (for FXP): one command at a time, full multi-line replies. It takes a
+// transfer slot like any download or upload (from the Reservation bound to
+// the ctx of AcquireRaw, if any). Not safe for concurrent use.
 //
-// The pool must be able to trust a released connection, so RawConn tracks
+// The scheduler must be able to trust a released connection, so RawConn tracks
 // what the commands sent through it did: a transfer answered 1xx whose final
 // reply was not read, a pending REST or RNFR, or any command not known to
 // leave the session as it was (TYPE A, PROT C, SITE UMASK, ...) make Release
@@ -26,13 +27,16 @@ type RawConn struct {
 	released bool
 }
 
-// AcquireRaw borrows a raw control connection (logged in, TYPE I) from the
-// pool for FXP. It counts against MaxConns. The caller must Release it.
+// AcquireRaw borrows a raw control connection (logged in, TYPE I) for FXP:
+// a slot of the Reservation bound to ctx when it has one free for this
+// server, else a transfer slot of the server (waiting as Reserve does). A
+// caller that needs two connections at once (an FXP copy) must Reserve
+// them first. The caller must Release it.
 func (c *Client) AcquireRaw(ctx context.Context) (*RawConn, error) {
 	var cn *conn
 	err := retry(ctx, func() (bool, error) {
 		var err error
-		cn, err = c.pool.acquire(ctx)
+		cn, err = c.sched.acquire(ctx, classXfer)
 		return shouldRetry(ctx, err), err
 	})
 	if err != nil {
@@ -125,8 +129,11 @@ func (r *RawConn) ReadReply(ctx context.Context) (Reply, error) {
 		// The final reply of a transfer comes when the transfer ends, which
 		// may be hours away (FXP): wait as long as ctx allows, not CmdTimeout.
 		// The caller watches progress and cancels ctx on a stall.
-		r.cn.ctl.longWait.Store(true)
-		defer r.cn.ctl.longWait.Store(false)
+		r.cn.ctl.unbounded()
+		r.c.longWaits.Add(1) // the server counts as busy, not silent (see sched.quiet)
+		defer r.c.longWaits.Add(-1)
+	} else {
+		r.cn.ctl.arm() // a reply not asked for by a command just sent (e.g. a second one)
 	}
 	err := r.c.run(ctx, r.cn, func(cn *conn) error {
 		var err error
@@ -263,5 +270,5 @@ func (r *RawConn) Release(err error) {
 	if err != nil {
 		r.cn.dirty = true // the caller saw something go wrong: don't trust it
 	}
-	r.c.pool.release(r.cn, err)
+	r.c.sched.release(r.cn, err)
 }

@@ -3,6 +3,7 @@ package ftpclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -32,6 +33,28 @@ const maxReopens = 3
 // at the current offset (up to three times), so callers see no error for a
 // server that dropped the connection. The stream is not safe for concurrent use.
 func (c *Client) OpenRead(ctx context.Context, p string, off int64) (io.ReadCloser, error) {
+	return c.openRead(ctx, p, off, nil)
+}
+
+// Expect is what the caller knows of a file it reads (from a listing).
+type Expect struct {
+	Size  int64     // the whole file's size
+	Mtime time.Time // its mtime, or zero; used only when precise (see OpenReadExpect)
+}
+
+// OpenReadExpect is OpenRead for a file whose size the caller knows. A
+// transfer that the server ends normally (226) before want.Size bytes is
+// checked against the server: if SIZE (else the listing) still gives
+// want.Size, and MDTM (where offered, and only when want.Mtime has seconds,
+// i.e. came from MLSD or MDTM rather than LIST) still gives want.Mtime, the
+// read fails with an error wrapping ErrShortRead; if the file changed, the
+// stream ends (io.EOF) where the server ended it. A short read is never a
+// silent EOF of an unchanged file.
+func (c *Client) OpenReadExpect(ctx context.Context, p string, off int64, want Expect) (io.ReadCloser, error) {
+	return c.openRead(ctx, p, off, &want)
+}
+
+func (c *Client) openRead(ctx context.Context, p string, off int64, want *Expect) (io.ReadCloser, error) {
 	sp, err := c.sp(p)
 	if err != nil {
 		return nil, c.translate("RETR", p, err)
@@ -39,7 +62,7 @@ func (c *Client) OpenRead(ctx context.Context, p string, off int64) (io.ReadClos
 	if off < 0 {
 		return nil, c.translate("RETR", p, errProtocolf("negative offset %d", off))
 	}
-	rs := &readStream{c: c, p: p, sp: sp, off: off}
+	rs := &readStream{c: c, p: p, sp: sp, off: off, res: reservationFrom(ctx), want: want}
 	if err := rs.open(ctx); err != nil {
 		if off > 0 && restPastEnd(err) {
 			// Reading at or past the end is EOF, as for a local file;
@@ -66,8 +89,10 @@ type readStream struct {
 	cn      *conn
 	resp    *ftp.Response
 	reopens int
-	done    bool  // EOF delivered or closed
-	err     error // sticky error
+	res     *Reservation // the reservation the stream's slot comes from, for reopening
+	want    *Expect      // what the caller expects the file to be (OpenReadExpect)
+	done    bool         // EOF delivered or closed
+	err     error        // sticky error
 	closing atomic.Bool
 	cur     atomic.Pointer[conn] // rs.cn, for Close to interrupt a blocked Read
 	used    atomic.Int64         // UnixNano of the last Read's end, for reclaim
@@ -77,7 +102,7 @@ type readStream struct {
 func (rs *readStream) open(ctx context.Context) error {
 	c := rs.c
 	err := retry(ctx, func() (bool, error) {
-		cn, err := c.pool.acquire(ctx)
+		cn, err := c.sched.acquire(ctx, classXfer)
 		if err != nil {
 			return shouldRetry(ctx, err), err
 		}
@@ -91,17 +116,56 @@ func (rs *readStream) open(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			c.pool.release(cn, err)
+			c.sched.release(cn, err)
 			return shouldRetry(ctx, err), err
 		}
 		cn.transfer = true
 		rs.cn, rs.resp = cn, resp
 		rs.cur.Store(cn)
 		rs.used.Store(time.Now().UnixNano())
-		c.pool.setReclaimer(cn, rs)
+		c.sched.setReclaimer(cn, rs)
 		return false, nil
 	})
 	return c.explainRead(ctx, rs.p, c.translate("RETR", rs.p, err))
+}
+
+// checkShort decides what a transfer ended early by the server means: nil
+// (an EOF) when the file changed on the server, else an ErrShortRead.
+func (rs *readStream) checkShort() error {
+	c := rs.c
+	ctx, cancel := context.WithTimeout(context.Background(), 2*(c.cfg.DialTimeout+c.cfg.CmdTimeout))
+	defer cancel()
+	short := func(why string) error {
+		err := fmt.Errorf("server ended the transfer at byte %d of %d (%s): %w", rs.off, rs.want.Size, why, ErrShortRead)
+		c.log.Warn("ftp download cut short", "server", c.cfg.Name, "path", rs.p, "err", err)
+		return c.translate("RETR", rs.p, err)
+	}
+	size, err := c.Size(ctx, rs.p)
+	if err != nil {
+		var e Entry
+		if e, err = c.Stat(ctx, rs.p); err == nil {
+			size = e.Size
+		}
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil // removed meanwhile: what we read is what there was
+	case err != nil:
+		return short("and its size could not be checked: " + err.Error())
+	case size != rs.want.Size:
+		c.log.Info("ftp file changed while being read", "server", c.cfg.Name, "path", rs.p,
+			"size_was", rs.want.Size, "size_now", size)
+		return nil
+	}
+	if mt := rs.want.Mtime; !mt.IsZero() && !mt.Truncate(time.Minute).Equal(mt) && c.feats().MDTM {
+		now, err := c.ModTime(ctx, rs.p)
+		if err == nil && !now.Truncate(time.Second).Equal(mt.Truncate(time.Second)) {
+			c.log.Info("ftp file changed while being read", "server", c.cfg.Name, "path", rs.p,
+				"mtime_was", mt, "mtime_now", now)
+			return nil
+		}
+	}
+	return short("file unchanged")
 }
 
 // explainRead refines a refused RETR: a directory, or missing.
@@ -134,6 +198,9 @@ func (rs *readStream) Read(b []byte) (int, error) {
 		}
 		if rs.resp == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), rs.c.cfg.DialTimeout+rs.c.cfg.CmdTimeout)
+			if rs.res != nil {
+				ctx = rs.res.Bind(ctx)
+			}
 			err := rs.open(ctx)
 			cancel()
 			if err != nil {
@@ -152,13 +219,19 @@ func (rs *readStream) Read(b []byte) (int, error) {
 			err = rs.resp.Close()
 			rs.cn.transfer = err != nil && replyCode(err) == 0
 		}
-		rs.c.pool.release(rs.cn, err)
+		rs.c.sched.release(rs.cn, err)
 		rs.cn, rs.resp = nil, nil
 		rs.cur.Store(nil)
 		if err == nil {
 			rs.done = true
+			if rs.want != nil && rs.off < rs.want.Size {
+				rs.err = rs.checkShort()
+			}
 			if n > 0 {
-				return n, nil
+				return n, nil // the error, if any, comes with the next Read
+			}
+			if rs.err != nil {
+				return 0, rs.err
 			}
 			return 0, io.EOF
 		}
@@ -236,7 +309,7 @@ func (rs *readStream) stop() {
 	if err == nil {
 		cn.transfer = false
 	}
-	rs.c.pool.release(cn, err)
+	rs.c.sched.release(cn, err)
 }
 
 // idleSince is when the stream was last read (for the pool's reclaim).

@@ -147,6 +147,43 @@ func realSuite(t *testing.T, srv *realftpd.Server) {
 	if d := c.Stats().Dials; d != 1 {
 		t.Errorf("dials %d, want 1", d)
 	}
+	realLinksAndTimes(t, srv, c)
+}
+
+// realLinksAndTimes: symlink targets (pure-ftpd's MLSD gives none: they
+// come from a LIST) and mtimes to the second (vsftpd's LIST gives minutes:
+// they come from MDTM) in List and Stat.
+func realLinksAndTimes(t *testing.T, srv *realftpd.Server, c *ftpclient.Client) {
+	ctx := ctxT(t)
+	srv.WriteFile(t, "links/target.txt", []byte("target"))
+	for name, target := range map[string]string{"rel": "target.txt", "abs": "/etc/passwd", "up": "../links"} {
+		if err := os.Symlink(target, srv.Path("links/"+name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mt := time.Date(2021, 2, 3, 4, 5, 17, 0, time.UTC)
+	if err := os.Chtimes(srv.Path("links/target.txt"), mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := c.List(ctx, "/links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ftpclient.Entry{}
+	for _, e := range ents {
+		got[e.Name] = e
+	}
+	for name, target := range map[string]string{"rel": "target.txt", "abs": "/etc/passwd", "up": "../links"} {
+		if e := got[name]; e.Type != ftpclient.TypeLink || e.Target != target {
+			t.Errorf("List: %s = %+v, want a link to %q", name, e, target)
+		}
+		if e, err := c.Stat(ctx, "/links/"+name); err != nil || e.Type != ftpclient.TypeLink || e.Target != target {
+			t.Errorf("Stat: %s = %+v, %v, want a link to %q", name, e, err, target)
+		}
+	}
+	if e := got["target.txt"]; !e.Mtime.Equal(mt) {
+		t.Errorf("List: mtime %v, want %v (to the second)", e.Mtime, mt)
+	}
 }
 
 func realAdaptive(t *testing.T, srv *realftpd.Server) {
@@ -166,4 +203,63 @@ func realAdaptive(t *testing.T, srv *realftpd.Server) {
 		t.Error(err)
 	}
 	t.Logf("stats %+v", c.Stats())
+}
+
+// TestRealPreciseMtimeCost measures what precise mtimes cost on vsftpd
+// (LIST only, minute precision): the FTP commands and time of a listing of
+// 200 files, the first time and again (as after the listing TTL), for files
+// written two days ago and for files written ten minutes ago. The figures
+// are in README ("mtime precision").
+func TestRealPreciseMtimeCost(t *testing.T) {
+	srv := realftpd.StartVsftpd(t, realftpd.Options{})
+	const n = 200
+	mts := map[time.Duration]time.Time{}
+	for _, age := range []time.Duration{48 * time.Hour, 10 * time.Minute} {
+		dir := fmt.Sprintf("age%v", age)
+		mt := time.Now().Add(-age).Truncate(time.Minute).Add(17 * time.Second)
+		mts[age] = mt
+		for i := range n {
+			rel := fmt.Sprintf("%s/f%03d", dir, i)
+			srv.WriteFile(t, rel, []byte("x"))
+			if err := os.Chtimes(srv.Path(rel), mt, mt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := realClient(t, srv)
+	ctx := ctxT(t)
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, age := range []time.Duration{48 * time.Hour, 10 * time.Minute} {
+		dir := fmt.Sprintf("/age%v", age)
+		var cmds [2]int64
+		for round := range 2 {
+			before := c.Stats().Commands
+			start := time.Now()
+			ents, err := c.List(ctx, dir)
+			if err != nil || len(ents) != n {
+				t.Fatalf("List: %d entries, %v", len(ents), err)
+			}
+			cmds[round] = c.Stats().Commands - before
+			for _, e := range ents {
+				if !e.Mtime.Equal(mts[age]) {
+					t.Fatalf("%s: %s mtime %v, want %v (to the second)", dir, e.Name, e.Mtime, mts[age])
+				}
+			}
+			t.Logf("files %v old, listing #%d of %d files: %d FTP commands, %v", age, round+1, n, cmds[round],
+				time.Since(start).Round(time.Millisecond))
+		}
+		// CWD, EPSV, LIST -a, then one MDTM per file asked.
+		if cmds[0] != 3+n {
+			t.Errorf("%s: first listing %d commands, want %d", dir, cmds[0], 3+n)
+		}
+		want := int64(3 + n) // recent files: asked every time
+		if age > time.Hour {
+			want = 3 // old files: the earlier answers are reused
+		}
+		if cmds[1] != want {
+			t.Errorf("%s: second listing %d commands, want %d", dir, cmds[1], want)
+		}
+	}
 }

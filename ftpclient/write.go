@@ -50,7 +50,7 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	var cn *conn
 	err = retry(ctx, func() (bool, error) { // acquiring only: nothing sent yet
 		var err error
-		cn, err = c.pool.acquire(ctx)
+		cn, err = c.sched.acquire(ctx, classXfer)
 		return shouldRetry(ctx, err), err
 	})
 	if err != nil {
@@ -75,7 +75,7 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 				cn.transfer = false // the final reply was read
 			}
 		}
-		u.err = err
+		u.err = withCmd(cn, err)
 	}()
 	select {
 	case <-started:
@@ -91,7 +91,7 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 		if err == nil {
 			err = errProtocolf("upload ended before it started")
 		}
-		c.pool.release(cn, err)
+		c.sched.release(cn, err)
 		return nil, c.explain(ctx, op, p, c.translate(op, p, err))
 	default:
 	}
@@ -219,7 +219,7 @@ func (u *upload) finish(abort error) error {
 	u.rmu.Lock()
 	u.released = true
 	u.rmu.Unlock()
-	u.c.pool.release(u.cn, err)
+	u.c.sched.release(u.cn, err)
 	if abort != nil || err == nil {
 		if abort == nil && u.werr != nil {
 			return u.werr

@@ -22,7 +22,7 @@ type change struct {
 	// known to the kernel and need none.
 	goneFrom *fs.Inode // directory whose entry goneName vanished
 	goneName string
-	content  *fs.Inode // file whose attributes and cached pages are stale
+	content  *fs.Inode // file whose content changed: its attributes and cached pages are dropped
 }
 
 // changed is the one place where a change made through the mount updates
@@ -55,6 +55,9 @@ func (r *Root) changed(srv *server, c change) {
 	}
 	if c.content != nil {
 		n := c.content
+		if f, ok := n.Operations().(*fileNode); ok {
+			f.contentChanged()
+		}
 		go n.NotifyContent(0, 0)
 	}
 }

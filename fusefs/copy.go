@@ -93,7 +93,7 @@ func (h *fileHandle) copyFrom(ctx context.Context, srcSrv *server, srcPath strin
 	now := time.Now()
 	h.root.changed(h.srv, change{update: dstPath, fn: func(e *ftpclient.Entry) {
 		e.Type, e.Size, e.Mtime = ftpclient.TypeFile, size, now
-	}})
+	}, content: h.node.EmbeddedInode()})
 	return uint32(min(length, size)), 0
 }
 

@@ -22,9 +22,11 @@
 //     closed (the upload happens while it is written or at close); close(2)
 //     reports a failed upload as EIO and the partial file is removed.
 //   - no extended attributes (EOPNOTSUPP), hard links or symlink creation.
-//   - files opened read-only or write-only use direct I/O (each read(2)
-//     and write(2) goes to the daemon whole, without a page-cache copy;
-//     mmap still works). O_RDWR handles use the page cache.
+//   - reads go through the kernel page cache (read-ahead; a second read
+//     of an unchanged file sends nothing), kept while the listing shows
+//     the same size and mtime and the mount has not written the file;
+//     Options.DirectIO turns that off. Writes of write-only handles use
+//     direct I/O. See pagecache.go.
 //
 // Kernel copies (cp, mv across servers, cat a > b) arrive as
 // copy_file_range and become one server-to-server copy by fxpcopy (see
@@ -66,6 +68,9 @@ type Options struct {
 	ReadAhead int
 	// FsName is shown by df/mount as the source; default "fxpfs".
 	FsName string
+	// DirectIO makes read-only handles bypass the kernel page cache (no
+	// read-ahead, no caching across opens): see pagecache.go.
+	DirectIO bool
 
 	Logger *slog.Logger // default slog.Default()
 }
@@ -102,6 +107,8 @@ type Root struct {
 	epoch atomic.Uint64
 	// spools counts temporary files created (tests check streaming uses none).
 	spools atomic.Int64
+	// reads counts READ requests (tests check read-ahead and caching).
+	reads atomic.Int64
 	// idleClose: a read stream nobody reads from for this long gives its
 	// connection back to the pool (a later read reopens it with REST).
 	idleClose time.Duration
@@ -176,11 +183,14 @@ func (r *Root) FSOptions() *fs.Options {
 			MaxWrite:     maxWrite,
 			MaxReadAhead: maxWrite,
 			// Open(O_TRUNC) arrives as one OPEN instead of OPEN + SETATTR;
-			// read-only handles use direct I/O and may still be mmapped.
+			// direct-I/O handles may still be mmapped.
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DIRECT_IO_ALLOW_MMAP,
-			// Kernel reads of one handle arrive in order, one at a time:
-			// the read-ahead stream serves them without reordering.
-			SyncRead: true,
+			// Page-cache reads: the kernel's read-ahead requests go out
+			// asynchronously (several in flight, possibly out of order
+			// within the read-ahead window, which the stream's window
+			// covers). With direct I/O, reads of one handle arrive in
+			// order, one at a time.
+			SyncRead: r.opts.DirectIO,
 			// Read replies are plain byte slices: splicing them only adds
 			// a pipe (too small for 1 MiB replies).
 			DisableSplice: true,

@@ -78,6 +78,7 @@ func newHandle(f *fileNode, p string, flags uint32, create bool) *fileHandle {
 		created: create,
 	}
 	h.rd = newReader(h)
+	f.addHandle(h)
 	if h.writing {
 		if create || flags&syscall.O_TRUNC != 0 {
 			h.ws, h.dirty = wStream, true
@@ -103,6 +104,7 @@ func (h *fileHandle) currentPath() string {
 // Read serves the handle's own written data from its spool, else the
 // server's file through the read-ahead stream.
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.root.reads.Add(1)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.released {
@@ -196,6 +198,7 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 		h.wmu.Unlock()
 		h.node.removeWriter(h)
 	}
+	h.node.removeHandle(h)
 	h.rd.close()
 	h.cancel()
 	return 0

@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
-
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
 
@@ -22,23 +20,6 @@ import (
 // read of data this handle wrote) moves the file into a local spool (the
 // server's current content is downloaded first) that is uploaded by STOR at
 // the next flush.
-
-// fopenFlags are the FUSE open flags for a handle opened with flags:
-// read-only and write-only handles bypass the page cache (FOPEN_DIRECT_IO).
-// A reader gets each read(2) whole (up to 1 MiB), about twice as fast as
-// 128 KiB readahead requests. A writer's data goes from the writer's
-// pages straight into the daemon: without it the kernel first copies every
-// write(2) into the page cache, one more copy of every byte, and the mount
-// has no writeback cache to gain from that. mmap still works (the mount
-// negotiates DIRECT_IO_ALLOW_MMAP; a write-only descriptor cannot be
-// mmapped anyway). O_RDWR handles keep the page cache.
-func fopenFlags(flags uint32) uint32 {
-	switch flags & syscall.O_ACCMODE {
-	case syscall.O_RDONLY, syscall.O_WRONLY:
-		return fuse.FOPEN_DIRECT_IO
-	}
-	return 0
-}
 
 // write writes data at off.
 func (h *fileHandle) write(data []byte, off int64) (int, syscall.Errno) {
@@ -252,7 +233,7 @@ func (h *fileHandle) flushLocked() syscall.Errno {
 		if mode != nil {
 			e.Mode = *mode
 		}
-	}})
+	}, content: h.node.EmbeddedInode()})
 	return 0
 }
 

@@ -33,6 +33,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	in := d.root.newNode(ctx, d.EmbeddedInode(), d.srv, p, e)
 	if f, ok := in.Operations().(*fileNode); ok {
+		f.observe(e)
 		f.overlay(&e)
 	}
 	d.root.fillAttr(in, e, &out.Attr)

@@ -162,7 +162,8 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	t := d.root.timeout(d.srv, dir)
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)
-	return in, h, fopenFlags(flags), 0
+	f.contentChanged()
+	return in, h, createFlags(flags), 0
 }
 
 // childPath returns this directory's path and that of its child name

@@ -20,6 +20,8 @@ type fileNode struct {
 
 	mu      sync.Mutex
 	writers map[*fileHandle]struct{} // open handles that may write
+	handles map[*fileHandle]struct{} // open handles
+	pages   pageVersion              // what the kernel's cached pages hold (pagecache.go)
 }
 
 // Open returns a handle. Nothing is sent to the server: a reader's RETR
@@ -44,7 +46,7 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		}
 		h.base = e.Size
 	}
-	return h, fopenFlags(flags), 0
+	return h, f.openFlags(ctx, p, flags), 0
 }
 
 // Getattr answers from the parent's cached listing, overlaid with what an
@@ -66,6 +68,8 @@ func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 		}
 		// fstat of a file still open (being written, or unlinked): what we know.
 		e = ftpclient.Entry{Type: ftpclient.TypeFile}
+	} else {
+		f.observe(e)
 	}
 	f.overlay(&e)
 	f.root.fillAttr(f.EmbeddedInode(), e, &out.Attr)

@@ -28,6 +28,7 @@ func (e *Engine) Copy(ctx context.Context, src, dst Endpoint, opts Options) (Rec
 		return Record{}, fmt.Errorf("fxpcopy: %s: source and destination are the same file: %w", src, ftpclient.ErrExists)
 	}
 	t := e.begin(src, dst)
+	t.update(func(r *Record) { r.Origin = opts.Origin })
 	stop := e.report(t, opts.Progress)
 	err := e.run(ctx, t, src, dst, opts)
 	stop()
@@ -141,16 +142,15 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 // transfer moves the bytes: FXP (both orientations) where the policy allows,
 // else relay.
 func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, size, off int64, tryFXP, allowRelay bool, why string) error {
-	if src.Client == dst.Client && capacity(src.Client) < 2 {
-		// FXP and relay alike hold a reading and a writing connection.
-		return fmt.Errorf("a copy within %s needs 2 connections, its limit is %d: %w",
-			src.Client.Name(), capacity(src.Client), ftpclient.ErrUnsupported)
-	}
-	release, err := e.lim.acquire(ctx, src.Client, dst.Client)
+	// FXP and relay alike hold a connection on each side at once: take both
+	// slots together (the scheduler never lets two copies deadlock), and
+	// draw every connection of the copy from them.
+	res, err := ftpclient.Reserve(ctx, src.Client, dst.Client)
 	if err != nil {
 		return fmt.Errorf("waiting for connections: %w", err)
 	}
-	defer release()
+	defer res.Release()
+	ctx = res.Bind(ctx)
 
 	var reasons []string
 	if why != "" {

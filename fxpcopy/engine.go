@@ -88,6 +88,9 @@ type Options struct {
 	// Plan, if set, is called once by CopyTree with the number of files and
 	// bytes it is about to copy (for a total ETA).
 	Plan func(files int, bytes int64)
+	// Origin, if set, is recorded in the Record and counted apart
+	// (Counters.MatchedFiles for OriginMatchedStream).
+	Origin Origin
 }
 
 // Record is the outcome of one transfer (also kept in the engine's history).
@@ -105,10 +108,11 @@ type Record struct {
 	// part: "TLS, a is the TLS client (SSCN)", "clear, allowed by
 	// fxp_clear_data on a, b (...)", or for a relay each leg's; "" when
 	// neither server uses TLS.
-	Protection string
+	Protection string `json:",omitempty"`
 	Verified   string // e.g. "size", "size+SHA-256", "" if not verified
 	Err        string // "" on success
 	Active     bool
+	Origin     Origin `json:",omitempty"` // what asked for the copy, if not a plain copy (Options.Origin)
 }
 
 // Rate is the transfer rate in bytes per second so far.
@@ -120,15 +124,8 @@ func (r Record) Rate() float64 {
 	return float64(moved) / r.Duration.Seconds()
 }
 
-// Counters are totals since the engine was made.
-type Counters struct {
-	FXPFiles, RelayFiles, Failed int64
-	FXPBytes                     int64 // bytes moved server-to-server
-	RelayBytes                   int64 // bytes that passed through this host
-}
-
-// recentCap bounds the history of finished transfers.
-const recentCap = 256
+// recentCap bounds the history of finished transfers (about 300 bytes each).
+const recentCap = 1000
 
 // defaultPoll is how often a running transfer's progress is sampled.
 const defaultPoll = 500 * time.Millisecond
@@ -137,7 +134,6 @@ const defaultPoll = 500 * time.Millisecond
 type Engine struct {
 	log  *slog.Logger
 	poll time.Duration
-	lim  *limiter
 
 	mu       sync.Mutex
 	nextID   int64
@@ -185,7 +181,6 @@ func New(log *slog.Logger) *Engine {
 	return &Engine{
 		log:    log.With("component", "fxpcopy"),
 		poll:   defaultPoll,
-		lim:    newLimiter(),
 		active: map[int64]*transfer{},
 	}
 }
@@ -225,7 +220,7 @@ func (e *Engine) Recent(n int) []Record {
 func (e *Engine) Counters() Counters {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.counters
+	return e.counters.clone()
 }
 
 func (e *Engine) begin(src, dst Endpoint) *transfer {
@@ -250,7 +245,6 @@ func (e *Engine) finish(t *transfer, err error) Record {
 		}
 	})
 	rec := t.snapshot()
-	moved := max(rec.Bytes-rec.Resumed, 0)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.active, rec.ID)
@@ -261,20 +255,7 @@ func (e *Engine) finish(t *transfer, err error) Record {
 		e.recent[e.head] = rec
 		e.head = (e.head + 1) % recentCap
 	}
-	switch {
-	case err != nil:
-		e.counters.Failed++
-		// Bytes of a failed relay still crossed this host.
-		if rec.Mode == ModeRelay {
-			e.counters.RelayBytes += moved
-		}
-	case rec.Mode == ModeRelay:
-		e.counters.RelayFiles++
-		e.counters.RelayBytes += moved
-	case rec.Mode == ModeFXP || rec.Mode == ModeFXPRev:
-		e.counters.FXPFiles++
-		e.counters.FXPBytes += moved
-	}
+	e.counters.count(rec, err)
 	return rec
 }
 

@@ -1,8 +1,6 @@
 package fxpcopy
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -68,80 +66,6 @@ func TestHistory(t *testing.T) {
 	}
 	if len(e.Active()) != 0 {
 		t.Errorf("active transfers left")
-	}
-}
-
-// TestLimiter: two copies needing the same server's last slots wait for each
-// other instead of both grabbing one connection.
-func TestLimiter(t *testing.T) {
-	c, err := ftpclient.New(ftpclient.ServerConfig{Name: "x", Host: "127.0.0.1", MaxConns: 2}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newLimiter()
-	rel1, err := l.acquire(context.Background(), c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := l.tryAcquire(c); ok {
-		t.Fatal("tryAcquire succeeded beyond the limit")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := l.acquire(ctx, c); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("acquire beyond the limit: %v, want to wait until ctx ends", err)
-	}
-	got := make(chan error, 1)
-	go func() {
-		rel, err := l.acquire(context.Background(), c, c)
-		if err == nil {
-			rel()
-		}
-		got <- err
-	}()
-	rel1()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("waiter not woken by release")
-	}
-}
-
-func TestPrinter(t *testing.T) {
-	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, tty := range []bool{false, true} {
-		var out bytes.Buffer
-		p := NewPrinter(&out, tty)
-		p.now = func() time.Time { return now }
-		p.SetPlan(2, 3<<20)
-		p.Update(Record{ID: 1, Src: "a:/x/big.iso", Dst: "b:/big.iso", Size: 2 << 20, Bytes: 0, Active: true, Started: now})
-		now = now.Add(time.Second)
-		p.Update(Record{ID: 1, Src: "a:/x/big.iso", Dst: "b:/big.iso", Size: 2 << 20, Bytes: 1 << 20, Active: true, Started: now.Add(-time.Second), Duration: time.Second})
-		now = now.Add(time.Second)
-		p.Update(Record{ID: 1, Src: "a:/x/big.iso", Dst: "b:/big.iso", Size: 2 << 20, Bytes: 2 << 20, Mode: ModeFXP, Verified: "size", Duration: 2 * time.Second})
-		p.Update(Record{ID: 2, Src: "a:/y", Dst: "b:/y", Size: 1 << 20, Err: "boom", Mode: ModeRelay})
-		p.Done()
-		s := out.String()
-		for _, want := range []string{"fxp", "2.0 MiB", "a:/x/big.iso -> b:/big.iso", "[size ok]", "FAILED a:/y -> b:/y: boom"} {
-			if !strings.Contains(s, want) {
-				t.Errorf("tty=%v: output lacks %q:\n%q", tty, want, s)
-			}
-		}
-		if tty {
-			for _, want := range []string{"\r\x1b[K", "[0/2 files] 1.0 MiB/3.0 MiB", "big.iso 1.0 MiB/2.0 MiB", "ETA"} {
-				if !strings.Contains(s, want) {
-					t.Errorf("terminal output lacks %q:\n%q", want, s)
-				}
-			}
-			if !strings.HasSuffix(s, "\r\x1b[K") {
-				t.Errorf("Done did not clear the status line: %q", s)
-			}
-		} else if strings.Contains(s, "\r") || strings.Count(s, "\n") != 2 {
-			t.Errorf("plain output should be two plain lines: %q", s)
-		}
 	}
 }
 

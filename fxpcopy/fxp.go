@@ -322,8 +322,8 @@ type transferError struct {
 func (e *transferError) Error() string { return e.msg }
 func (e *transferError) Unwrap() error { return e.err }
 
-// pollProgress samples the destination's SIZE on a spare pooled connection
-// (only if the pool has one to spare) every poll interval, until done. It
+// pollProgress samples the destination's SIZE (on the slot its scheduler
+// keeps for metadata) every poll interval, until done. It
 // cancels the wait when the size has not changed for the data timeout.
 func (e *Engine) pollProgress(ctx context.Context, t *transfer, d *side, done <-chan struct{}, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(e.poll)
@@ -339,14 +339,9 @@ func (e *Engine) pollProgress(ctx context.Context, t *transfer, d *side, done <-
 			return
 		case <-tick.C:
 		}
-		release, ok := e.lim.tryAcquire(d.ep.Client)
-		if !ok {
-			continue
-		}
 		pctx, pcancel := context.WithTimeout(ctx, max(4*e.poll, 2*time.Second))
-		n, err := d.ep.Client.Size(pctx, d.ep.Path)
+		n, err := d.ep.Client.Size(pctx, d.ep.Path) // on the slot kept for metadata
 		pcancel()
-		release()
 		switch {
 		case err != nil:
 			e.log.Debug("progress poll failed", "dst", d.ep.String(), "err", err)

@@ -16,7 +16,7 @@ const relayBuffer = 256 << 10
 // relay streams RETR of src into STOR (or REST+STOR at off) of dst through
 // this host.
 func (e *Engine) relay(ctx context.Context, t *transfer, src, dst Endpoint, size, off int64) (err error) {
-	rd, err := src.Client.OpenRead(ctx, src.Path, off)
+	rd, err := src.Client.OpenReadExpect(ctx, src.Path, off, ftpclient.Expect{Size: size})
 	if err != nil {
 		return fmt.Errorf("relay: read source: %w", err)
 	}

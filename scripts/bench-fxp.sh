@@ -60,58 +60,14 @@ NMETH=$(wc -w <<<"$METHODS")
 make_workdir $(((FILE_MB + TREE_KIB / 1024 + 2) * (1 + NMETH * REPEAT) + 256))
 
 # ------------------------------------------------------------------- network
-P=fxb$$
-NS_BR=${P}br NS_C=${P}c NS_S1=${P}s1 NS_S2=${P}s2
-C_IP=198.18.0.1 S1_IP=198.18.0.2 S2_IP=198.18.0.3
-for ns in $NS_BR $NS_C $NS_S1 $NS_S2; do netns_add "$ns"; done
-ip -n "$NS_BR" link add br0 type bridge
-ip -n "$NS_BR" link set br0 up
-declare -A HOST_NS=([c]=$NS_C [s1]=$NS_S1 [s2]=$NS_S2) HOST_IP=([c]=$C_IP [s1]=$S1_IP [s2]=$S2_IP)
-for h in c s1 s2; do
-	ip -n "$NS_BR" link add "v$h" type veth peer name eth0 netns "${HOST_NS[$h]}"
-	ip -n "$NS_BR" link set "v$h" master br0 up
-	ip -n "${HOST_NS[$h]}" addr add "${HOST_IP[$h]}/24" dev eth0
-	ip -n "${HOST_NS[$h]}" link set eth0 up
-done
-# The client's link: tbf on its own end (upload) and on the bridge's end
-# (download). burst >= rate/HZ; 256 KiB holds full-size GSO packets.
-for spec in "$NS_C eth0" "$NS_BR vc"; do
-	read -r ns dev <<<"$spec"
-	tc -n "$ns" qdisc add dev "$dev" root tbf rate "$RATE" burst 256kb latency 100ms ||
-		die "tc tbf on $dev in $ns"
-done
-CLIENT_IF_NS=$NS_BR CLIENT_IF=vc
-
-# link_bytes: bytes that crossed the client's link so far (both directions).
-link_bytes() {
-	ip -n "$CLIENT_IF_NS" -s -j link show dev "$CLIENT_IF" |
-		jq '.[0].stats64.rx.bytes + .[0].stats64.tx.bytes'
-}
+bed_setup "$RATE" "$RATE"
 
 # ------------------------------------------------------------------- servers
 S1_ROOT=$DATA/s1 S2_ROOT=$DATA/s2
 make_root "$S1_ROOT"
 make_root "$S2_ROOT"
 log "writing the ${FILE_MB} MiB file and the ${TREE_FILES}-file tree on s1"
-mkdir -p "$S1_ROOT/src/tree"
-random_file "$S1_ROOT/src/big.bin" "$FILE_MB"
-per_dir=$(((TREE_FILES + TREE_DIRS - 1) / TREE_DIRS))
-head -c "$((TREE_KIB * 1024))" /dev/urandom | (
-	cd "$S1_ROOT/src/tree" && split -b "${TREE_FILE_KB}k" -a 5 -d - f
-)
-n=0
-for f in "$S1_ROOT"/src/tree/f*; do
-	d=$S1_ROOT/src/tree/d$((n / per_dir))
-	mkdir -p "$d"
-	mv "$f" "$d/"
-	n=$((n + 1))
-done
-chown -R "$TEST_UID:$TEST_GID" "$S1_ROOT/src"
-FILE_BYTES=$(stat -c %s "$S1_ROOT/src/big.bin")
-FILE_SHA=$(sha256sum "$S1_ROOT/src/big.bin" | cut -d' ' -f1)
-TREE_BYTES=$(find "$S1_ROOT/src/tree" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
-TREE_N=$(find "$S1_ROOT/src/tree" -type f | wc -l)
-tree_manifest "$S1_ROOT/src/tree" >"$WORK/tree.manifest"
+make_sources "$S1_ROOT" "$FILE_MB" "$TREE_FILES" "$TREE_DIRS" "$TREE_FILE_KB"
 
 start_server "$SRC_KIND" "$NS_S1" "$S1_IP" 21 "$S1_ROOT" s1
 S1_USER=$SRV_USER S1_PASS=$SRV_PASS
@@ -137,13 +93,7 @@ export FXPFS_PASSWORD_S1=$S1_PASS FXPFS_PASSWORD_S2=$S2_PASS
 SERVER_ARGS=(--server "s1=ftp://$S1_USER@$S1_IP:21/" --server "s2=ftp://$S2_USER@$S2_IP:21/")
 
 # verify KIND DIR: the copy in DIR (on s2's disk) equals the source.
-verify() {
-	if [[ $1 == file ]]; then
-		[[ -f $2/big.bin && $(sha256sum "$2/big.bin" | cut -d' ' -f1) == "$FILE_SHA" ]]
-	else
-		[[ -d $2/tree ]] && tree_manifest "$2/tree" | cmp -s - "$WORK/tree.manifest"
-	fi
-}
+verify() { verify_copy "$@"; }
 
 # measure M KIND RUN DSTDIR CMD...: time CMD, count client-link bytes, verify.
 measure() {

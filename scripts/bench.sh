@@ -3,7 +3,7 @@
 # measure; it starts its own FTP servers, namespaces and mounts, and removes
 # them all on exit.
 #
-#   scripts/bench.sh [mount|fxp|all]     (default: all)
+#   scripts/bench.sh [mount|fxp|sync|all]     (default: all)
 #
 #   mount  issue 2: read/write throughput through the mount vs curl on
 #          loopback, FTP commands of a cold and a warm find over 1,110
@@ -12,6 +12,10 @@
 #          servers in network namespaces, client link shaped to 100mbit:
 #          fxpfs mount cp, fxpfs cp, rclone mounts, lftp FXP
 #          (scripts/bench-fxp.sh)
+#   sync   issue 6: the same copies on an asymmetric line (100mbit down,
+#          10mbit up): rsync -a and gio copy through fxpfs vs two rclone
+#          mounts, fxpfs sync vs lftp mirror -P 8 (scripts/bench-sync.sh;
+#          BENCH_SYNC_METHODS=mount|sync|all picks a part)
 #
 # Results are printed as markdown tables and appended to $BENCH_RESULTS
 # (default /tmp/fxpfs-bench-<date>.md). BENCH_QUICK=1 uses small sizes (a
@@ -23,13 +27,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 WHAT=${1:-all}
 case $WHAT in
-mount | fxp | all) ;;
+mount | fxp | sync | all) ;;
 -h | --help)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
-	echo "usage: $0 [mount|fxp|all]" >&2
+	echo "usage: $0 [mount|fxp|sync|all]" >&2
 	exit 2
 	;;
 esac
@@ -41,7 +45,9 @@ fi
 if [[ -n ${BENCH_QUICK:-} ]]; then
 	: "${BENCH_FILE_MB:=64}" "${BENCH_REPEAT:=1}" "${BENCH_FIND_FANOUT:=4}"
 	: "${BENCH_FXP_FILE_MB:=20}" "${BENCH_TREE_FILES:=100}" "${BENCH_FXP_REPEAT:=1}"
+	: "${BENCH_SYNC_FILE_MB:=8}" "${BENCH_SYNC_TREE_FILES:=50}"
 	export BENCH_FILE_MB BENCH_REPEAT BENCH_FIND_FANOUT BENCH_FXP_FILE_MB BENCH_TREE_FILES BENCH_FXP_REPEAT
+	export BENCH_SYNC_FILE_MB BENCH_SYNC_TREE_FILES
 fi
 export BENCH_RESULTS=${BENCH_RESULTS:-/tmp/fxpfs-bench-$(date -u +%Y%m%dT%H%M%SZ).md}
 LIMIT=${BENCH_TIMEOUT:-5400} # seconds per benchmark script
@@ -82,5 +88,6 @@ run() { # NAME SCRIPT TITLE
 md "# fxpfs benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 [[ $WHAT == mount || $WHAT == all ]] && run mount bench-mount.sh "Issue 2: throughput through the mount vs curl, FTP commands of find"
 [[ $WHAT == fxp || $WHAT == all ]] && run fxp bench-fxp.sh "Issue 3: server-to-server copies vs rclone mount and lftp FXP"
+[[ $WHAT == sync || $WHAT == all ]] && run sync bench-sync.sh "Issue 6: rsync/gio through the mount vs rclone, fxpfs sync vs lftp mirror, asymmetric line"
 log "results appended to $BENCH_RESULTS"
 exit "$rc"

@@ -4,7 +4,7 @@
 # Run as root. Idempotent: safe to run again; it re-installs nothing that is
 # already present and up to date.
 #
-# - apt packages: vsftpd (test server), fuse3 (the mount), rsync/curl/lftp/rclone
+# - apt packages: vsftpd (test server), fuse3 (the mount), rsync/curl/lftp/rclone/gio/jq
 #   (tests and benchmarks), iproute2 (benchmark namespaces), and the libraries
 #   pure-ftpd links against.
 # - pure-ftpd and proftpd (proftpd-core + proftpd-mod-crypto, which has mod_tls)
@@ -33,7 +33,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 APT_PKGS=(
-	vsftpd fuse3 rsync curl lftp rclone iproute2 ca-certificates openssl
+	vsftpd fuse3 rsync curl lftp rclone iproute2 jq ca-certificates openssl libglib2.0-bin
 	libsodium23 libwrap0 libcap2 libpam0g libpam-modules libssl3 libcrypt1
 	libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1 # proftpd
 	build-essential # cgo for `go test -race`

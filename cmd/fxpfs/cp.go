@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
@@ -42,8 +43,9 @@ policy is fxp = "off" or FXP is refused, in which case the bytes are relayed
 through this host and the summary says why. Like cp(1): if DST is an existing
 directory (or ends in '/'), SRC is copied into it.
 
-On a terminal a progress line shows per file and total bytes, rate and ETA;
-otherwise one line per finished file is printed. The summary counts files,
+On a terminal a bar per transfer under way and a total bar show bytes, rate
+and ETA, with a line per finished file above them; otherwise one line per
+finished file is printed, and the totals every 10 seconds. The summary counts files,
 bytes, seconds, and how many went by FXP and how many were relayed. The exit
 status is non-zero if any file failed.`,
 		Example: `  fxpfs cp alpha:/pub/big.iso beta:/incoming/
@@ -109,23 +111,63 @@ func cleanPath(p string) string {
 func runCp(ctx context.Context, f *cpFlags, srcArg, dstArg string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	p, err := openPair(ctx, &f.serverFlags, srcArg, dstArg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	srcEP, dstEP := p.src, p.dst
+	st, err := srcEP.Client.Stat(ctx, srcEP.Path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", srcArg, err)
+	}
+	if st.Type == ftpclient.TypeDir && !f.recursive {
+		return fmt.Errorf("%s is a directory (use -r)", srcArg)
+	}
+	if p.dstSlash || dstEP.Path == "/" {
+		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
+	} else if dt, err := dstEP.Client.Stat(ctx, dstEP.Path); err == nil && dt.Type == ftpclient.TypeDir {
+		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
+	} else if err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
+		return fmt.Errorf("%s: %w", dstArg, err)
+	}
+	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify}
+	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+	opts.Plan = prog.setPlan
+	sum, err := fxpcopy.New(p.log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.update)
+	prog.done()
+	fmt.Fprintln(os.Stderr, sum.String())
+	return err
+}
+
+// pair is SRC and DST of cp or sync, connected.
+type pair struct {
+	src, dst fxpcopy.Endpoint
+	dstSlash bool // DST ended in '/': copy into it
+	log      *slog.Logger
+	close    func()
+}
+
+// openPair parses SRC and DST (NAME:/path or ftp:// URLs), resolves their
+// servers and logs in to both.
+func openPair(ctx context.Context, f *serverFlags, srcArg, dstArg string) (*pair, error) {
 	adhoc := map[string]config.Server{}
 	src, err := parseEndpoint(srcArg, adhoc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dst, err := parseEndpoint(dstArg, adhoc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log, closer, err := f.logger()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closer.Close()
 	cfgs, err := f.resolve(adhoc)
 	if err != nil {
-		return err
+		closer.Close()
+		return nil, err
 	}
 	var need []ftpclient.ServerConfig
 	for _, name := range []string{src.server, dst.server} {
@@ -139,52 +181,35 @@ func runCp(ctx context.Context, f *cpFlags, srcArg, dstArg string) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("no server named %q (configured: %s)", name, serverNames(cfgs))
+			closer.Close()
+			return nil, fmt.Errorf("no server named %q (configured: %s)", name, serverNames(cfgs))
 		}
 	}
 	clients, err := connectAll(ctx, need, log)
 	if err != nil {
-		return err
+		closer.Close()
+		return nil, err
 	}
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
 	byName := map[string]*ftpclient.Client{}
 	for _, c := range clients {
 		byName[c.Name()] = c
 	}
-	srcEP := fxpcopy.Endpoint{Client: byName[src.server], Path: strings.TrimSuffix(src.path, "/")}
-	if srcEP.Path == "" {
-		srcEP.Path = "/"
+	ep := func(e endpointArg) fxpcopy.Endpoint {
+		p := strings.TrimSuffix(e.path, "/")
+		if p == "" {
+			p = "/"
+		}
+		return fxpcopy.Endpoint{Client: byName[e.server], Path: p}
 	}
-	st, err := srcEP.Client.Stat(ctx, srcEP.Path)
-	if err != nil {
-		return fmt.Errorf("%s: %w", srcArg, err)
-	}
-	if st.Type == ftpclient.TypeDir && !f.recursive {
-		return fmt.Errorf("%s is a directory (use -r)", srcArg)
-	}
-	dstEP := fxpcopy.Endpoint{Client: byName[dst.server], Path: strings.TrimSuffix(dst.path, "/")}
-	if dstEP.Path == "" {
-		dstEP.Path = "/"
-	}
-	if strings.HasSuffix(dst.path, "/") || dstEP.Path == "/" {
-		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
-	} else if dt, err := dstEP.Client.Stat(ctx, dstEP.Path); err == nil && dt.Type == ftpclient.TypeDir {
-		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
-	} else if err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
-		return fmt.Errorf("%s: %w", dstArg, err)
-	}
-	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify}
-	isTTY := term.IsTerminal(int(os.Stderr.Fd()))
-	prog := fxpcopy.NewPrinter(os.Stderr, isTTY)
-	opts.Plan = prog.SetPlan
-	sum, err := fxpcopy.New(log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.Update)
-	prog.Done()
-	fmt.Fprintln(os.Stderr, sum.String())
-	return err
+	return &pair{
+		src: ep(src), dst: ep(dst), dstSlash: strings.HasSuffix(dst.path, "/"), log: log,
+		close: func() {
+			for _, c := range clients {
+				c.Close()
+			}
+			closer.Close()
+		},
+	}, nil
 }
 
 func serverNames(cfgs []ftpclient.ServerConfig) string {

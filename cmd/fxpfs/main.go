@@ -29,7 +29,7 @@ come from the config file, a password_command, FXPFS_PASSWORD_<NAME>, or ~/.netr
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newMountCmd(), newCpCmd(), newStatusCmd())
+	root.AddCommand(newMountCmd(), newCpCmd(), newSyncCmd(), newStatusCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "fxpfs:", err)
 		os.Exit(1)

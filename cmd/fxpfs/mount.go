@@ -26,6 +26,7 @@ type mountFlags struct {
 	daemon     bool
 	cacheDirs  int
 	debugFUSE  bool
+	directIO   bool
 }
 
 func newMountCmd() *cobra.Command {
@@ -59,6 +60,8 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	cmd.Flags().BoolVar(&f.debugFUSE, "debug-fuse", false, "also trace every FUSE request from the kernel (very verbose)")
 	cmd.Flags().BoolVarP(&f.daemon, "daemon", "d", false, "return once mounted and serve in the background")
 	cmd.Flags().IntVar(&f.cacheDirs, "cache-dirs", 10000, "directory listings kept in the cache per server")
+	cmd.Flags().BoolVar(&f.directIO, "direct-io", false,
+		"read without the kernel page cache: no read-ahead, no caching between opens (config: direct_io = true)")
 	return cmd
 }
 
@@ -107,21 +110,18 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		UID:        uint32(f.uid),
 		GID:        uint32(f.gid),
 		FsName:     "fxpfs",
+		DirectIO:   f.directIO || f.file.DirectIO,
 		Logger:     log,
 	})
 	if err != nil {
 		return daemonReady(err)
-	}
-	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
-	if err != nil {
-		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
 	}
 	started := time.Now()
 	ctlCtx, ctlStop := context.WithCancel(context.Background())
 	defer ctlStop()
 	snap := func() ctl.Snapshot {
 		s := ctl.Snapshot{Mountpoint: mp, PID: os.Getpid(), Started: started, Counters: eng.Counters(),
-			Active: eng.Active(), Recent: eng.Recent(20)}
+			Active: eng.Active(), Recent: eng.Recent(0)}
 		for _, c := range clients {
 			cfg := c.Config()
 			s.Servers = append(s.Servers, ctl.ServerStatus{Name: c.Name(),
@@ -131,6 +131,12 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	}
 	if err := ctl.Serve(ctlCtx, ctl.SocketPath(mp), snap, log); err != nil {
 		log.Warn("fxpfs status will not work for this mount", "err", err)
+	}
+	// The status socket is up before the mount shows: whoever sees the
+	// mount can ask `fxpfs status` at once.
+	srv, err := fusefs.Mount(context.Background(), mp, root) // signals are handled below
+	if err != nil {
+		return daemonReady(fmt.Errorf("mount %s: %w", mp, err))
 	}
 	log.Info("mounted", "mountpoint", mp, "servers", len(clients))
 	daemonReady(nil)

@@ -22,6 +22,8 @@ type serverFlags struct {
 	servers    []string
 	debug      bool
 	logFile    string
+
+	file config.File // the config file as resolve loaded it
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -60,6 +62,7 @@ func (f *serverFlags) resolve(extra map[string]config.Server) ([]ftpclient.Serve
 	if err != nil {
 		return nil, err
 	}
+	f.file = file
 	flags := map[string]config.Server{}
 	for _, s := range f.servers {
 		name, srv, err := config.ParseServerFlag(s)

@@ -115,8 +115,14 @@ func TestBrowseListings(t *testing.T) {
 				t.Errorf("cold find sent %d listing commands for %d directories, want at most one per directory",
 					listings, dirs[s.Name])
 			}
-			if limit := int64(4*dirs[s.Name] + 10); cold < 1 || cold > limit {
-				t.Errorf("cold find sent %d FTP commands, want 1..%d (%d directories)", cold, limit, dirs[s.Name])
+			files := 0 // a LIST server gets one MDTM per file too (precise mtimes, pipelined)
+			for _, e := range disk {
+				if e.Type == 'f' {
+					files++
+				}
+			}
+			if limit := int64(4*dirs[s.Name] + files + 10); cold < 1 || cold > limit {
+				t.Errorf("cold find sent %d FTP commands, want 1..%d (%d directories, %d files)", cold, limit, dirs[s.Name], files)
 			}
 			compareEntries(t, s, "find", got, disk)
 

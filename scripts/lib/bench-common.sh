@@ -442,3 +442,89 @@ machine_line() {
 		"$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" \
 		"$(awk '/MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)" "$(uname -r)"
 }
+
+# ------------------------------------------------------------ the test bed
+
+# bed_setup DOWN UP: three test hosts in network namespaces, joined by veth
+# pairs to a bridge in a fourth namespace, addresses from 198.18.0.0/15 only:
+#   client 198.18.0.1   its link shaped: DOWN towards it (tbf on the bridge's
+#                       end of its veth), UP from it (tbf on its own end)
+#   s1     198.18.0.2   source server, link unshaped
+#   s2     198.18.0.3   destination server, unshaped
+# Sets NS_BR NS_C NS_S1 NS_S2, C_IP S1_IP S2_IP, CLIENT_IF_NS CLIENT_IF.
+bed_setup() {
+	local down=$1 up=$2 ns h spec dev rate
+	local p=fxb$$
+	NS_BR=${p}br NS_C=${p}c NS_S1=${p}s1 NS_S2=${p}s2
+	C_IP=198.18.0.1 S1_IP=198.18.0.2 S2_IP=198.18.0.3
+	for ns in $NS_BR $NS_C $NS_S1 $NS_S2; do netns_add "$ns"; done
+	ip -n "$NS_BR" link add br0 type bridge
+	ip -n "$NS_BR" link set br0 up
+	declare -A hns=([c]=$NS_C [s1]=$NS_S1 [s2]=$NS_S2) hip=([c]=$C_IP [s1]=$S1_IP [s2]=$S2_IP)
+	for h in c s1 s2; do
+		ip -n "$NS_BR" link add "v$h" type veth peer name eth0 netns "${hns[$h]}"
+		ip -n "$NS_BR" link set "v$h" master br0 up
+		ip -n "${hns[$h]}" addr add "${hip[$h]}/24" dev eth0
+		ip -n "${hns[$h]}" link set eth0 up
+	done
+	# tbf on the client's own end shapes what it sends (upload), on the
+	# bridge's end what it receives (download). burst >= rate/HZ; 256 KiB
+	# holds full-size GSO packets. (This kernel has no netem.)
+	for spec in "$NS_C eth0 $up" "$NS_BR vc $down"; do
+		read -r ns dev rate <<<"$spec"
+		tc -n "$ns" qdisc add dev "$dev" root tbf rate "$rate" burst 256kb latency 100ms ||
+			die "tc tbf $rate on $dev in $ns"
+	done
+	CLIENT_IF_NS=$NS_BR CLIENT_IF=vc
+}
+
+# link_bytes: bytes that crossed the client's link so far (both directions).
+link_bytes() {
+	ip -n "$CLIENT_IF_NS" -s -j link show dev "$CLIENT_IF" |
+		jq '.[0].stats64.rx.bytes + .[0].stats64.tx.bytes'
+}
+
+# link_up_down: "UP DOWN", the bytes the client has sent (received by the
+# bridge's end of its veth) and received (sent by that end) so far.
+link_up_down() {
+	ip -n "$CLIENT_IF_NS" -s -j link show dev "$CLIENT_IF" |
+		jq -r '"\(.[0].stats64.rx.bytes) \(.[0].stats64.tx.bytes)"'
+}
+
+# make_sources ROOT FILE_MB TREE_FILES TREE_DIRS TREE_FILE_KB: ROOT/src/big.bin
+# of FILE_MB MiB and ROOT/src/tree with TREE_FILES random files of
+# TREE_FILE_KB KiB in TREE_DIRS directories, owned by the test user, with
+# distinct mtimes (to the second). Sets FILE_BYTES FILE_SHA TREE_BYTES TREE_N
+# and writes $WORK/tree.manifest.
+make_sources() {
+	local root=$1 file_mb=$2 files=$3 dirs=$4 kb=$5 per_dir n f d
+	mkdir -p "$root/src/tree"
+	random_file "$root/src/big.bin" "$file_mb"
+	per_dir=$(((files + dirs - 1) / dirs))
+	head -c "$((files * kb * 1024))" /dev/urandom | (cd "$root/src/tree" && split -b "${kb}k" -a 5 -d - f)
+	n=0
+	for f in "$root"/src/tree/f*; do
+		d=$root/src/tree/d$((n / per_dir))
+		mkdir -p "$d"
+		mv "$f" "$d/"
+		n=$((n + 1))
+	done
+	# Old, distinct mtimes with seconds, as on a real mirror.
+	find "$root/src" -type f -printf '%P\n' | awk '{ printf "%s\t@%d\n", $0, 1700000000 + NR * 7 }' |
+		while IFS=$'\t' read -r f t; do touch -m -d "$t" "$root/src/$f"; done
+	chown -R "$TEST_UID:$TEST_GID" "$root/src"
+	FILE_BYTES=$(stat -c %s "$root/src/big.bin")
+	FILE_SHA=$(sha256sum "$root/src/big.bin" | cut -d' ' -f1)
+	TREE_BYTES=$(find "$root/src/tree" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+	TREE_N=$(find "$root/src/tree" -type f | wc -l)
+	tree_manifest "$root/src/tree" >"$WORK/tree.manifest"
+}
+
+# verify_copy KIND DIR: the copy in DIR (big.bin, or tree/) equals the source.
+verify_copy() {
+	if [[ $1 == file ]]; then
+		[[ -f $2/big.bin && $(sha256sum "$2/big.bin" | cut -d' ' -f1) == "$FILE_SHA" ]]
+	else
+		[[ -d $2/tree ]] && tree_manifest "$2/tree" | cmp -s - "$WORK/tree.manifest"
+	fi
+}

@@ -1,0 +1,123 @@
+package ftpclient
+
+import (
+	"bytes"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+)
+
+// Precise mtimes for LIST listings (see MtimePolicy).
+const (
+	// maxPreciseMtimes bounds the MDTM commands of one listing; files
+	// beyond keep LIST's time.
+	maxPreciseMtimes = 10000
+	// mdtmBatch is how many MDTM commands go out before their replies are
+	// read (pipelined: one round trip per batch, not per file).
+	mdtmBatch = 64
+	// mtimeMemoAge: an MDTM answer is reused for a later listing of the
+	// same file only if the time it gave was this much older than the
+	// moment it was asked. A file changed after that has a later time,
+	// which shows as another listed minute (or day). The margin covers a
+	// server clock that is off by less than this.
+	mtimeMemoAge = time.Hour
+	// mtimeMemoSize bounds the reused answers kept per server.
+	mtimeMemoSize = 1 << 16
+)
+
+// mtimeMemo is an MDTM answer kept for reuse, with what LIST said then.
+type mtimeMemo struct {
+	size   int64
+	listed time.Time // LIST's time
+	mtime  time.Time // MDTM's
+}
+
+// imprecise reports a listed time without seconds (LIST gives minutes for
+// recent files, days for older ones).
+func imprecise(t time.Time) bool {
+	return !t.IsZero() && t.Second() == 0 && t.Nanosecond() == 0
+}
+
+// preciseMtimes replaces the minute- or day-precision times that LIST gave
+// for files by MDTM's, as the policy says (see MtimePolicy): pipelined in
+// batches of mdtmBatch, at most maxPreciseMtimes per listing. A server that
+// fails a batch (e.g. drops pipelined commands) gets one command per round
+// trip from then on; the listing keeps its LIST times where MDTM failed and
+// the connection, out of step, is not reused.
+func (cn *conn) preciseMtimes(sp string, ents []Entry) {
+	c := cn.cl
+	policy := c.cfg.PreciseMtime
+	if policy == MtimeNever || !c.feats().MDTM {
+		return
+	}
+	var todo []int
+	for i, e := range ents {
+		if e.Type != TypeFile || !imprecise(e.Mtime) {
+			continue
+		}
+		if policy != MtimeAlways {
+			if m, ok := c.mtimes.Get(path.Join(sp, e.Name)); ok && m.size == e.Size && m.listed.Equal(e.Mtime) {
+				ents[i].Mtime = m.mtime
+				continue
+			}
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) > maxPreciseMtimes {
+		c.log.Info("ftp listing: too many files for MDTM, the rest keep LIST's time", slog.String("server", c.cfg.Name),
+			slog.String("dir", sp), slog.Int("files", len(todo)), slog.Int("max", maxPreciseMtimes))
+		todo = todo[:maxPreciseMtimes]
+	}
+	batch := mdtmBatch
+	if c.mdtmSerial.Load() {
+		batch = 1
+	}
+	for len(todo) > 0 {
+		n := min(batch, len(todo))
+		if err := cn.mdtmBatch(sp, ents, todo[:n], policy); err != nil {
+			cn.ctl.broken.Store(true) // replies may still be on their way
+			if n > 1 && isTimeout(err) {
+				c.mdtmSerial.Store(true)
+			}
+			c.log.Warn("ftp listing: MDTM failed; LIST's times kept", slog.String("server", c.cfg.Name),
+				slog.String("dir", sp), slog.Int("pipelined", n), slog.Any("err", err))
+			return
+		}
+		todo = todo[n:]
+	}
+}
+
+// mdtmBatch sends MDTM for the entries at idx at once and reads the replies in order.
+func (cn *conn) mdtmBatch(sp string, ents []Entry, idx []int, policy MtimePolicy) error {
+	var b bytes.Buffer
+	for _, i := range idx {
+		line := "MDTM " + path.Join(sp, ents[i].Name)
+		if err := checkArg(line); err != nil {
+			return err
+		}
+		b.WriteString(line + "\r\n")
+	}
+	asked := time.Now()
+	if _, err := cn.ctl.Write(b.Bytes()); err != nil {
+		return err
+	}
+	for _, i := range idx {
+		r, err := cn.readReply()
+		if err != nil {
+			return err
+		}
+		if r.Code != 213 {
+			continue // e.g. 550 for a file removed since the listing
+		}
+		t, err := parseMLSxTime(strings.TrimSpace(r.Msg))
+		if err != nil {
+			continue
+		}
+		if policy != MtimeAlways && t.Before(asked.Add(-mtimeMemoAge)) {
+			cn.cl.mtimes.Add(path.Join(sp, ents[i].Name), mtimeMemo{size: ents[i].Size, listed: ents[i].Mtime, mtime: t})
+		}
+		ents[i].Mtime = t
+	}
+	return nil
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# bench-sync.sh: the benchmark of issue 6 — read/write copies (rsync, gio)
+# between two servers through fxpfs vs through rclone mounts, and `fxpfs sync`
+# vs `lftp mirror -P 8` (FXP), on a home-like line.
+#
+# The bed (bed_setup in lib/bench-common.sh): client, s1, s2 in network
+# namespaces; the client's line shaped ASYMMETRIC, BENCH_DOWN (default 100mbit)
+# towards it and BENCH_UP (default 10mbit) from it, tbf on each end of its
+# veth; the servers' link unshaped. A BENCH_SYNC_FILE_MB (200) MiB file and a
+# BENCH_SYNC_TREE_FILES (1000)-file tree are copied from s1 (vsftpd) to s2
+# (pure-ftpd) by each method, once (one run: figures and ratios come from the
+# same run), timed, with the bytes the client uploaded and downloaded (the
+# counters of its veth), and each copy checked by sha256 on s2's disk:
+#
+#   rsync-fxpfs    rsync -a between the two servers' folders of one fxpfs mount
+#   gio-fxpfs      gio copy, the same (the tree: one gio copy per directory)
+#   rsync-rclone   rsync -a between two rclone mounts (--vfs-cache-mode off)
+#   gio-rclone     gio copy between two rclone mounts
+#   sync           fxpfs sync (-j 8 for the tree)
+#   lftp           lftp FXP: get (the file), mirror -P 8 (the tree)
+#
+# BENCH_SYNC_METHODS picks them: a list of the names above, or "mount" (the
+# four mount methods), "sync" (sync and lftp), "all" (default).
+# Other settings: BENCH_SYNC_TREE_DIRS=10, BENCH_SYNC_TREE_FILE_KB=32,
+# BENCH_RESULTS=FILE (append the markdown there too).
+#
+# Through the mount the figures depend on stream matching (issue 6 §1): until
+# it lands, rsync and gio upload every byte through the client, as with rclone.
+set -euo pipefail
+# shellcheck source=lib/bench-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench-common.sh"
+
+FILE_MB=${BENCH_SYNC_FILE_MB:-200}
+TREE_FILES=${BENCH_SYNC_TREE_FILES:-1000}
+TREE_DIRS=${BENCH_SYNC_TREE_DIRS:-10}
+TREE_FILE_KB=${BENCH_SYNC_TREE_FILE_KB:-32}
+DOWN=${BENCH_DOWN:-100mbit}
+UP=${BENCH_UP:-10mbit}
+METHODS=${BENCH_SYNC_METHODS:-all}
+case $METHODS in
+all) METHODS="rsync-fxpfs gio-fxpfs rsync-rclone gio-rclone sync lftp" ;;
+mount) METHODS="rsync-fxpfs gio-fxpfs rsync-rclone gio-rclone" ;;
+sync) METHODS="sync lftp" ;;
+esac
+RESULTS=${BENCH_RESULTS:-/dev/null}
+FAILED=0
+NOTES=()
+
+md() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
+note_fail() {
+	FAILED=1
+	NOTES+=("$*")
+	log "FAIL: $*"
+}
+
+require_root
+tools=(vsftpd lftp jq ip tc nsenter sha256sum awk)
+[[ $METHODS == *fxpfs* || $METHODS == *rclone* ]] && tools+=(mountpoint fusermount3 rsync gio)
+[[ $METHODS == *rclone* ]] && tools+=(rclone)
+require_tools "${tools[@]}"
+ensure_test_user
+ensure_pureftpd
+fxpfs_check || log "fxpfs unavailable: $FXPFS_WHY (its methods will say FAILED)"
+
+TREE_KIB=$((TREE_FILES * TREE_FILE_KB))
+NMETH=$(wc -w <<<"$METHODS")
+make_workdir $(((FILE_MB + TREE_KIB / 1024 + 2) * (1 + NMETH) + 256))
+
+bed_setup "$DOWN" "$UP"
+S1_ROOT=$DATA/s1 S2_ROOT=$DATA/s2
+make_root "$S1_ROOT"
+make_root "$S2_ROOT"
+log "writing the ${FILE_MB} MiB file and the ${TREE_FILES}-file tree on s1"
+make_sources "$S1_ROOT" "$FILE_MB" "$TREE_FILES" "$TREE_DIRS" "$TREE_FILE_KB"
+start_server vsftpd "$NS_S1" "$S1_IP" 21 "$S1_ROOT" s1
+S1_USER=$SRV_USER S1_PASS=$SRV_PASS
+start_server pure-ftpd "$NS_S2" "$S2_IP" 21 "$S2_ROOT" s2
+S2_USER=$SRV_USER S2_PASS=$SRV_PASS
+curl_config "$WORK/secret/curl-s1.cfg" "$S1_USER" "$S1_PASS"
+
+# Line check: what the shaping gives (curl, 8 MiB each way).
+t_down=0 t_up=0
+head -c $((8 << 20)) /dev/urandom >"$WORK/up.bin"
+timed t_down in_ns "$NS_C" curl -K "$WORK/secret/curl-s1.cfg" -r 0-$((8 * 1048576 - 1)) -o /dev/null \
+	"ftp://$S1_IP:21/src/big.bin" || die "client cannot fetch from s1"
+timed t_up in_ns "$NS_C" curl -K "$WORK/secret/curl-s1.cfg" -T "$WORK/up.bin" "ftp://$S1_IP:21/up.bin" ||
+	die "client cannot upload to s1"
+rm -f "$S1_ROOT/up.bin"
+LINE="down $(fmt "$(calc "8 * 8.388608 / $t_down")" 1) Mbit/s, up $(fmt "$(calc "8 * 8.388608 / $t_up")" 1) Mbit/s"
+log "line check: $LINE (shaped $DOWN down, $UP up)"
+
+declare -A T U D V # [method,kind] -> seconds, client uploaded, client downloaded, check
+export FXPFS_PASSWORD_S1=$S1_PASS FXPFS_PASSWORD_S2=$S2_PASS
+SERVER_ARGS=(--server "s1=ftp://$S1_USER@$S1_IP:21/" --server "s2=ftp://$S2_USER@$S2_IP:21/")
+REPORTED=()
+
+# measure M KIND DSTDIR CMD...: time CMD, count the client's bytes, verify.
+measure() {
+	local m=$1 kind=$2 dst=$3 u0 d0 u1 d1 t rc=0
+	shift 3
+	log "($m) $kind: $*"
+	read -r u0 d0 < <(link_up_down)
+	local out=$WORK/$m-$kind.out
+	timed t "$@" >"$out" 2>&1 || rc=$?
+	read -r u1 d1 < <(link_up_down)
+	T[$m,$kind]=$t U[$m,$kind]=$((u1 - u0)) D[$m,$kind]=$((d1 - d0))
+	if ((rc != 0)); then
+		V[$m,$kind]=FAILED
+		note_fail "($m) $kind: exit status $rc: $(tail -c 400 "$out" | tr '\n' ' ')"
+	elif verify_copy "$kind" "$dst"; then
+		V[$m,$kind]=ok
+	else
+		V[$m,$kind]=MISMATCH
+		note_fail "($m) $kind: the copy on s2 differs from the source (sha256)"
+	fi
+	log "($m) $kind: $(fmt "$t" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B, ${V[$m,$kind]}"
+}
+
+# dstdir NAME: an empty directory on s2's disk, owned by the server's user.
+dstdir() {
+	mkdir -p "$S2_ROOT/$1"
+	chown "$TEST_UID:$TEST_GID" "$S2_ROOT/$1"
+	echo "$S2_ROOT/$1"
+}
+
+# gio_tree SRC DST: gio copy has no -r: one gio copy per directory.
+gio_tree() {
+	local src=$1 dst=$2 d
+	mkdir "$dst" || return 1
+	for d in "$src"/*/; do
+		d=${d%/}
+		mkdir "$dst/${d##*/}" || return 1
+		gio copy "$d"/* "$dst/${d##*/}/" || return 1
+	done
+}
+
+export -f gio_tree
+
+# copies M A B: the file and the tree from folder A (s1's) to B (s2's) by M.
+# The destination folder is made through the mount (a listing cached before
+# would not show one made on the server's disk).
+copies() {
+	local m=$1 a=$2 b=$3 d=$S2_ROOT/$1
+	mkdir "$b/$m" || {
+		note_fail "($m) mkdir $b/$m through the mount failed"
+		return
+	}
+	case $m in
+	rsync-*)
+		measure "$m" file "$d" rsync -a "$a/src/big.bin" "$b/$m/"
+		measure "$m" tree "$d" rsync -a "$a/src/tree" "$b/$m/"
+		;;
+	gio-*)
+		measure "$m" file "$d" gio copy "$a/src/big.bin" "$b/$m/big.bin"
+		measure "$m" tree "$d" bash -c 'gio_tree "$@"' gio_tree "$a/src/tree" "$b/$m/tree"
+		;;
+	esac
+}
+
+MNT=$WORK/mnt
+fxpfs_methods() { # rsync-fxpfs, gio-fxpfs: one mount for both
+	local m c0 c1
+	if [[ -z $FXPFS_OK ]] || ! fxpfs_mount "$NS_C" "$MNT" "$WORK/fxpfs-mount.log" "${SERVER_ARGS[@]}"; then
+		note_fail "fxpfs mount: $FXPFS_WHY"
+		return
+	fi
+	for m in "$@"; do
+		c0=$(fxpfs_status "$MNT" '.counters | tojson') || c0="?"
+		copies "$m" "$MNT/s1" "$MNT/s2"
+		c1=$(fxpfs_status "$MNT" '.counters | tojson') || c1="?"
+		REPORTED+=("($m) \`fxpfs status\` counters before: \`$c0\`, after: \`$c1\`")
+	done
+	fxpfs_unmount "$MNT" "$MOUNT_PID"
+}
+rclone_methods() { # rsync-rclone, gio-rclone: two rclone mounts
+	local m p1 p2
+	export RCLONE_CONFIG_S1_TYPE=ftp RCLONE_CONFIG_S1_HOST=$S1_IP RCLONE_CONFIG_S1_PORT=21 \
+		RCLONE_CONFIG_S1_USER=$S1_USER
+	export RCLONE_CONFIG_S2_TYPE=ftp RCLONE_CONFIG_S2_HOST=$S2_IP RCLONE_CONFIG_S2_PORT=21 \
+		RCLONE_CONFIG_S2_USER=$S2_USER
+	RCLONE_CONFIG_S1_PASS=$(printf '%s' "$S1_PASS" | rclone obscure -)
+	RCLONE_CONFIG_S2_PASS=$(printf '%s' "$S2_PASS" | rclone obscure -)
+	export RCLONE_CONFIG_S1_PASS RCLONE_CONFIG_S2_PASS
+	rclone_mount "$NS_C" "$WORK/rc1" s1 "$WORK/rclone-s1.log"
+	p1=$MOUNT_PID
+	rclone_mount "$NS_C" "$WORK/rc2" s2 "$WORK/rclone-s2.log"
+	p2=$MOUNT_PID
+	for m in "$@"; do copies "$m" "$WORK/rc1" "$WORK/rc2"; done
+	fxpfs_unmount "$WORK/rc1" "$p1"
+	fxpfs_unmount "$WORK/rc2" "$p2"
+	unset "${!RCLONE_CONFIG_@}"
+}
+method_sync() {
+	local d
+	if [[ -z $FXPFS_OK ]]; then
+		note_fail "(sync) fxpfs: $FXPFS_WHY"
+		return
+	fi
+	d=$(dstdir sync)
+	measure sync file "$d" "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
+		"$FXPFS_BIN" sync "${SERVER_ARGS[@]}" s1:/src/big.bin s2:/sync/big.bin
+	measure sync tree "$d" "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
+		"$FXPFS_BIN" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree
+	local k
+	for k in file tree; do
+		REPORTED+=("(sync) $k: \`fxpfs sync\` said: $(tail -n 1 "$WORK/sync-$k.out")")
+	done
+	# A second sync right after copies nothing: its cost is the comparison.
+	local ta u0 d0 u1 d1
+	read -r u0 d0 < <(link_up_down)
+	timed ta "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
+		"$FXPFS_BIN" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree >"$WORK/sync-again.out" 2>&1 ||
+		note_fail "(sync) second run: $(tail -c 300 "$WORK/sync-again.out")"
+	read -r u1 d1 < <(link_up_down)
+	REPORTED+=("(sync) tree again right after: $(fmt "$ta" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B: $(tail -n 1 "$WORK/sync-again.out")")
+}
+method_lftp() {
+	local d u1 u2
+	d=$(dstdir lftp)
+	u1="ftp://$S1_USER:$S1_PASS@$S1_IP:21" u2="ftp://$S2_USER:$S2_PASS@$S2_IP:21"
+	local pre="set ftp:use-fxp yes; set ftp:fxp-force yes; set ftp:ssl-allow no; set cmd:fail-exit yes; set net:max-retries 2; set net:timeout 60"
+	# Scripts hold the passwords (0600 files, not argv).
+	printf '%s\nget %s/src/big.bin -o %s/lftp/big.bin\n' "${pre//; /$'\n'}" "$u1" "$u2" >"$WORK/secret/lftp-file"
+	printf '%s\nmirror -P 8 %s/src/tree %s/lftp/tree\n' "${pre//; /$'\n'}" "$u1" "$u2" >"$WORK/secret/lftp-tree"
+	measure lftp file "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-file"
+	measure lftp tree "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-tree"
+}
+
+fx=() rc=()
+for m in $METHODS; do
+	case $m in
+	rsync-fxpfs | gio-fxpfs) fx+=("$m") ;;
+	rsync-rclone | gio-rclone) rc+=("$m") ;;
+	sync | lftp) ;;
+	*) die "unknown method $m" ;;
+	esac
+done
+((${#fx[@]} == 0)) || fxpfs_methods "${fx[@]}"
+((${#rc[@]} == 0)) || rclone_methods "${rc[@]}"
+[[ " $METHODS " != *" sync "* ]] || method_sync
+[[ " $METHODS " != *" lftp "* ]] || method_lftp
+
+# ------------------------------------------------------------------- results
+declare -A LABEL=([rsync-fxpfs]="rsync -a through fxpfs" [gio-fxpfs]="gio copy through fxpfs"
+	[rsync-rclone]="rsync -a through 2 rclone mounts" [gio-rclone]="gio copy through 2 rclone mounts"
+	[sync]="fxpfs sync (-j 8)" [lftp]="lftp FXP get / mirror -P 8")
+ok() { [[ ${V[$1,$2]:-} == ok ]]; }
+cell_t() { if ok "$1" "$2"; then fmt "${T[$1,$2]}" 2; else echo "${V[$1,$2]:-not run}"; fi; }
+cell_b() { if ok "$1" "$2"; then fmt "$(mib "$3")" 2; else echo -; fi; }
+copied() { if [[ $1 == tree ]]; then echo "$TREE_BYTES"; else echo "$FILE_BYTES"; fi; }
+pct() { if ok "$1" "$2"; then fmt "$(calc "100 * $3 / $(copied "$2")")" 3; else echo -; fi; }
+ratio() { if ok "$1" "$3" && ok "$2" "$3"; then fmt "$(calc "${T[$1,$3]} / ${T[$2,$3]}")" 2; else echo -; fi; }
+
+md ""
+md "### s1 (vsftpd, $S1_IP) -> s2 (pure-ftpd, $S2_IP); client line $DOWN down / $UP up (measured: $LINE); servers' link unshaped; one run"
+md ""
+md "Copied: one file of $FILE_BYTES bytes ($(fmt "$(mib "$FILE_BYTES")" 1) MiB); a tree of $TREE_N files in $TREE_DIRS directories, $TREE_BYTES bytes ($(fmt "$(mib "$TREE_BYTES")" 1) MiB). Up/down: MiB the client sent/received (its veth's counters), % of the bytes copied."
+md ""
+md "| method | file: s | up MiB | down MiB | up % | tree: s | up MiB | down MiB | up % |"
+md "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for m in $METHODS; do
+	md "| ${LABEL[$m]} | $(cell_t "$m" file) | $(cell_b "$m" file "${U[$m,file]:-0}") | $(cell_b "$m" file "${D[$m,file]:-0}") | $(pct "$m" file "${U[$m,file]:-0}") | $(cell_t "$m" tree) | $(cell_b "$m" tree "${U[$m,tree]:-0}") | $(cell_b "$m" tree "${D[$m,tree]:-0}") | $(pct "$m" tree "${U[$m,tree]:-0}") |"
+done
+md ""
+md "| ratio (this run) | file | tree | target |"
+md "|---|---:|---:|---|"
+has() { [[ " $METHODS " == *" $1 "* && " $METHODS " == *" $2 "* ]]; }
+if has rsync-rclone rsync-fxpfs; then
+	md "| rsync: rclone time / fxpfs time | $(ratio rsync-rclone rsync-fxpfs file) | $(ratio rsync-rclone rsync-fxpfs tree) | >= 5 |"
+fi
+if has gio-rclone gio-fxpfs; then
+	md "| gio copy: rclone time / fxpfs time | $(ratio gio-rclone gio-fxpfs file) | $(ratio gio-rclone gio-fxpfs tree) | >= 5 |"
+fi
+for m in rsync-fxpfs gio-fxpfs; do
+	[[ " $METHODS " == *" $m "* ]] &&
+		md "| $m: client upload % of copied | $(pct "$m" file "${U[$m,file]:-0}") | $(pct "$m" tree "${U[$m,tree]:-0}") | < 1 |"
+done
+if has sync lftp; then
+	md "| fxpfs sync time / lftp time | $(ratio sync lftp file) | $(ratio sync lftp tree) | <= 1 |"
+fi
+for m in sync lftp; do
+	if [[ " $METHODS " == *" $m "* ]]; then
+		both_f=$((${U[$m,file]:-0} + ${D[$m,file]:-0})) both_t=$((${U[$m,tree]:-0} + ${D[$m,tree]:-0}))
+		md "| $m: client bytes (up + down) % of copied | $(pct "$m" file "$both_f") | $(pct "$m" tree "$both_t") | < 1 (fxpfs sync) |"
+	fi
+done
+if ((${#REPORTED[@]})); then
+	md ""
+	md "What fxpfs reported:"
+	for c in "${REPORTED[@]}"; do md "- $c"; done
+fi
+if ((${#NOTES[@]})); then
+	md ""
+	md "Failures in this run:"
+	for n in "${NOTES[@]}"; do md "- $n"; done
+fi
+exit "$FAILED"
