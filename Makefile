@@ -46,7 +46,7 @@ fmt:
 demo: build
 	./scripts/demo.sh
 
-# BENCH=mount|fxp|sync|all (default all); see scripts/bench.sh --help.
+# BENCH=mount|fxp|sync|tls|all (default all); see scripts/bench.sh --help.
 BENCH ?= all
 bench: build
 	./scripts/bench.sh $(BENCH)
