@@ -79,7 +79,7 @@ func TestFXPEncrypted(t *testing.T) {
 			if got := fileSHA(t, tc.dstSrv.Path("/copy.bin")); got != sha(data) {
 				t.Fatalf("destination sha256 %s, want %s", got, sha(data))
 			}
-			if st.Hits[0] != 0 || st.TLSFlows < 1 || st.Payload < int64(len(data)) || st.Truncated != 0 {
+			if st.Hits[0] != 0 || st.TLSFlows < 1 || st.Payload < int64(len(data)) || st.Truncated != 0 || st.Dropped != 0 {
 				t.Errorf("between the servers: %v; want the whole file, TLS, no clear marker", st)
 			}
 		})
@@ -103,7 +103,7 @@ func TestFXPEncrypted(t *testing.T) {
 		if got := fileSHA(t, pure.Path("/resume.bin")); got != sha(data) {
 			t.Fatalf("resumed destination differs")
 		}
-		if st.Hits[0] != 0 || st.TLSFlows < 1 {
+		if st.Hits[0] != 0 || st.TLSFlows < 1 || st.Dropped != 0 {
 			t.Errorf("resume between the servers: %v", st)
 		}
 	})
@@ -121,7 +121,7 @@ func TestFXPEncrypted(t *testing.T) {
 		if err != nil || rec.Mode == ModeRelay || !strings.HasPrefix(rec.Protection, "clear, allowed by fxp_clear_data") {
 			t.Fatalf("clear FXP allowed on both: %+v %v", rec, err)
 		}
-		if st.Hits[0] == 0 {
+		if st.Hits[0] == 0 || st.Dropped != 0 {
 			t.Errorf("clear FXP: the capture saw no marker (%v): it cannot tell", st)
 		}
 		// The sessions were put back to PROT P and kept: the pool's own

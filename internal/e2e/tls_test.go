@@ -104,7 +104,7 @@ func TestTLSMount(t *testing.T) {
 			if rec.Mode == fxpcopy.ModeRelay || rec.Protection != "TLS, gamma is the TLS client (SSCN)" {
 				t.Errorf("%s -> %s: mode %s protection %q fallback %q", tc.from.Name, tc.to.Name, rec.Mode, rec.Protection, rec.Fallback)
 			}
-			if st.Hits[0] != 0 || st.TLSFlows < 1 || st.Payload < int64(len(data)) {
+			if st.Hits[0] != 0 || st.TLSFlows < 1 || st.Payload < int64(len(data)) || st.Dropped != 0 {
 				t.Errorf("%s -> %s between the servers: %v; want the file, TLS, no marker", tc.from.Name, tc.to.Name, st)
 			}
 		}
@@ -147,7 +147,7 @@ func TestTLSMount(t *testing.T) {
 		if b, _ := os.ReadFile(gamma.Path("/cli.bin")); shaHex(b) != shaHex(data) {
 			t.Errorf("fxpfs cp: destination differs")
 		}
-		if st.Hits[0] != 0 || st.TLSFlows < 1 {
+		if st.Hits[0] != 0 || st.TLSFlows < 1 || st.Payload < int64(len(data)) || st.Dropped != 0 {
 			t.Errorf("fxpfs cp between the servers: %v", st)
 		}
 	})

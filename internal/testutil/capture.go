@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Capture records the TCP traffic between two IPv4 addresses on the
@@ -41,6 +43,7 @@ type CaptureStats struct {
 	TLSFlows  int   // of those, the ones whose first payload is a TLS handshake record
 	Hits      []int // per marker: packets it appeared in (clear text)
 	Truncated int   // packets cut short by the buffer (should be 0)
+	Dropped   int   // packets the kernel dropped because the reader fell behind (should be 0)
 }
 
 // CaptureLoopback starts capturing between hosts a and b (IPv4 literals).
@@ -84,16 +87,26 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 func (c *Capture) run() {
 	defer close(c.done)
 	buf := make([]byte, 256<<10)
+	var drainUntil time.Time // once Stop is asked: read what is queued, for at most a while
 	for {
+		n, from, err := syscall.Recvfrom(c.fd, buf, syscall.MSG_TRUNC)
 		c.mu.Lock()
 		stopped := c.stopped
 		c.mu.Unlock()
-		if stopped {
-			return
+		if stopped && drainUntil.IsZero() {
+			drainUntil = time.Now().Add(2 * time.Second)
 		}
-		n, from, err := syscall.Recvfrom(c.fd, buf, syscall.MSG_TRUNC)
 		if err != nil {
-			continue // timeout (EAGAIN) or EINTR: check Stop and go on
+			if stopped && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK) {
+				return // the queue is empty
+			}
+			if stopped && time.Now().After(drainUntil) {
+				return
+			}
+			continue // timeout or EINTR while running
+		}
+		if stopped && time.Now().After(drainUntil) {
+			return
 		}
 		if ll, ok := from.(*syscall.SockaddrLinklayer); ok && ll.Pkttype == syscall.PACKET_OUTGOING {
 			continue // loopback shows each packet twice: keep the incoming copy
@@ -175,14 +188,19 @@ func (c *Capture) Stop() CaptureStats {
 	c.mu.Unlock()
 	if !already {
 		<-c.done
+		if st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+			c.mu.Lock()
+			c.stats.Dropped = int(st.Drops)
+			c.mu.Unlock()
+		}
 		syscall.Close(c.fd)
 	}
 	return c.Stats()
 }
 
 func (s CaptureStats) String() string {
-	return fmt.Sprintf("%d payload bytes in %d connections (%d starting with TLS), marker hits %v, truncated %d",
-		s.Payload, s.Flows, s.TLSFlows, s.Hits, s.Truncated)
+	return fmt.Sprintf("%d payload bytes in %d connections (%d starting with TLS), marker hits %v, truncated %d, dropped %d",
+		s.Payload, s.Flows, s.TLSFlows, s.Hits, s.Truncated, s.Dropped)
 }
 
 // LoopbackAddrs returns n distinct random addresses in 127.64.0.0/10, for
