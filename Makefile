@@ -4,12 +4,25 @@ BIN       := bin/fxpfs
 PKGS      := ./...
 TEST_TIMEOUT ?= 50m
 
-.PHONY: all build test test-deps test-short vet tidy-check fmt demo bench fuzz deps clean
+.PHONY: all build install uninstall test test-deps test-short vet tidy-check fmt demo bench fuzz deps clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/fxpfs
+
+# Installs fxpfs into $(PREFIX)/bin and links it as mount(8)'s helper for
+# fuse.fxpfs (and fxpfs), so /etc/fstab lines mount (see fxpfs help mount-helper).
+PREFIX  ?= /usr/local
+SBINDIR ?= /sbin
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/fxpfs
+	install -d $(DESTDIR)$(SBINDIR)
+	ln -sf $(PREFIX)/bin/fxpfs $(DESTDIR)$(SBINDIR)/mount.fuse.fxpfs
+	ln -sf $(PREFIX)/bin/fxpfs $(DESTDIR)$(SBINDIR)/mount.fxpfs
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/fxpfs $(DESTDIR)$(SBINDIR)/mount.fuse.fxpfs $(DESTDIR)$(SBINDIR)/mount.fxpfs
 
 # Everything: vet, go.mod tidiness, unit tests, real vsftpd/pure-ftpd and
 # kernel-mount tests, with -race. As root it first installs what the tests
@@ -46,13 +59,16 @@ fmt:
 demo: build
 	./scripts/demo.sh
 
-# BENCH=mount|fxp|sync|tls|all (default all); see scripts/bench.sh --help.
+# BENCH=mount|fxp|sync|read|tls|all (default all); see scripts/bench.sh --help.
 BENCH ?= all
 bench: build
 	./scripts/bench.sh $(BENCH)
 
+# The fuzzers (listing parser, stream matcher; docs/fuzzing.md): make fuzz FUZZTIME=10m
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime 60s
+	$(GO) test ./ftpclient -run '^$$' -fuzz FuzzParseListLine -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/vfs/streammatch -run '^$$' -fuzz FuzzVerdict -fuzztime $(FUZZTIME)
 
 deps:
 	./scripts/install-deps.sh

@@ -117,6 +117,11 @@ func (c *Cache) dir(ctx context.Context, cl Lister, dir string) (*listing, error
 	}
 	fillCtx := context.WithoutCancel(ctx)
 	ch := s.sf.DoChan(dir, func() (any, error) {
+		// A fill that finished between our miss and this flight has
+		// stored the listing already: use it rather than list again.
+		if l, ok := s.get(dir); ok {
+			return l, nil
+		}
 		s.mu.Lock()
 		epoch := s.epoch
 		s.mu.Unlock()

@@ -25,6 +25,7 @@ import (
 // table per server:
 //
 //	direct_io = false        # fxpfs mount --direct-io
+//	raw_symlinks = false     # fxpfs mount --raw-symlinks
 //
 //	[servers.alpha]
 //	url = "ftp://user@ftp.example.org:2121/pub"
@@ -38,8 +39,11 @@ import (
 type File struct {
 	// DirectIO makes `fxpfs mount` read without the kernel page cache,
 	// as --direct-io does.
-	DirectIO bool              `toml:"direct_io"`
-	Servers  map[string]Server `toml:"servers"`
+	DirectIO bool `toml:"direct_io"`
+	// RawSymlinks shows the servers' symlink targets as listed, as
+	// --raw-symlinks does (absolute targets then point into this host).
+	RawSymlinks bool              `toml:"raw_symlinks"`
+	Servers     map[string]Server `toml:"servers"`
 }
 
 // Server is one [servers.NAME] table. URL gives host, port, user and base

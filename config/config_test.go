@@ -163,9 +163,9 @@ func TestLoadAndMerge(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml"), false); err != nil {
 		t.Errorf("default missing config is fine: %v", err)
 	}
-	os.WriteFile(p, []byte("direct_io = true\n[servers.alpha]\nhost = \"h\"\n"), 0o600)
-	if f, err := Load(p, true); err != nil || !f.DirectIO {
-		t.Errorf("direct_io = true: %+v, %v", f, err)
+	os.WriteFile(p, []byte("direct_io = true\nraw_symlinks = true\n[servers.alpha]\nhost = \"h\"\n"), 0o600)
+	if f, err := Load(p, true); err != nil || !f.DirectIO || !f.RawSymlinks {
+		t.Errorf("direct_io = true, raw_symlinks = true: %+v, %v", f, err)
 	}
 	os.WriteFile(p, []byte("[servers.alpha]\nurll = \"x\"\n"), 0o600)
 	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "urll") {

@@ -75,8 +75,9 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 }
 
 func (c *Client) newConn(nc net.Conn, id int64) *conn {
-	ctl := &ctlConn{Conn: nc, cl: c, id: id, timeout: c.cfg.CmdTimeout,
+	ctl := &ctlConn{Conn: nc, cl: c, id: id,
 		trace: c.log.Enabled(context.Background(), slog.LevelDebug)}
+	ctl.setTimeout(c.cfg.CmdTimeout)
 	tcp, _ := nc.(*net.TCPConn)
 	if tc, ok := nc.(*tls.Conn); ok {
 		tcp, _ = tc.NetConn().(*net.TCPConn)

@@ -33,7 +33,7 @@ type OpError struct {
 
 // Error formats the error on one line. Text from the server and from the
 // user (paths, replies) is printed with control characters and invalid
-// UTF-8 escaped (see printable): an error message can neither drive a
+// UTF-8 escaped (see Printable): an error message can neither drive a
 // terminal nor forge a log line.
 func (e *OpError) Error() string {
 	var b strings.Builder
@@ -61,14 +61,14 @@ func (e *OpError) Error() string {
 	default:
 		fmt.Fprint(&b, e.Err)
 	}
-	return printable(b.String())
+	return Printable(b.String())
 }
 
-// printable escapes, strconv.Quote style, what must not reach a terminal
+// Printable escapes, strconv.Quote style, what must not reach a terminal
 // or a log line raw: control characters (\x1b, \r, \n, \t...), other
 // non-printable runes (\u200b) and invalid UTF-8 bytes (\xff). Printable
 // text, quotes and backslashes included, is left as it is.
-func printable(s string) string {
+func Printable(s string) string {
 	clean := true
 	for _, r := range s {
 		if r == utf8.RuneError || !unicode.IsPrint(r) {

@@ -55,6 +55,7 @@ func TestHostileServer(t *testing.T) {
 		setup func(s *fakeServer)
 		cfg   func(*ftpclient.ServerConfig)
 		check func(t *testing.T, s *fakeServer, ents []ftpclient.Entry, err error)
+		bound time.Duration // the stated bound the failure must come within (0: just no hang)
 	}{
 		{
 			name: "empty directory as 550",
@@ -115,6 +116,7 @@ func TestHostileServer(t *testing.T) {
 		},
 		{
 			name:  "never greets",
+			bound: 500 * time.Millisecond, // DialTimeout, not retried
 			setup: func(s *fakeServer) { s.greeting = "" },
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
 				if !errors.Is(err, ftpclient.ErrTimeout) {
@@ -124,6 +126,7 @@ func TestHostileServer(t *testing.T) {
 		},
 		{
 			name:  "never answers LIST",
+			bound: 500 * time.Millisecond, // CmdTimeout, not retried
 			setup: func(s *fakeServer) { s.handlers["LIST"] = func(*fakeConn, string) {} },
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
 				if !errors.Is(err, ftpclient.ErrTimeout) {
@@ -132,7 +135,8 @@ func TestHostileServer(t *testing.T) {
 			},
 		},
 		{
-			name: "data connection stalls",
+			name:  "data connection stalls",
+			bound: 500 * time.Millisecond, // DataTimeout, no wait for a final reply, not retried
 			setup: func(s *fakeServer) {
 				s.handlers["LIST"] = func(fc *fakeConn, _ string) {
 					fc.reply("150 here it comes")
@@ -151,6 +155,7 @@ func TestHostileServer(t *testing.T) {
 		},
 		{
 			name:  "server full",
+			bound: 2 * time.Second, // 4 attempts, backoff 50 ms .. 2 s
 			setup: func(s *fakeServer) { s.greeting = "421 Too many users" },
 			check: func(t *testing.T, _ *fakeServer, _ []ftpclient.Entry, err error) {
 				if !errors.Is(err, ftpclient.ErrUnavailable) {
@@ -181,7 +186,11 @@ func TestHostileServer(t *testing.T) {
 			}
 			defer c.Close()
 			var ents []ftpclient.Entry
+			start := time.Now()
 			within(t, 10*time.Second, func() { ents, err = c.List(context.Background(), "/dir") })
+			if took := time.Since(start); tt.bound > 0 && took > tt.bound+slack {
+				t.Errorf("failed after %v, bound %v", took.Round(time.Millisecond), tt.bound)
+			}
 			tt.check(t, s, ents, err)
 		})
 	}

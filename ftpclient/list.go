@@ -87,7 +87,7 @@ func (cn *conn) bounded(fn func() error) error {
 	})
 	err := fn()
 	if !t.Stop() && expired.Load() {
-		return fmt.Errorf("listing not complete after %v (%v): %w", d, err, ErrTimeout)
+		return fmt.Errorf("listing not complete after %v: %w", d, ErrTimeout)
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -30,8 +31,8 @@ type ctlConn struct {
 	net.Conn // *net.TCPConn or *tls.Conn
 	cl       *Client
 	id       int64
-	timeout  time.Duration
-	replay   []byte // a synthetic greeting for jlaffaye's Dial (see conn.ftp)
+	timeoutN atomic.Int64 // CmdTimeout, lowered while an early close waits (see timeout)
+	replay   []byte       // a synthetic greeting for jlaffaye's Dial (see conn.ftp)
 	broken   atomic.Bool
 	soft     atomic.Bool // a read timeout now is expected (waitMore), not a failure
 	lineLen  int         // bytes read since the last '\n'
@@ -62,11 +63,18 @@ func verbOf(line []byte) string {
 	return f[0]
 }
 
+// timeout is the bound of one reply (and of one control write). It is read
+// by a data connection's Close while the connection's holder may lower it,
+// hence atomic.
+func (c *ctlConn) timeout() time.Duration { return time.Duration(c.timeoutN.Load()) }
+
+func (c *ctlConn) setTimeout(d time.Duration) { c.timeoutN.Store(int64(d)) }
+
 // arm starts the deadline of one reply: all of it must have arrived within
 // timeout (CmdTimeout) from now, however slowly it trickles in.
 func (c *ctlConn) arm() {
-	if c.timeout > 0 {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	if t := c.timeout(); t > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(t))
 	}
 }
 
@@ -83,6 +91,9 @@ func (c *ctlConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil && !(c.soft.Load() && isTimeout(err)) {
 		c.broken.Store(true)
+	}
+	if err != nil && isTimeout(err) && !c.soft.Load() {
+		err = &timeoutError{fmt.Sprintf("no complete reply to %s within %v", c.lastCmd(), c.timeout()), err}
 	}
 	if n > 0 {
 		c.cl.touch()
@@ -123,8 +134,8 @@ func (c *ctlConn) account(b []byte) error {
 }
 
 func (c *ctlConn) Write(p []byte) (int, error) {
-	if c.timeout > 0 {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	if t := c.timeout(); t > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(t))
 	}
 	c.arm() // a command: its whole reply is due within timeout
 	v := verbOf(p)
@@ -182,6 +193,9 @@ func (d *dataConn) Read(p []byte) (int, error) {
 		d.cl.stats.bytesIn.Add(int64(n))
 		d.cl.touch()
 	}
+	if err != nil && isTimeout(err) {
+		err = &timeoutError{fmt.Sprintf("data connection: nothing received for %v", d.timeout), err}
+	}
 	return n, err
 }
 
@@ -198,8 +212,21 @@ func (d *dataConn) Write(p []byte) (int, error) {
 		d.cl.stats.bytesOut.Add(int64(n))
 		d.cl.touch()
 	}
+	if err != nil && isTimeout(err) {
+		err = &timeoutError{fmt.Sprintf("data connection: nothing sent for %v", d.timeout), err}
+	}
 	return n, err
 }
+
+// timeoutError says which bound expired, in words; it unwraps to the
+// network timeout (os.ErrDeadlineExceeded) for errors.Is and isTimeout.
+type timeoutError struct {
+	what string
+	err  error
+}
+
+func (e *timeoutError) Error() string { return e.what }
+func (e *timeoutError) Unwrap() error { return e.err }
 
 // tcp returns the TCP connection under TLS, if any.
 func (d *dataConn) tcp() *net.TCPConn {

@@ -2,12 +2,14 @@ package ftpclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // RawConn is a raw FTP control channel granted by the server's scheduler
@@ -17,15 +19,30 @@ import (
 //
 // The scheduler must be able to trust a released connection, so RawConn tracks
 // what the commands sent through it did: a transfer answered 1xx whose final
-// reply was not read, a pending REST or RNFR, or any command not known to
-// leave the session as it was (TYPE A, PROT C, SITE UMASK, ...) make Release
-// destroy the connection instead of pooling it.
+// reply was not read, a command sent with Send whose final reply was not
+// read, a pending REST or RNFR, or any command not known to leave the
+// session as it was (TYPE A, PROT C, SITE UMASK, ...) make Release destroy
+// the connection instead of pooling it.
+//
+// Two ways to drive it: Cmd sends a command and reads its reply (one
+// goroutine at a time); or Send writes commands without reading, and one
+// goroutine reads the replies with ReadReply meanwhile, so that a caller can
+// send ABOR while another goroutine waits for a transfer's final reply.
 type RawConn struct {
-	c        *Client
-	cn       *conn
-	mu       sync.Mutex
-	released bool
+	c  *Client
+	cn *conn
+	mu sync.Mutex // held while reading replies (Cmd, ReadReply, Abort) and by Release
+	// wmu is held by Send while it writes: one writer at a time, apart from
+	// the reader.
+	wmu      sync.Mutex
+	released atomic.Bool
+
+	smu      sync.Mutex
+	awaiting []sentCmd // sent by Send, final reply not read yet (oldest first)
 }
+
+// sentCmd is a command sent with Send.
+type sentCmd struct{ verb, arg string }
 
 // AcquireRaw borrows a raw control connection (logged in, TYPE I) for FXP:
 // a slot of the Reservation bound to ctx when it has one free for this
@@ -65,8 +82,13 @@ func (r *RawConn) Cmd(ctx context.Context, format string, args ...any) (Reply, e
 	line := fmt.Sprintf(format, args...)
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
-	if r.released {
+	if r.released.Load() {
 		return Reply{}, r.c.translate(verb, "", ErrClosed)
+	}
+	if r.outstanding() > 0 {
+		// The next reply belongs to a command sent earlier: reading it as
+		// this command's would put the channel out of step.
+		return Reply{}, r.c.translate(verb, "", errors.New("replies to earlier commands not read yet"))
 	}
 	var rep Reply
 	err := r.c.run(ctx, r.cn, func(cn *conn) error {
@@ -117,15 +139,62 @@ func (r *RawConn) track(verb, arg string, rep Reply) {
 	}
 }
 
-// ReadReply reads one more reply (e.g. the 226 after a 150).
+// Send writes one command (arguments validated: no CR/LF/NUL) without
+// reading its reply; ReadReply reads the replies, in order. Send may run
+// while another goroutine waits in ReadReply (to send ABOR during a
+// transfer), but not at the same time as Cmd. The write is bounded by
+// CmdTimeout; ctx is checked before it.
+func (r *RawConn) Send(ctx context.Context, format string, args ...any) error {
+	line := fmt.Sprintf(format, args...)
+	verb, arg, _ := strings.Cut(line, " ")
+	verb = strings.ToUpper(verb)
+	if r.released.Load() {
+		return r.c.translate(verb, "", ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return r.c.translate(verb, "", err)
+	}
+	if err := checkArg(line); err != nil {
+		return r.c.translate(verb, "", err)
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.smu.Lock()
+	r.awaiting = append(r.awaiting, sentCmd{verb, arg})
+	r.smu.Unlock()
+	if _, err := r.cn.ctl.Write([]byte(line + "\r\n")); err != nil {
+		return r.c.translate(verb, "", err)
+	}
+	return nil
+}
+
+// outstanding is the number of commands sent with Send whose final reply
+// has not been read.
+func (r *RawConn) outstanding() int {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	return len(r.awaiting)
+}
+
+// ReadReply reads one more reply: the 226 after a 150 of Cmd, or the next
+// reply to a command sent with Send. While a transfer or a sent command
+// awaits its final reply, it waits as long as ctx allows (not CmdTimeout).
+// When ctx ends first, the connection is closed (and must be released).
 func (r *RawConn) ReadReply(ctx context.Context) (Reply, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.released {
+	if r.released.Load() {
 		return Reply{}, r.c.translate("reply", "", ErrClosed)
 	}
+	r.smu.Lock()
+	var front *sentCmd
+	if len(r.awaiting) > 0 {
+		f := r.awaiting[0]
+		front = &f
+	}
+	r.smu.Unlock()
 	var rep Reply
-	if r.cn.transfer {
+	if r.cn.transfer || front != nil {
 		// The final reply of a transfer comes when the transfer ends, which
 		// may be hours away (FXP): wait as long as ctx allows, not CmdTimeout.
 		// The caller watches progress and cancels ctx on a stall.
@@ -143,6 +212,18 @@ func (r *RawConn) ReadReply(ctx context.Context) (Reply, error) {
 	if err != nil {
 		return Reply{}, r.c.translate("reply", "", err)
 	}
+	if front != nil {
+		if rep.Code >= 200 {
+			r.smu.Lock()
+			r.awaiting = r.awaiting[1:]
+			r.smu.Unlock()
+		}
+		r.track(front.verb, front.arg, rep)
+		if rep.Code >= 200 && r.outstanding() == 0 {
+			r.cn.transfer = false
+		}
+		return rep, nil
+	}
 	if rep.Code >= 200 {
 		r.cn.transfer = false
 	}
@@ -156,11 +237,14 @@ func (r *RawConn) ReplyError(op, p string, rep Reply) error {
 	return r.c.translate(op, p, &textproto.Error{Code: rep.Code, Msg: rep.Msg})
 }
 
-// Pasv sends PASV and returns the address the server listens on ("h1,h2,h3,h4,p1,p2"
-// decoded to "ip:port"). The address is returned as the server gave it, for FXP.
+// Pasv sends PASV and returns the address the server listens on, for FXP:
+// the host this connection reached the server at, with the port of the
+// PASV reply. The host of the reply is never used: a server (hostile, or
+// behind NAT) naming another host would make the FXP peer connect there
+// (an FXP bounce), as it would our own data connections.
 func (r *RawConn) Pasv(ctx context.Context) (string, error) { return r.passive(ctx, "PASV") }
 
-// Cpsv is Pasv with CPSV: the server is the TLS client of the coming
+// Cpsv is Pasv with CPSV: the server is also the TLS client of the coming
 // (protected) data connection, for FXP between two TLS servers.
 func (r *RawConn) Cpsv(ctx context.Context) (string, error) { return r.passive(ctx, "CPSV") }
 
@@ -175,6 +259,12 @@ func (r *RawConn) passive(ctx context.Context, verb string) (string, error) {
 	addr, err := parsePASV(rep.Msg)
 	if err != nil {
 		return "", r.c.translate(verb, "", err)
+	}
+	pip, port, _ := net.SplitHostPort(addr)
+	if host := r.Host(); pip != host {
+		r.c.log.Info("ftp "+verb+" names another address; giving the FXP peer the server's own",
+			"server", r.c.cfg.Name, "pasv", pip, "server_ip", host)
+		addr = net.JoinHostPort(host, port)
 	}
 	return addr, nil
 }
@@ -193,6 +283,21 @@ func (r *RawConn) Epsv(ctx context.Context) (int, error) {
 		return 0, r.c.translate("EPSV", "", err)
 	}
 	return port, nil
+}
+
+// Eprt sends EPRT (RFC 2428) for hostport ("ip:port", IPv4 or IPv6).
+func (r *RawConn) Eprt(ctx context.Context, hostport string) (Reply, error) {
+	host, ps, err := net.SplitHostPort(hostport)
+	ip := net.ParseIP(host)
+	port, perr := strconv.Atoi(ps)
+	if err != nil || ip == nil || perr != nil || port < 1 || port > 65535 {
+		return Reply{}, r.c.translate("EPRT", "", errProtocolf("EPRT address %q: want ip:port", hostport))
+	}
+	proto := 2
+	if ip4 := ip.To4(); ip4 != nil {
+		proto, ip = 1, ip4
+	}
+	return r.Cmd(ctx, "EPRT |%d|%s|%d|", proto, ip, port)
 }
 
 // Port sends PORT for hostport ("ip:port").
@@ -222,7 +327,7 @@ func portArg(hostport string) (string, error) {
 func (r *RawConn) Abort(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.released {
+	if r.released.Load() {
 		return r.c.translate("ABOR", "", ErrClosed)
 	}
 	err := r.c.run(ctx, r.cn, func(cn *conn) error {
@@ -255,6 +360,13 @@ func (r *RawConn) Host() string {
 	return host
 }
 
+// LocalHost is this host's IP address on the connection: a data connection
+// from it is one the server sees as coming from its own client.
+func (r *RawConn) LocalHost() string {
+	host, _, _ := net.SplitHostPort(r.cn.ctl.LocalAddr().String())
+	return host
+}
+
 // Client returns the Client the connection belongs to.
 func (r *RawConn) Client() *Client { return r.c }
 
@@ -263,12 +375,35 @@ func (r *RawConn) Client() *Client { return r.c }
 func (r *RawConn) Release(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.released {
+	if r.released.Swap(true) {
 		return
 	}
-	r.released = true
 	if err != nil {
 		r.cn.dirty = true // the caller saw something go wrong: don't trust it
 	}
+	if r.outstanding() > 0 {
+		r.cn.transfer = true // replies still due: out of step
+	}
 	r.c.sched.release(r.cn, err)
+}
+
+// errReset is the release reason of a connection closed by Reset.
+var errReset = errors.New("connection reset by fxpfs")
+
+// Reset closes the connection at once with a TCP reset instead of an orderly
+// close, and releases it (destroyed). A server blocked waiting for a data
+// connection may watch its control connection only for errors (pure-ftpd
+// polls it for POLLERR|POLLHUP while it waits in accept): a reset ends such
+// a session at once, where an orderly close would leave it waiting for its
+// idle timeout. A goroutine blocked in ReadReply returns with an error.
+// Idempotent.
+func (r *RawConn) Reset() {
+	if r.released.Load() {
+		return
+	}
+	if tc := r.cn.tcp; tc != nil {
+		_ = tc.SetLinger(0)
+	}
+	r.cn.ctl.Close()
+	r.Release(errReset)
 }

@@ -3,9 +3,14 @@ package ftpclient_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/internal/ftptest"
@@ -131,5 +136,165 @@ func TestRawCmdRejectsInjection(t *testing.T) {
 	}
 	if n := srv.Commands() - before; n != 0 {
 		t.Errorf("%d commands reached the server", n)
+	}
+}
+
+// TestRawSendWhileReading: Send writes a command without reading its reply,
+// so that ABOR can go out while another goroutine waits in ReadReply for
+// the transfer's replies (FXP watches two servers at once). The replies of
+// sent commands come back in order; Cmd refuses to run while some are due.
+func TestRawSendWhileReading(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["STOR"] = func(fc *fakeConn, _ string) { fc.reply("150 waiting for data") }
+		s.handlers["ABOR"] = func(fc *fakeConn, _ string) { fc.reply("426 aborted", "226 ABOR done") }
+	})
+	c := newFakeClient(t, s, nil)
+	ctx := ctxT(t)
+	r, err := c.AcquireRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send(ctx, "STOR /x"); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []int, 1)
+	go func() {
+		var codes []int
+		for range 3 {
+			rep, err := r.ReadReply(ctx)
+			if err != nil {
+				break
+			}
+			codes = append(codes, rep.Code)
+		}
+		got <- codes
+	}()
+	before := len(s.lines())
+	if _, err := r.Cmd(ctx, "NOOP"); err == nil {
+		t.Error("Cmd ran while a sent command's reply was due")
+	}
+	if n := len(s.lines()) - before; n != 0 {
+		t.Errorf("%d lines reached the server from a refused Cmd", n)
+	}
+	within(t, 5*time.Second, func() {
+		if err := r.Send(ctx, "ABOR"); err != nil { // while the reader waits
+			t.Error(err)
+		}
+	})
+	select {
+	case codes := <-got:
+		if fmt.Sprint(codes) != "[150 426 226]" {
+			t.Errorf("replies %v, want [150 426 226]", codes)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("replies of sent commands not read")
+	}
+	if err := r.Send(ctx, "STOR /a\r\nDELE /b"); !errors.Is(err, ftpclient.ErrBadName) {
+		t.Errorf("Send with CR/LF: %v", err)
+	}
+	r.Release(nil)
+}
+
+// TestRawReset: Reset ends a ReadReply blocked on a server that never
+// answers, closes the connection with a TCP reset (a server waiting in
+// accept, like pure-ftpd, notices only that), and destroys it.
+func TestRawReset(t *testing.T) {
+	readErr := make(chan error, 1)
+	s := newFakeServer(t, func(s *fakeServer) {
+		// Never answers; waits on the control connection like a server
+		// blocked in accept would, and reports how it ended.
+		s.handlers["STOR"] = func(fc *fakeConn, _ string) {
+			_, err := fc.r.ReadByte()
+			readErr <- err
+		}
+	})
+	c := newFakeClient(t, s, nil)
+	ctx := ctxT(t)
+	r, err := c.AcquireRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send(ctx, "STOR /x"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.ReadReply(ctx)
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the reader block
+	dials := c.Stats().Dials
+	within(t, 5*time.Second, func() {
+		r.Reset()
+		if err := <-done; err == nil {
+			t.Error("ReadReply returned no error after Reset")
+		}
+	})
+	r.Reset() // idempotent
+	r.Release(nil)
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("the server saw %v, want a connection reset", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not see the connection end")
+	}
+	_, _ = c.Size(ctx, "/x") // any command: needs a connection
+	if c.Stats().Dials == dials {
+		t.Error("the reset connection was used again")
+	}
+}
+
+// TestRawEprt: EPRT carries IPv4 and IPv6 addresses (RFC 2428).
+func TestRawEprt(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["EPRT"] = func(fc *fakeConn, _ string) { fc.reply("200 ok") }
+	})
+	c := newFakeClient(t, s, nil)
+	ctx := ctxT(t)
+	r, err := c.AcquireRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release(nil)
+	for _, addr := range []string{"127.0.0.3:2121", "[2001:db8::7]:40000"} {
+		if rep, err := r.Eprt(ctx, addr); err != nil || rep.Code != 200 {
+			t.Fatalf("EPRT %s: %+v %v", addr, rep, err)
+		}
+	}
+	if _, err := r.Eprt(ctx, "host.example:21"); !errors.Is(err, ftpclient.ErrProtocol) {
+		t.Errorf("EPRT with a host name: %v", err)
+	}
+	var eprt []string
+	for _, l := range s.lines() {
+		if strings.HasPrefix(l, "EPRT") {
+			eprt = append(eprt, l)
+		}
+	}
+	if want := []string{"EPRT |1|127.0.0.3|2121|", "EPRT |2|2001:db8::7|40000|"}; fmt.Sprint(eprt) != fmt.Sprint(want) {
+		t.Errorf("sent %q, want %q", eprt, want)
+	}
+}
+
+// TestRawPasvNeverNamesAThirdHost: a PASV reply naming another host gives
+// the FXP peer the server's own address (the one we reached it at), with
+// the reply's port: no FXP bounce to a third host.
+func TestRawPasvNeverNamesAThirdHost(t *testing.T) {
+	s := newFakeServer(t, func(s *fakeServer) { s.pasvIP = "10,99,98,97" })
+	c := newFakeClient(t, s, nil)
+	ctx := ctxT(t)
+	r, err := c.AcquireRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release(nil)
+	addr, err := r.Pasv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if host != "127.0.0.1" || port == "" || port == "0" {
+		t.Errorf("Pasv = %q, want 127.0.0.1:<port>", addr)
 	}
 }

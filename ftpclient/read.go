@@ -288,8 +288,8 @@ func (rs *readStream) stop() {
 	rs.cn, rs.resp = nil, nil
 	rs.cur.Store(nil)
 	cn.abortData()
-	saved := cn.ctl.timeout
-	cn.ctl.timeout = min(saved, earlyCloseWait)
+	saved := cn.ctl.timeout()
+	cn.ctl.setTimeout(min(saved, earlyCloseWait))
 	// RFC 959 4.1.3 says two replies come, the transfer's (426, or 226 if
 	// it had finished) and ABOR's (225/226), but pure-ftpd over TLS sends
 	// only ABOR's. So after a 225/226 wait briefly for a second one. NOOP
@@ -305,7 +305,7 @@ func (rs *readStream) stop() {
 	if err == nil {
 		err = cn.sync()
 	}
-	cn.ctl.timeout = saved
+	cn.ctl.setTimeout(saved)
 	if err == nil {
 		cn.transfer = false
 	}

@@ -23,10 +23,18 @@ const (
 	reclaimIdle  = 500 * time.Millisecond
 )
 
-// class says what a slot is for: one slot of every server is kept for
-// metadata (listings, stat, simple commands), so that a server whose other
-// connections are all busy with transfers still answers ls and stat.
+// class says what a slot is for: one slot of every server allowing at
+// least keepMetaFrom connections is kept for metadata (listings, stat,
+// simple commands), so that a server whose other connections are all busy
+// with transfers still answers ls and stat. Below that, keeping one would
+// leave a single transfer slot, and a program reading one file while
+// writing another on the same server (rsync within a server) would wait
+// for itself; there metadata shares the slots and takes one back from a
+// download nobody reads.
 type class int
+
+// keepMetaFrom is the smallest limit at which one slot is kept for metadata.
+const keepMetaFrom = 3
 
 const (
 	classMeta class = iota // listings, stat, MKD, DELE, SIZE, ...: may use any slot
@@ -48,9 +56,10 @@ var waitq []*waiter
 // connections themselves.
 //
 // A slot (grant) is the right to hold one connection. At most limit slots
-// are granted at a time; transfers get at most limit-1 of them (one is kept
-// for metadata) unless no other transfer holds one, so that a server with a
-// limit of one or two still serves a copy. limit starts at MaxConns and
+// are granted at a time; from a limit of keepMetaFrom up, transfers get at
+// most limit-1 of them (one is kept for metadata), except that a request
+// finding no other transfer is admitted whole (a copy within a server
+// needs two). limit starts at MaxConns and
 // adapts downward when the server refuses a connection while we hold some
 // (421, or a hang-up at login), and is raised again by one every raiseAfter.
 //
@@ -137,7 +146,7 @@ func (s *sched) fits(cls class, n int, claimed demandClaim) bool {
 	if s.granted+claimed.all+n > s.limit {
 		return false
 	}
-	if cls == classMeta {
+	if cls == classMeta || s.limit < keepMetaFrom {
 		return true
 	}
 	x := s.xfer + claimed.xfer

@@ -30,7 +30,8 @@ func holdRaw(t *testing.T, ctx context.Context, c *ftpclient.Client, n int) []*f
 
 // TestSchedKeepsMetadataSlot: with every transfer slot taken (MaxConns 3:
 // two raw connections), listings and SIZE still run at once on the kept
-// slot, while a third transfer waits.
+// slot, while a third transfer waits. With a limit of 2, a program that
+// reads one file while writing another on the same server gets both.
 func TestSchedKeepsMetadataSlot(t *testing.T) {
 	srv := ftptest.Start(t)
 	write(t, srv.Root, "f", []byte("data"))
@@ -58,6 +59,20 @@ func TestSchedKeepsMetadataSlot(t *testing.T) {
 	if st := c.Stats(); st.Conns > 3 || st.Slots != 2 {
 		t.Errorf("stats %+v: want 2 slots held, at most 3 connections", st)
 	}
+
+	c2 := newClient(t, srv, func(cfg *ftpclient.ServerConfig) { cfg.MaxConns = 2 })
+	rd, err := c2.OpenRead(ctx, "/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	within(t, 2*time.Second, func() {
+		up, err := c2.OpenWrite(ctx, "/g", 0, ftpclient.WriteTruncate)
+		if err != nil {
+			t.Fatalf("a write next to a read on a 2-connection server: %v", err)
+		}
+		up.Close()
+	})
 }
 
 // TestSchedReserveNoDeadlock: copies in both directions between two
@@ -177,7 +192,7 @@ func TestSchedWaitDeadline(t *testing.T) {
 	})
 	const bound = 800 * time.Millisecond
 	ctx := ctxT(t)
-	holdRaw(t, ctx, c, 1) // the one transfer slot
+	holdRaw(t, ctx, c, 2) // a limit of 2 keeps no slot for metadata
 	start := time.Now()
 	_, err := c.AcquireRaw(ctx)
 	took := time.Since(start)
@@ -202,7 +217,7 @@ func TestSchedWaitsForBusyServer(t *testing.T) {
 		}
 	})
 	cfg := s.config()
-	cfg.MaxConns = 2
+	cfg.MaxConns = 1
 	cfg.DialTimeout, cfg.CmdTimeout = 200*time.Millisecond, 300*time.Millisecond
 	c, err := ftpclient.New(cfg, nil)
 	if err != nil {

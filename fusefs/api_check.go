@@ -8,6 +8,8 @@ import "github.com/hanwen/go-fuse/v2/fs"
 // Root: the mount root, whose entries are the servers.
 var (
 	_ = (fs.NodeOnAdder)((*Root)(nil))
+	_ = (fs.NodeLookuper)((*Root)(nil))
+	_ = (fs.NodeReaddirer)((*Root)(nil))
 	_ = (fs.NodeGetattrer)((*Root)(nil))
 	_ = (fs.NodeSetattrer)((*Root)(nil))
 	_ = (fs.NodeStatfser)((*Root)(nil))
@@ -30,6 +32,40 @@ var (
 	_ = (fs.NodeUnlinker)((*dirNode)(nil))
 	_ = (fs.NodeRenamer)((*dirNode)(nil))
 	_ = (fs.NodeCreater)((*dirNode)(nil))
+	_ = (fs.NodeAccesser)((*dirNode)(nil)) // W_OK says whether the server can hold a trash
+)
+
+// trashRoot: MOUNT/.Trash-UID; trashDir: its files/, info/, expunged/
+// (union of the servers' trash folders); pendingInfo: an info file not on
+// a server yet (trash.go).
+var (
+	_ = (fs.NodeGetattrer)((*trashRoot)(nil))
+	_ = (fs.NodeSetattrer)((*trashRoot)(nil))
+	_ = (fs.NodeReaddirer)((*trashRoot)(nil))
+	_ = (fs.NodeMkdirer)((*trashRoot)(nil))
+	_ = (fs.NodeRmdirer)((*trashRoot)(nil))
+	_ = (fs.NodeUnlinker)((*trashRoot)(nil))
+	_ = (fs.NodeRenamer)((*trashRoot)(nil))
+	_ = (fs.NodeCreater)((*trashRoot)(nil))
+
+	_ = (fs.NodeLookuper)((*trashDir)(nil))
+	_ = (fs.NodeReaddirer)((*trashDir)(nil))
+	_ = (fs.NodeGetattrer)((*trashDir)(nil))
+	_ = (fs.NodeSetattrer)((*trashDir)(nil))
+	_ = (fs.NodeStatfser)((*trashDir)(nil))
+	_ = (fs.NodeMkdirer)((*trashDir)(nil))
+	_ = (fs.NodeCreater)((*trashDir)(nil))
+	_ = (fs.NodeUnlinker)((*trashDir)(nil))
+	_ = (fs.NodeRmdirer)((*trashDir)(nil))
+	_ = (fs.NodeRenamer)((*trashDir)(nil))
+
+	_ = (fs.NodeOpener)((*pendingInfo)(nil))
+	_ = (fs.NodeReader)((*pendingInfo)(nil))
+	_ = (fs.NodeWriter)((*pendingInfo)(nil))
+	_ = (fs.NodeGetattrer)((*pendingInfo)(nil))
+	_ = (fs.NodeSetattrer)((*pendingInfo)(nil))
+	_ = (fs.NodeFlusher)((*pendingInfo)(nil))
+	_ = (fs.NodeFsyncer)((*pendingInfo)(nil))
 )
 
 // fileNode: a regular file; fileHandle: an open one.

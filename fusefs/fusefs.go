@@ -22,6 +22,8 @@
 //     closed (the upload happens while it is written or at close); close(2)
 //     reports a failed upload as EIO and the partial file is removed.
 //   - no extended attributes (EOPNOTSUPP), hard links or symlink creation.
+//     Symlinks the servers list point inside their server's folder only
+//     (symlink.go), unless Options.RawSymlinks.
 //   - reads go through the kernel page cache (read-ahead; a second read
 //     of an unchanged file sends nothing), kept while the listing shows
 //     the same size and mtime and the mount has not written the file;
@@ -39,6 +41,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -71,6 +74,10 @@ type Options struct {
 	// DirectIO makes read-only handles bypass the kernel page cache (no
 	// read-ahead, no caching across opens): see pagecache.go.
 	DirectIO bool
+	// RawSymlinks shows symlink targets as the servers list them, so an
+	// absolute target points into this host's files; by default they are
+	// confined to their server's folder (symlink.go).
+	RawSymlinks bool
 
 	Logger *slog.Logger // default slog.Default()
 }
@@ -87,6 +94,11 @@ type server struct {
 	name  string
 	cl    *ftpclient.Client
 	inode *fs.Inode // its directory under the root
+
+	// Whether it can hold a trash (trash_access.go).
+	trashState atomic.Int32
+	trashAt    atomic.Int64 // UnixNano of the last refusal
+	trashProbe sync.Mutex   // one probe at a time
 }
 
 // Root is the mount root: one directory per server. Build it with NewRoot
@@ -112,6 +124,9 @@ type Root struct {
 	// idleClose: a read stream nobody reads from for this long gives its
 	// connection back to the pool (a later read reopens it with REST).
 	idleClose time.Duration
+
+	trashMu sync.Mutex
+	trashes map[uint32]*trashRoot // MOUNT/.Trash-UID, made by lookup (trash.go)
 }
 
 // NewRoot returns the root of a mount of clients (one directory each, named

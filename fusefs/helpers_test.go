@@ -32,12 +32,13 @@ type mounted struct {
 }
 
 type setup struct {
-	names    []string
-	ttl      time.Duration
-	opts     Options
-	srvOpts  []ftptest.Option
-	maxConns int
-	fxp      bool // give the root an fxpcopy.Engine
+	names      []string
+	ttl        time.Duration
+	opts       Options
+	srvOpts    []ftptest.Option
+	srvOptsFor map[string][]ftptest.Option // more options for one server
+	maxConns   int
+	fxp        bool // give the root an fxpcopy.Engine
 }
 
 // mount starts one ftptest server per name (default "alpha"), mounts them
@@ -55,7 +56,7 @@ func mount(t *testing.T, s setup) *mounted {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var clients []*ftpclient.Client
 	for _, name := range s.names {
-		srv := ftptest.Start(t, s.srvOpts...)
+		srv := ftptest.Start(t, append(append([]ftptest.Option(nil), s.srvOpts...), s.srvOptsFor[name]...)...)
 		cfg := srv.Config(name)
 		cfg.ListingTTL = s.ttl
 		cfg.MaxConns = s.maxConns

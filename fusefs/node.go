@@ -24,10 +24,18 @@ type node struct {
 
 // path returns the node's mount path on its server ("/" for the server's
 // directory), or ErrNotFound when the node was unlinked.
+//
+// A node in a folder of the trash (MOUNT/.Trash-UID/files/...) is on its
+// server's own trash folder: its path starts there (trash.go).
 func (n *node) path() (string, error) {
 	var parts []string
 	in := n.EmbeddedInode()
+	prefix := ""
 	for in != n.srv.inode {
+		if td, ok := in.Operations().(*trashDir); ok {
+			prefix = td.tr.folder(td.sub)
+			break
+		}
 		name, parent := in.Parent()
 		if parent == nil {
 			return "", syscall.ENOENT
@@ -38,8 +46,11 @@ func (n *node) path() (string, error) {
 	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
 		parts[i], parts[j] = parts[j], parts[i]
 	}
-	return "/" + strings.Join(parts, "/"), nil
+	return prefix + "/" + strings.Join(parts, "/"), nil
 }
+
+// server returns the node's server.
+func (n *node) server() *server { return n.srv }
 
 // child returns the mount path of name in directory dir, after checking the
 // name (CR, LF, NUL, '/', too long → ErrBadName) before any FTP command.
@@ -70,11 +81,14 @@ func (r *Root) stableAttr(srv *server, p string, t ftpclient.EntryType) fs.Stabl
 	return fs.StableAttr{Mode: fileType(t), Ino: inoOf(srv.name, p), Gen: r.epoch.Load()}
 }
 
-// newNode returns the Inode for entry e at path p below parent: the node
-// already in the tree under that name if its type matches, else a new one.
+// newNode returns the Inode for entry e of srv at path p below parent: the
+// node already in the tree under that name if its type and server match,
+// else a new one.
 func (r *Root) newNode(ctx context.Context, parent *fs.Inode, srv *server, p string, e ftpclient.Entry) *fs.Inode {
 	if ch := parent.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == fileType(e.Type) {
-		return ch
+		if n, ok := ch.Operations().(interface{ server() *server }); ok && n.server() == srv {
+			return ch
+		}
 	}
 	var ops fs.InodeEmbedder
 	switch e.Type {

@@ -37,6 +37,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		f.overlay(&e)
 	}
 	d.root.fillAttr(in, e, &out.Attr)
+	d.root.linkSize(d.srv, p, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)
@@ -111,7 +112,8 @@ type linkNode struct {
 	node
 }
 
-// Readlink returns the target from the cached listing.
+// Readlink returns the target from the cached listing, confined to the
+// server's folder (symlink.go).
 func (l *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	p, err := l.path()
 	if err != nil {
@@ -121,7 +123,7 @@ func (l *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if err != nil {
 		return nil, l.root.errno(err)
 	}
-	return []byte(e.Target), 0
+	return []byte(l.root.linkTarget(l.srv, p, e.Target)), 0
 }
 
 // Getattr answers from the parent's cached listing.
@@ -135,6 +137,7 @@ func (l *linkNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrO
 		return l.root.errno(err)
 	}
 	l.root.fillAttr(l.EmbeddedInode(), e, &out.Attr)
+	l.root.linkSize(l.srv, p, e, &out.Attr)
 	out.SetTimeout(l.root.timeout(l.srv, parentDir(p)))
 	return 0
 }

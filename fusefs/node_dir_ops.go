@@ -79,16 +79,18 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
-// Rename moves an entry within one server (RNFR/RNTO). Onto another server
-// it fails with EXDEV (mv then copies and unlinks). RENAME_NOREPLACE is
-// honoured by checking the destination first; RENAME_EXCHANGE is not
-// supported (EINVAL).
+// Rename moves an entry within one server (RNFR/RNTO), also into the trash
+// (MOUNT/.Trash-UID/..., which is this server's own trash folder: see
+// trash.go). Onto another server it fails with EXDEV (mv then copies and
+// unlinks). RENAME_NOREPLACE is honoured by checking the destination
+// first; RENAME_EXCHANGE is not supported (EINVAL).
 func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	if errno := d.root.writable(); errno != 0 {
 		return errno
 	}
+	td, toTrash := newParent.(*trashDir)
 	np, ok := newParent.(*dirNode)
-	if !ok || np.srv != d.srv {
+	if !toTrash && (!ok || np.srv != d.srv) {
 		return syscall.EXDEV
 	}
 	if flags&^renameNoreplace != 0 {
@@ -98,8 +100,12 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if errno != 0 {
 		return errno
 	}
-	_, to, errno := np.childPath(newName)
-	if errno != 0 {
+	var to string
+	if toTrash {
+		if err := ftpclient.ValidateName(newName); err != nil {
+			return d.root.errno(err)
+		}
+	} else if _, to, errno = np.childPath(newName); errno != 0 {
 		return errno
 	}
 	if f, ok := d.fileChild(name); ok {
@@ -113,20 +119,10 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if err != nil {
 		return d.root.errno(err)
 	}
-	if flags&renameNoreplace != 0 {
-		_, err := d.root.cache.Lookup(ctx, d.srv.cl, to)
-		if err == nil {
-			return syscall.EEXIST
-		}
-		if !errors.Is(err, ftpclient.ErrNotFound) {
-			return d.root.errno(err)
-		}
+	if toTrash {
+		return d.root.moveIntoTrash(ctx, d.srv, from, e, td, newName, flags)
 	}
-	if err := d.srv.cl.Rename(context.WithoutCancel(ctx), from, to); err != nil {
-		return d.root.errno(err)
-	}
-	d.root.changed(d.srv, change{remove: from, put: to, entry: e})
-	return 0
+	return d.root.renameOnServer(ctx, d.srv, from, to, e, flags)
 }
 
 // Create makes a new file. Nothing is sent yet: the upload starts with the

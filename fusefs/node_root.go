@@ -8,9 +8,39 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// The root directory lists the servers (its children, made in OnAdd; the
-// default go-fuse Lookup and Readdir serve them). Its own entries cannot be
-// changed.
+// The root directory lists the servers (its children, made in OnAdd). Its
+// own entries cannot be changed. Lookup also finds the trash of any uid,
+// .Trash-UID (trash.go), which readdir does not list: it shows what the
+// servers' own trash folders hold, and find or du would count it twice.
+
+// Lookup finds a server's folder or a trash.
+func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if uid, ok := parseTrashName(name); ok {
+		tr := r.trash(ctx, uid)
+		tr.dirAttr(tr.EmbeddedInode(), &out.Attr)
+		return tr.EmbeddedInode(), 0
+	}
+	for _, s := range r.servers {
+		if s.name == name {
+			var a fuse.AttrOut
+			if errno := s.inode.Operations().(*dirNode).Getattr(ctx, nil, &a); errno != 0 {
+				return nil, errno
+			}
+			out.Attr = a.Attr
+			return s.inode, 0
+		}
+	}
+	return nil, syscall.ENOENT
+}
+
+// Readdir lists the servers.
+func (r *Root) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	list := make([]fuse.DirEntry, 0, len(r.servers))
+	for _, s := range r.servers {
+		list = append(list, fuse.DirEntry{Name: s.name, Mode: syscall.S_IFDIR, Ino: s.inode.StableAttr().Ino})
+	}
+	return fs.NewListDirStream(list), 0
+}
 
 // Getattr describes the mount root.
 func (r *Root) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {

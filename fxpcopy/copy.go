@@ -110,7 +110,7 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 	} else if err := e.transfer(ctx, t, src, dst, size, off, tryFXP, allowRelay, why); err != nil {
 		var intact *dstIntact
 		if !errors.As(err, &intact) {
-			e.removeAfterFailure(ctx, dst, opts.Continue)
+			e.removeAfterFailure(ctx, t, dst, opts.Continue)
 		}
 		return err
 	}
@@ -123,7 +123,7 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 		t.update(func(r *Record) { r.Verified = verified })
 		if err != nil {
 			// A mismatch makes the whole destination suspect, resume or not.
-			e.removeAfterFailure(ctx, dst, false)
+			e.removeAfterFailure(ctx, t, dst, false)
 			return err
 		}
 	}
@@ -139,8 +139,10 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 	return nil
 }
 
-// transfer moves the bytes: FXP (both orientations) where the policy allows,
-// else relay.
+// transfer moves the bytes: each FXP orientation the policy and the
+// engine's memory allow, then the relay, until one works (see the package
+// doc). Between attempts a destination the failed one touched is removed
+// (or, when resuming, the resume offset is read again).
 func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, size, off int64, tryFXP, allowRelay bool, why string) error {
 	// FXP and relay alike hold a connection on each side at once: take both
 	// slots together (the scheduler never lets two copies deadlock), and
@@ -153,40 +155,96 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 	ctx = res.Bind(ctx)
 
 	var reasons []string
+	relayWhy := RelayFailed
 	if why != "" {
 		reasons = append(reasons, why)
+		relayWhy = RelayPolicy
 	}
+	var ways []Mode
 	if tryFXP {
-		for _, mode := range []Mode{ModeFXP, ModeFXPRev} {
-			t.update(func(r *Record) { r.Mode = mode })
-			err := e.fxp(ctx, t, src, dst, mode, size, off)
-			if err == nil {
-				t.update(func(r *Record) { r.Fallback = strings.Join(reasons, "; ") })
-				return nil
+		modes, skipped := e.fxpOrder(src.Client, dst.Client)
+		ways = modes
+		reasons = append(reasons, skipped...)
+		if len(modes) == 0 {
+			relayWhy = RelayRemembered
+		}
+	}
+	if allowRelay {
+		ways = append(ways, ModeRelay)
+	}
+	refusals, failures := 0, 0
+	var lastErr error
+	for i, mode := range ways {
+		t.update(func(r *Record) { r.Mode, r.Attempts = mode, i+1 })
+		if mode == ModeRelay {
+			if failures == 0 && refusals > 0 {
+				relayWhy = RelayRefused
 			}
-			var ref *refusal
-			if !errors.As(err, &ref) || ctx.Err() != nil {
-				return err
+			t.update(func(r *Record) {
+				r.Reason, r.Fallback, r.Protection = relayWhy, strings.Join(reasons, "; "), relayNote(src, dst)
+			})
+			e.log.Warn("not server-to-server: relaying the data through this host",
+				"src", src.String(), "dst", dst.String(), "bytes", size-off, "why", strings.Join(reasons, "; "))
+			err = e.relay(ctx, t, src, dst, size, off)
+		} else {
+			err = e.fxp(ctx, t, src, dst, mode, size, off)
+		}
+		if err == nil {
+			if mode != ModeRelay {
+				e.rememberWorked(src.Client, dst.Client, mode)
+				t.update(func(r *Record) { r.Fallback = strings.Join(reasons, "; ") })
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			if !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			}
+			return err
+		}
+		if finalErr(err) {
+			return err
+		}
+		lastErr = err
+		var ref *refusal
+		if errors.As(err, &ref) {
+			refusals++
+			if ref.remember {
+				e.rememberRefused(src.Client, dst.Client, mode, ref.Error())
 			}
 			e.log.Info("FXP refused", "mode", mode, "src", src.String(), "dst", dst.String(), "why", ref.Error())
-			reasons = append(reasons, fmt.Sprintf("%s: %s", mode, ref.Error()))
-			// Nothing reached the destination; drop what the refused
-			// attempt may have created before the next one.
-			if ref.dstTouched {
-				e.removeAfterFailure(ctx, dst, off > 0)
+		} else {
+			failures++
+			e.log.Warn("copy attempt failed; trying the next way", "mode", mode, "src", src.String(),
+				"dst", dst.String(), "err", err)
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %v", mode, err))
+		if i == len(ways)-1 {
+			break
+		}
+		// The next attempt starts from a clean destination (or, resuming,
+		// from what is there now).
+		if ref == nil || ref.dstTouched {
+			e.removeAfterFailure(ctx, t, dst, off > 0)
+			if off > 0 {
+				if off, err = resumeOffset(ctx, dst, size); err != nil {
+					return err
+				}
+				t.update(func(r *Record) { r.Resumed = off })
 			}
-			t.bytes.Store(off)
 		}
-		if !allowRelay {
-			return fmt.Errorf("%w (fxp=\"force\"): %s", ErrFXPRefused, strings.Join(reasons, "; "))
-		}
+		t.bytes.Store(off)
 	}
-	t.update(func(r *Record) {
-		r.Mode, r.Fallback, r.Protection = ModeRelay, strings.Join(reasons, "; "), relayNote(src, dst)
-	})
-	e.log.Warn("not server-to-server: relaying the data through this host",
-		"src", src.String(), "dst", dst.String(), "bytes", size-off, "why", strings.Join(reasons, "; "))
-	return e.relay(ctx, t, src, dst, size, off)
+	if lastErr == nil { // nothing was tried: force, and every orientation remembered as refused
+		return fmt.Errorf("%w (fxp=\"force\"): %s", ErrFXPRefused, strings.Join(reasons, "; "))
+	}
+	if !allowRelay {
+		return fmt.Errorf("%w (fxp=\"force\"): %s: %w", ErrFXPRefused, strings.Join(reasons, "; "), lastErr)
+	}
+	if len(ways) > 1 {
+		return fmt.Errorf("every way failed (%s): %w", strings.Join(reasons[:len(reasons)-1], "; "), lastErr)
+	}
+	return lastErr
 }
 
 // sourceMtime returns the source's mtime (MDTM, else its listing), or zero.
@@ -217,15 +275,74 @@ func resumeOffset(ctx context.Context, dst Endpoint, size int64) (int64, error) 
 	return n, nil
 }
 
-// removeAfterFailure deletes a destination that must not look complete. A
-// resumed destination (keepPrefix) is kept for the next --continue.
-func (e *Engine) removeAfterFailure(ctx context.Context, dst Endpoint, keepPrefix bool) {
+// removeAfterFailure deletes a destination that must not look complete and
+// checks that it is gone, within RemoveWait. When an attempt ended without
+// the destination server confirming the end of its upload, it first waits
+// until the destination's size is stable: DELE of a file still being
+// written can leave it behind under another name (pure-ftpd). A resumed
+// destination (keepPrefix) is kept for the next --continue.
+func (e *Engine) removeAfterFailure(ctx context.Context, t *transfer, dst Endpoint, keepPrefix bool) {
 	if keepPrefix {
 		return
 	}
-	cctx, cancel := cleanupCtx(ctx)
+	cctx, cancel := e.cleanupCtx(ctx)
 	defer cancel()
-	if err := dst.Client.Remove(cctx, dst.Path); err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
-		e.log.Warn("could not remove failed destination", "dst", dst.String(), "err", err)
+	if t != nil && t.dstUnsettled.Swap(false) {
+		e.waitStable(cctx, dst)
+	}
+	for {
+		err := dst.Client.Remove(cctx, dst.Path)
+		if err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
+			e.log.Debug("removing failed destination", "dst", dst.String(), "err", err)
+		}
+		still, cerr := exists(cctx, dst)
+		switch {
+		case cerr != nil:
+			e.log.Warn("could not check that the failed destination is gone", "dst", dst.String(), "err", cerr)
+			return
+		case !still:
+			return
+		}
+		select {
+		case <-cctx.Done():
+			e.log.Warn("could not remove failed destination", "dst", dst.String(), "err", err)
+			return
+		case <-time.After(removeRetry):
+		}
+	}
+}
+
+// removeRetry is the pause between removal attempts and size samples.
+const removeRetry = 300 * time.Millisecond
+
+// exists reports whether ep's file exists (SIZE, else a listing).
+func exists(ctx context.Context, ep Endpoint) (bool, error) {
+	_, err := ep.Client.Size(ctx, ep.Path)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, ftpclient.ErrNotFound) {
+		return false, nil
+	}
+	if _, err = ep.Client.Stat(ctx, ep.Path); errors.Is(err, ftpclient.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// waitStable waits until two samples of dst's size agree (or it is gone).
+func (e *Engine) waitStable(ctx context.Context, dst Endpoint) {
+	last := int64(-1)
+	for {
+		n, err := dst.Client.Size(ctx, dst.Path)
+		if err != nil || n == last {
+			return
+		}
+		last = n
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * removeRetry):
+		}
 	}
 }

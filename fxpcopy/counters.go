@@ -32,9 +32,19 @@ type Counters struct {
 	FXPBytes     int64 // bytes moved server-to-server
 	MatchedBytes int64 // of FXPBytes: by copies with OriginMatchedStream
 	RelayBytes   int64 // bytes that passed through this host (downloaded and uploaded again)
-	// RelayReasons counts relayed copies per reason (why FXP was not used),
-	// at most maxReasons distinct reasons; the rest count under OtherReasons.
+	// RelayReasons counts relayed copies per reason (why FXP was not used:
+	// Record.Reason, one of RelayPolicy, RelayRefused, RelayRemembered,
+	// RelayFailed; else the Fallback text), at most maxReasons distinct
+	// reasons; the rest count under OtherReasons.
 	RelayReasons map[string]int64 `json:",omitempty"`
+	// FailedReasons counts failed copies per kind (Record.Reason: "no
+	// space", "permission", "timeout", "cancelled", "fxp refused", ...),
+	// at most maxReasons distinct; the rest count under OtherReasons.
+	FailedReasons map[string]int64 `json:",omitempty"`
+	// Retried counts copies (of any outcome) that took more than one way:
+	// an FXP attempt failed or was refused and another orientation or the
+	// relay was tried.
+	Retried int64 `json:",omitempty"`
 }
 
 // OtherReasons is the RelayReasons key of reasons beyond maxReasons.
@@ -44,12 +54,30 @@ const OtherReasons = "(other reasons)"
 // name ports or files).
 const maxReasons = 32
 
+// addReason counts one under reason in *m (made when nil), bounded.
+func addReason(m *map[string]int64, reason string) {
+	if reason == "" {
+		reason = "(no reason given)"
+	}
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	if _, known := (*m)[reason]; !known && len(*m) >= maxReasons {
+		reason = OtherReasons
+	}
+	(*m)[reason]++
+}
+
 // count adds one finished copy.
 func (c *Counters) count(rec Record, err error) {
 	moved := max(rec.Bytes-rec.Resumed, 0)
+	if rec.Attempts > 1 {
+		c.Retried++
+	}
 	switch {
 	case err != nil:
 		c.Failed++
+		addReason(&c.FailedReasons, rec.Reason)
 		// Bytes of a failed relay still crossed this host.
 		if rec.Mode == ModeRelay {
 			c.RelayBytes += moved
@@ -57,17 +85,11 @@ func (c *Counters) count(rec Record, err error) {
 	case rec.Mode == ModeRelay:
 		c.RelayFiles++
 		c.RelayBytes += moved
-		reason := rec.Fallback
+		reason := rec.Reason
 		if reason == "" {
-			reason = "(no reason given)"
+			reason = rec.Fallback
 		}
-		if c.RelayReasons == nil {
-			c.RelayReasons = map[string]int64{}
-		}
-		if _, known := c.RelayReasons[reason]; !known && len(c.RelayReasons) >= maxReasons {
-			reason = OtherReasons
-		}
-		c.RelayReasons[reason]++
+		addReason(&c.RelayReasons, reason)
 	case rec.Mode == ModeFXP || rec.Mode == ModeFXPRev:
 		c.FXPFiles++
 		c.FXPBytes += moved
@@ -84,5 +106,6 @@ func (c *Counters) count(rec Record, err error) {
 // clone is a copy that shares no map with c.
 func (c Counters) clone() Counters {
 	c.RelayReasons = maps.Clone(c.RelayReasons)
+	c.FailedReasons = maps.Clone(c.FailedReasons)
 	return c
 }

@@ -39,9 +39,12 @@ func TestCountersPerOutcome(t *testing.T) {
 	want := Counters{FXPFiles: 950, FXPRevFiles: 200, MatchedFiles: 50, RelayFiles: 47, Failed: 3,
 		FXPBytes: 700*10 + 200*10 + 50*100, MatchedBytes: 5000, RelayBytes: 47*1000 + 3*5}
 	got := c
-	got.RelayReasons = nil
+	got.RelayReasons, got.FailedReasons = nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("counters\n got %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(c.FailedReasons, map[string]int64{"other": 3}) {
+		t.Errorf("failures per kind %v, want 3 × other (errors.New wraps no sentinel)", c.FailedReasons)
 	}
 	if n := len(c.RelayReasons); n != maxReasons+1 { // + OtherReasons
 		t.Errorf("%d distinct relay reasons kept, want %d", n, maxReasons+1)

@@ -8,25 +8,84 @@
 //     destination gives the resume offset.
 //  2. Policy (ServerConfig.FXP of both sides): "off" on either side means
 //     relay; "force" on either side means FXP or an error.
-//  3. FXP, default orientation: PASV to the destination, PORT with that
-//     address to the source; the PORT side's command goes first (RETR), then
-//     the PASV side's (STOR), then both final replies are awaited while a
-//     separate connection polls the destination's SIZE for progress. If a
-//     step is refused and no data reached the destination, both control
-//     connections are dropped (which aborts both sides), the partial file is
-//     removed, and the reversed orientation is tried (PASV to the source).
-//     Where a server uses TLS, protect.go decides how the servers' direct
-//     data connection is protected (SSCN/CPSV for encrypted FXP; clear only
-//     where fxp_clear_data allows it; else the orientation is refused).
-//  4. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
-//  5. Verify: destination SIZE equals the source's, plus a common hash
+//  3. The ways to copy, tried in turn until one works: FXP with PASV on the
+//     destination, FXP with PASV on the source (reversed), the relay. The
+//     orientation that last worked for the server pair goes first; one
+//     refused by the pair within RefusalMemory is skipped. Each attempt
+//     takes fresh control connections (a failed attempt's are destroyed,
+//     never reused). A copy fails only when every way has failed, or at
+//     once when the file itself is refused (missing source, no permission,
+//     no space: no other way would fare better) or ctx is done.
+//  4. FXP attempt: PASV (EPSV where PASV is refused or over IPv6) to the
+//     passive side; PORT (EPRT for IPv6) to the active side with the
+//     passive server's own control address — never a third host a PASV
+//     reply may name; then the transfer commands, the passive side's first
+//     (see "Command order"); then both control connections are watched at
+//     once while a spare connection polls the destination's SIZE, under the
+//     deadlines of deadlines.go. Where a server uses TLS, protect.go
+//     decides how the servers' direct data connection is protected
+//     (encrypted with SSCN/CPSV; clear only where fxp_clear_data allows it;
+//     else the orientation is refused).
+//  5. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
+//  6. Verify: destination SIZE equals the source's, plus a common hash
 //     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch
 //     removes the destination.
-//  6. MFMT (or SITE UTIME) copies the source's mtime.
+//  7. MFMT (or SITE UTIME) copies the source's mtime.
+//
+// # Command order
+//
+// The passive server (the one that got PASV) is sent its transfer command
+// first, the active server (PORT) its own right after, without waiting for
+// a 1xx: vsftpd, pure-ftpd and proftpd send it only once the data
+// connection exists, so waiting would deadlock. Why this is safe:
+//   - Default orientation (PASV on the destination): STOR goes to the
+//     destination, then RETR to the source. The source connects and sends
+//     only after it has RETR, which left after STOR; a destination that
+//     accepts in its STOR handler finds the connection queued in its listen
+//     backlog; a destination that accepts at once and drops a connection
+//     arriving before its command (pyftpdlib) answers STOR at once, and is
+//     given time to (Engine.earlyWait), so the connection cannot overtake
+//     the command. No byte can flow before the destination has opened the
+//     file: the destination reads only what arrives on the connection it
+//     accepted for STOR.
+//   - Reversed (PASV on the source): RETR goes to the source, then STOR to
+//     the destination. The destination connects only once it has STOR and
+//     has opened its file, and the source sends only on a connection it
+//     accepted for RETR: again no byte flows before both commands are in.
+//
+// The old order (the active server first, waiting for its 150) let the
+// active source's data reach a passive pyftpdlib before its STOR, which
+// dropped it and then waited for ever.
+//
+// # Watching both sides
+//
+// Both control connections are read at once, so an attempt that cannot work
+// ends in seconds: a passive server that refuses its peer's address
+// (pure-ftpd without FXP allowed) drops the data connection and keeps
+// waiting, saying nothing, while its peer ends at once (426, or 226 for 0
+// bytes). After PeerSilence the attempt is given up: ABOR on both control
+// connections, the passive server's data connection opened from this host
+// (the address it does accept) to end its wait, QUIT, and a reset of a
+// connection still busy — so that no server session outlives the attempt —
+// and the refusal is remembered for the pair and orientation.
+//
+// # Interruption
+//
+// When ctx is done during an FXP transfer: ABOR on both control
+// connections, up to AbortWait for both transfers to end, a reset of those
+// that did not, then the destination is removed (after its size is stable
+// if its end was not confirmed) and checked to be gone, within RemoveWait.
+// Removing it while the server's upload session still writes can leave a
+// hidden file (pure-ftpd renames a file to .pureftpd-rename.* for DELE and
+// keeps it if its size changes meanwhile).
 //
 // A failed copy removes the destination unless it was a resume
-// (Options.Continue) whose data so far verified as a prefix: nothing that
-// looks complete is left.
+// (Options.Continue) whose data so far verified as a prefix, or its STOR
+// was refused (DestinationIntact): nothing that looks complete is left.
+//
+// Every error wraps the sentinel that classifies it: ftpclient's (ErrNoSpace,
+// ErrPermission, ErrNotFound, ErrTimeout, ErrUnavailable, ...),
+// context.Canceled, ErrVerify or ErrFXPRefused.
 package fxpcopy
 
 import (
@@ -112,7 +171,11 @@ type Record struct {
 	Verified   string // e.g. "size", "size+SHA-256", "" if not verified
 	Err        string // "" on success
 	Active     bool
-	Origin     Origin `json:",omitempty"` // what asked for the copy, if not a plain copy (Options.Origin)
+	Attempts   int // ways tried (1 when the first worked)
+	// Reason classifies a relay (RelayPolicy, RelayRefused, ...) or a
+	// failure ("no space", "timeout", "cancelled", ...); "" otherwise.
+	Reason string
+	Origin Origin `json:",omitempty"` // what asked for the copy, if not a plain copy (Options.Origin)
 }
 
 // Rate is the transfer rate in bytes per second so far.
@@ -132,8 +195,9 @@ const defaultPoll = 500 * time.Millisecond
 
 // Engine runs transfers. Safe for concurrent use.
 type Engine struct {
-	log  *slog.Logger
-	poll time.Duration
+	log    *slog.Logger
+	poll   time.Duration
+	timing timing
 
 	mu       sync.Mutex
 	nextID   int64
@@ -141,6 +205,9 @@ type Engine struct {
 	recent   []Record // ring, recentCap long once full
 	head     int      // next slot in recent
 	counters Counters
+	refused  map[pairMode]refusalNote // see memory.go
+	worked   map[pair]Mode
+	early    map[*ftpclient.Client]earlyState
 
 	// beforeVerify, if set (tests only), runs after the data moved and
 	// before verification.
@@ -154,6 +221,9 @@ type transfer struct {
 	mu    sync.Mutex
 	rec   Record
 	bytes atomic.Int64 // live destination size
+	// dstUnsettled: an attempt ended without the destination server
+	// confirming the end of its upload (its connection was reset).
+	dstUnsettled atomic.Bool
 }
 
 func (t *transfer) snapshot() Record {
@@ -179,9 +249,13 @@ func New(log *slog.Logger) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{
-		log:    log.With("component", "fxpcopy"),
-		poll:   defaultPoll,
-		active: map[int64]*transfer{},
+		log:     log.With("component", "fxpcopy"),
+		poll:    defaultPoll,
+		timing:  defaultTiming(),
+		active:  map[int64]*transfer{},
+		refused: map[pairMode]refusalNote{},
+		worked:  map[pair]Mode{},
+		early:   map[*ftpclient.Client]earlyState{},
 	}
 }
 
@@ -242,6 +316,7 @@ func (e *Engine) finish(t *transfer, err error) Record {
 		r.Duration = time.Since(r.Started)
 		if err != nil {
 			r.Err = err.Error()
+			r.Reason = failureKind(err)
 		}
 	})
 	rec := t.snapshot()
@@ -294,7 +369,7 @@ func policy(src, dst ftpclient.ServerConfig) (tryFXP, allowRelay bool, why strin
 	return true, true, "", nil
 }
 
-// cleanupCtx gives cleanup a little time even when ctx is already done.
-func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+// cleanupCtx gives cleanup RemoveWait even when ctx is already done.
+func (e *Engine) cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), e.timing.removeWait)
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
@@ -13,15 +17,22 @@ import (
 // refusal is an FXP attempt that failed before any data reached the
 // destination: the other orientation or the relay may still work.
 type refusal struct {
-	step   string // "PASV", "PORT", "RETR", "STOR", "connect", ...
+	step   string // "PASV", "PORT", "RETR", "STOR", "connect", "transfer", ...
 	server string
 	reply  string // "500 Illegal PORT command." or ""
 	err    error
 
 	dstTouched bool // STOR/APPE was sent: the destination may exist now
+	// remember: the refusal says FXP between these two servers does not
+	// work in this orientation (a step refused, or no data connection came
+	// about), not that something went wrong this once.
+	remember bool
 }
 
 func (r *refusal) Error() string {
+	if r.step == "transfer" && r.err != nil {
+		return r.err.Error() // names both servers already
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s on %s", r.step, r.server)
 	if r.reply != "" {
@@ -34,10 +45,6 @@ func (r *refusal) Error() string {
 
 func (r *refusal) Unwrap() error { return r.err }
 
-// finalGrace is how long the other side may take to answer once one side has
-// failed (its transfer is then most likely dead too).
-const finalGrace = 10 * time.Second
-
 func replyText(r ftpclient.Reply) string {
 	msg := strings.ReplaceAll(r.Msg, "\n", " / ")
 	if len(msg) > 200 {
@@ -48,144 +55,228 @@ func replyText(r ftpclient.Reply) string {
 
 // side is one server's part in an FXP attempt.
 type side struct {
-	ep   Endpoint
-	conn *ftpclient.RawConn
-	path string // server-absolute path
-	role string // "source" or "destination"
+	ep      Endpoint
+	conn    *ftpclient.RawConn
+	path    string // server-absolute path
+	role    string // "source" or "destination"
+	cmd     string // RETR, STOR or APPE
+	passive bool   // this server got PASV/EPSV (it listens for the data connection)
+
+	// Reply state, owned by the goroutine running the attempt.
+	sent    bool             // the transfer command was sent
+	prelim  bool             // a 1xx reply came
+	final   *ftpclient.Reply // the transfer command's final reply
+	err     error            // the control connection failed
+	endedAt time.Time        // when final or err came
+	aborted bool             // ABOR was sent
+
+	// Reader state (see attempt.send).
+	mu      sync.Mutex
+	expect  int  // final replies still to read
+	reading bool // a reader goroutine runs
 }
 
 func (s *side) name() string { return s.ep.Client.Name() }
 
+// ended reports that the transfer command has its final reply (or the
+// control connection failed).
+func (s *side) ended() bool { return s.final != nil || s.err != nil }
+
+// succeeded reports a 2xx final reply.
+func (s *side) succeeded() bool { return s.final != nil && s.final.Code/100 == 2 && s.err == nil }
+
+func (s *side) outstanding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expect
+}
+
 // fxp runs one FXP attempt in the given orientation. It returns nil on
 // success, a *refusal when nothing reached the destination, else the error.
+// The attempt's connections are released (a failed attempt's destroyed)
+// before it returns.
 func (e *Engine) fxp(ctx context.Context, t *transfer, src, dst Endpoint, mode Mode, size, off int64) error {
-	started, err := e.fxpAttempt(ctx, t, src, dst, mode, size, off)
+	a := &attempt{e: e, t: t, mode: mode, size: size, off: off,
+		s:   &side{ep: src, role: "source"},
+		d:   &side{ep: dst, role: "destination"},
+		log: e.log.With("mode", string(mode), "src", src.String(), "dst", dst.String()),
+	}
+	err := a.run(ctx)
+	a.prot.settle(ctx, err) // TLS: remember how the plan fared, put the sessions back
+	a.close(err)
 	if err == nil {
 		return nil
 	}
 	var ref *refusal
-	if errors.As(err, &ref) || ctx.Err() != nil || !started {
+	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || a.pasv == nil {
 		return err
 	}
-	// Both transfers had started: did any data arrive? The attempt's
+	if !a.d.sent { // the source's transfer failed before the destination was asked for anything
+		return &refusal{step: "transfer", server: a.pasv.name(), err: err, remember: a.noDataConn}
+	}
+	// Both transfers had been asked for: did any data arrive? The attempt's
 	// connections are released by now, so this cannot wait on ourselves.
 	if t.bytes.Load() > off {
 		return err
 	}
-	cctx, cancel := cleanupCtx(ctx)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timing.removeWait)
 	defer cancel()
 	n, serr := dst.Client.Size(cctx, dst.Path)
 	if (serr == nil && n <= off) || errors.Is(serr, ftpclient.ErrNotFound) {
-		return &refusal{step: "transfer", server: dst.Client.Name(), err: err, dstTouched: true}
+		return &refusal{step: "transfer", server: a.pasv.name(), err: err, dstTouched: true,
+			remember: a.noDataConn}
 	}
 	return err
 }
 
-// fxpAttempt does the work of fxp; started reports that both servers had
-// accepted their transfer command.
-func (e *Engine) fxpAttempt(ctx context.Context, t *transfer, src, dst Endpoint, mode Mode, size, off int64) (started bool, err error) {
-	s := &side{ep: src, role: "source"}
-	d := &side{ep: dst, role: "destination"}
-	// Until the attempt succeeds, its connections are destroyed on release:
-	// that also aborts whatever a failed attempt left running on the servers.
-	defer func() {
-		for _, sd := range []*side{s, d} {
-			if sd.conn != nil {
-				sd.conn.Release(err)
-			}
-		}
-	}()
+// attempt is one FXP attempt: two control connections, one passive side.
+type attempt struct {
+	e         *Engine
+	t         *transfer
+	mode      Mode
+	size, off int64
+	s, d      *side       // source, destination
+	pasv      *side       // the side that got PASV/EPSV
+	port      *side       // the side that got PORT/EPRT
+	prot      *protection // how the data connection is protected (protect.go)
+	pasvAddr  string
+	pasvRTT   time.Duration
+	log       *slog.Logger
+
+	// Watching (watch.go).
+	events   chan event
+	stop     chan struct{} // closed when the attempt no longer reads events
+	readers  sync.WaitGroup
+	sentAt   time.Time
+	prog     progress
+	released bool // the passive server's data connection was opened from here
+	// noDataConn: the passive server never accepted a data connection
+	// (no 1xx) while its peer ended: it refused the peer's address.
+	noDataConn bool
+	giveUp     error // why the watch gave up, if it did
+}
+
+// run acquires both connections and drives the attempt to its end.
+func (a *attempt) run(ctx context.Context) error {
+	s, d := a.s, a.d
 	for _, sd := range []*side{s, d} {
-		c, aerr := sd.ep.Client.AcquireRaw(ctx)
-		if aerr != nil {
-			return false, &refusal{step: "connect", server: sd.name(), err: aerr}
+		c, err := sd.ep.Client.AcquireRaw(ctx)
+		if err != nil {
+			return &refusal{step: "connect", server: sd.name(), err: err}
 		}
 		sd.conn = c
-		p, perr := c.ServerPath(sd.ep.Path)
-		if perr != nil {
-			return false, fmt.Errorf("%s path: %w", sd.role, perr)
+		p, err := c.ServerPath(sd.ep.Path)
+		if err != nil {
+			return fmt.Errorf("%s path: %w", sd.role, err)
 		}
 		sd.path = p
 	}
-
-	// With a TLS server in the pair: encrypted (SSCN/CPSV), or clear where
-	// the config allows it, or refused (protect.go).
-	prot, err := e.protect(ctx, t, s, d, mode)
+	prot, err := a.e.protect(ctx, a.t, s, d, a.mode)
 	if err != nil {
-		return false, err
+		return err
 	}
-	defer prot.settle(ctx, off, &err)
+	a.prot = prot
 
-	port := prot.port
-	addr, err := prot.passive(ctx, t) // PASV, or CPSV
-	if err != nil {
-		return false, err
+	a.pasv, a.port = d, s
+	if a.mode == ModeFXPRev {
+		a.pasv, a.port = s, d
 	}
-	r, err := port.conn.Port(ctx, addr)
+	a.pasv.passive = true
+	addr, err := a.passiveAddr(ctx)
 	if err != nil {
-		return false, &refusal{step: "PORT " + addr, server: port.name(), err: err}
+		return err
+	}
+	a.pasvAddr = addr
+	if err := a.activeAddr(ctx, addr); err != nil {
+		return err
+	}
+
+	s.cmd, d.cmd = "RETR", "STOR"
+	if a.off > 0 {
+		if r, err := s.conn.Cmd(ctx, "REST %d", a.off); err != nil || r.Code != 350 {
+			return refusalOf("REST", s, r, err)
+		}
+		d.cmd = "APPE"
+		if f, ferr := d.ep.Client.Features(ctx); ferr == nil && f.REST {
+			if r, err := d.conn.Cmd(ctx, "REST %d", a.off); err == nil && r.Code == 350 {
+				d.cmd = "STOR"
+			}
+		}
+	}
+	if err := a.watch(ctx); err != nil {
+		return err
+	}
+	a.t.bytes.Store(a.size)
+	return nil
+}
+
+// passiveAddr asks the passive side for a port to listen on: PASV, or EPSV
+// where PASV is refused or the server is reached over IPv6. The address
+// handed to the other server is always the passive server's own control
+// address (the one fxpfs connected to) with the port from the reply: a
+// PASV reply naming a third host is never passed on, so a server cannot
+// point its peer at another host.
+func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
+	p := a.pasv
+	host := p.conn.Host()
+	ipv4 := net.ParseIP(host).To4() != nil
+	var firstErr error
+	if ipv4 {
+		start := time.Now()
+		named, err := a.prot.passive(ctx, a.t) // PASV, or CPSV for encrypted FXP
+		a.pasvRTT = time.Since(start)
+		if err == nil {
+			nhost, port, _ := net.SplitHostPort(named)
+			if nhost != host {
+				a.log.Info("PASV reply names another address; FXP uses the server's own",
+					"server", p.name(), "pasv", nhost, "server_ip", host)
+			}
+			return net.JoinHostPort(host, port), nil
+		}
+		var oe *ftpclient.OpError
+		if !errors.As(err, &oe) || oe.Code == 0 || ctx.Err() != nil {
+			return "", &refusal{step: "PASV", server: p.name(), err: err}
+		}
+		firstErr = err // refused by a reply: EPSV may still work
+	}
+	start := time.Now()
+	port, err := p.conn.Epsv(ctx)
+	a.pasvRTT = time.Since(start)
+	if err != nil {
+		if firstErr != nil {
+			err = fmt.Errorf("%w; %w", firstErr, err)
+		}
+		return "", &refusal{step: "PASV/EPSV", server: p.name(), err: err, remember: true}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// activeAddr tells the active side where to connect: PORT for IPv4, EPRT
+// for IPv6. Some servers connect at once and answer only then (pyftpdlib),
+// so the reply is awaited StartWait at most, not CmdTimeout: a data
+// connection that does not come about within it will not.
+func (a *attempt) activeAddr(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.e.timing.startWait)
+	defer cancel()
+	p := a.port
+	host, _, _ := net.SplitHostPort(addr)
+	step := "PORT " + addr
+	var r ftpclient.Reply
+	var err error
+	if net.ParseIP(host).To4() != nil {
+		r, err = p.conn.Port(ctx, addr)
+	} else {
+		step = "EPRT " + addr
+		r, err = p.conn.Eprt(ctx, addr)
+	}
+	if err != nil {
+		return &refusal{step: step, server: p.name(), err: err}
 	}
 	if r.Code/100 != 2 {
-		return false, &refusal{step: "PORT " + addr, server: port.name(), reply: replyText(r)}
+		return &refusal{step: step, server: p.name(), reply: replyText(r),
+			err: p.conn.ReplyError("PORT", "", r), remember: true}
 	}
-
-	retr, stor := "RETR", "STOR"
-	if off > 0 {
-		if r, err := s.conn.Cmd(ctx, "REST %d", off); err != nil || r.Code != 350 {
-			return false, refusalOf("REST", s, r, err)
-		}
-		stor = "APPE"
-		if f, ferr := dst.Client.Features(ctx); ferr == nil && f.REST {
-			if r, err := d.conn.Cmd(ctx, "REST %d", off); err == nil && r.Code == 350 {
-				stor = "STOR"
-			}
-		}
-	}
-	// The PORT side goes first: it connects to the PASV side's listening
-	// socket (the kernel queues the connection) and answers 150; the PASV
-	// side then accepts it. The other order would block: the PASV side
-	// answers only once a connection arrives.
-	type step struct {
-		sd  *side
-		cmd string
-	}
-	steps := []step{{s, retr}, {d, stor}}
-	if port == d {
-		steps = []step{{d, stor}, {s, retr}}
-	}
-	finals := map[*side]*ftpclient.Reply{}
-	touched := false
-	for i, st := range steps {
-		touched = touched || st.sd == d
-		r, err := st.sd.conn.Cmd(ctx, "%s %s", st.cmd, st.sd.path)
-		if err == nil && fileRefusal(r.Code) {
-			// The file itself is refused (missing, no permission, no
-			// space): no orientation or relay would fare better.
-			err := st.sd.conn.ReplyError(st.cmd, st.sd.ep.Path, r)
-			if st.sd == d {
-				err = &dstIntact{err} // refused before anything was written
-			}
-			return i > 0, err
-		}
-		if err != nil || (r.Code/100 != 1 && r.Code/100 != 2) {
-			ref := refusalOf(st.cmd, st.sd, r, err)
-			ref.dstTouched = touched
-			// If this is the second command, the first side's transfer is
-			// running into the void; dropping both control connections
-			// (deferred) aborts it.
-			return i > 0, ref
-		}
-		if r.Code/100 == 2 { // final reply straight away (no 150)
-			final := r
-			finals[st.sd] = &final
-		}
-	}
-
-	if err := e.waitFinals(ctx, t, s, d, finals); err != nil {
-		return true, err
-	}
-	t.bytes.Store(size)
-	return true, nil
+	return nil
 }
 
 // dstIntact marks a failure that left the destination as it was (its STOR
@@ -223,97 +314,13 @@ func refusalOf(step string, sd *side, r ftpclient.Reply, err error) *refusal {
 	if err != nil {
 		return &refusal{step: step, server: sd.name(), err: err}
 	}
-	return &refusal{step: step, server: sd.name(), reply: replyText(r)}
+	return &refusal{step: step, server: sd.name(), reply: replyText(r),
+		err: sd.conn.ReplyError(step, sd.ep.Path, r), remember: true}
 }
 
-type finalReply struct {
-	sd  *side
-	r   ftpclient.Reply
-	err error
-}
-
-// waitFinals waits for both final replies, polling the destination's size for
-// progress. If one side fails, the other gets finalGrace to answer; if the
-// destination stops growing for its DataTimeout, the copy fails. A transfer
-// may last far longer than one command, so RawConn.ReadReply must wait for a
-// final reply as long as ctx allows (ctx is cancelled here on a stall).
-func (e *Engine) waitFinals(ctx context.Context, t *transfer, s, d *side, have map[*side]*ftpclient.Reply) error {
-	wctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	ch := make(chan finalReply, 2)
-	pending := 0
-	for _, sd := range []*side{s, d} {
-		if have[sd] != nil {
-			continue
-		}
-		pending++
-		go func(sd *side) {
-			r, err := sd.conn.ReadReply(wctx)
-			ch <- finalReply{sd, r, err}
-		}(sd)
-	}
-	pollDone := make(chan struct{})
-	pollStopped := make(chan struct{})
-	go func() {
-		defer close(pollStopped)
-		e.pollProgress(wctx, t, d, pollDone, cancel)
-	}()
-	defer func() {
-		close(pollDone)
-		<-pollStopped
-	}()
-
-	results := map[*side]finalReply{}
-	for sd, r := range have {
-		results[sd] = finalReply{sd: sd, r: *r}
-	}
-	var grace <-chan time.Time
-	for pending > 0 {
-		select {
-		case fr := <-ch:
-			pending--
-			results[fr.sd] = fr
-			if pending > 0 && grace == nil {
-				wait := finalGrace
-				if fr.err == nil && fr.r.Code/100 == 2 {
-					// Normal: the source finishes first while the
-					// destination drains its buffers.
-					wait = dataTimeout(d.ep.Client)
-				}
-				grace = time.After(wait)
-			}
-		case <-grace:
-			cancel(errors.New("the other side did not finish in time"))
-			grace = nil
-		}
-	}
-	var problems []string
-	var firstErr error
-	for _, sd := range []*side{s, d} {
-		fr := results[sd]
-		switch {
-		case fr.err != nil:
-			if c := context.Cause(wctx); c != nil && ctx.Err() == nil && !errors.Is(fr.err, c) {
-				fr.err = fmt.Errorf("%w (%v)", fr.err, c)
-			}
-			problems = append(problems, fmt.Sprintf("%s %s: %v", sd.role, sd.name(), fr.err))
-			if firstErr == nil {
-				firstErr = fr.err
-			}
-		case fr.r.Code/100 != 2:
-			problems = append(problems, fmt.Sprintf("%s %s: %s", sd.role, sd.name(), replyText(fr.r)))
-		}
-	}
-	if len(problems) == 0 {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("FXP interrupted: %w", ctx.Err())
-	}
-	return &transferError{msg: "FXP transfer failed: " + strings.Join(problems, "; "), err: firstErr}
-}
-
-// transferError names what each side said; it unwraps to the first I/O error.
+// transferError names what each side said; it unwraps to the error that
+// classifies the failure (a reply as an ftpclient error, a broken control
+// connection, ftpclient.ErrTimeout for a stall).
 type transferError struct {
 	msg string
 	err error
@@ -321,39 +328,6 @@ type transferError struct {
 
 func (e *transferError) Error() string { return e.msg }
 func (e *transferError) Unwrap() error { return e.err }
-
-// pollProgress samples the destination's SIZE (on the slot its scheduler
-// keeps for metadata) every poll interval, until done. It
-// cancels the wait when the size has not changed for the data timeout.
-func (e *Engine) pollProgress(ctx context.Context, t *transfer, d *side, done <-chan struct{}, cancel context.CancelCauseFunc) {
-	tick := time.NewTicker(e.poll)
-	defer tick.Stop()
-	last := t.bytes.Load()
-	lastChange := time.Now()
-	stall := dataTimeout(d.ep.Client)
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		pctx, pcancel := context.WithTimeout(ctx, max(4*e.poll, 2*time.Second))
-		n, err := d.ep.Client.Size(pctx, d.ep.Path) // on the slot kept for metadata
-		pcancel()
-		switch {
-		case err != nil:
-			e.log.Debug("progress poll failed", "dst", d.ep.String(), "err", err)
-		case n != last:
-			last, lastChange = n, time.Now()
-			t.bytes.Store(n)
-		case time.Since(lastChange) > stall:
-			cancel(fmt.Errorf("%w: destination %s did not grow for %v", ftpclient.ErrTimeout, d.ep, stall))
-			return
-		}
-	}
-}
 
 func dataTimeout(c *ftpclient.Client) time.Duration {
 	if d := c.Config().DataTimeout; d > 0 {

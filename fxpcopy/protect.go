@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -102,7 +103,10 @@ func (e *Engine) protect(ctx context.Context, t *transfer, s, d *side, mode Mode
 	p.tlsSides = tlsSides
 	if len(tlsSides) == 2 {
 		var notes []string
-		p.plans, notes = e.tlsMem.plans(ctx, s, d, p.pasv)
+		// CPSV answers like PASV, with an IPv4 address: no use where the
+		// passive server is reached over IPv6 (EPSV).
+		cpsvOK := net.ParseIP(p.pasv.conn.Host()).To4() != nil
+		p.plans, notes = e.tlsMem.plans(ctx, s, d, p.pasv, cpsvOK)
 		p.unusual = append(p.unusual, notes...)
 		if err := p.next(ctx); err != nil {
 			return nil, err
@@ -194,7 +198,7 @@ func (p *protection) passive(ctx context.Context, t *transfer) (string, error) {
 		}
 		var oe *ftpclient.OpError
 		if !errors.As(err, &oe) || oe.Code == 0 {
-			return "", &refusal{step: "CPSV", server: p.pasv.name(), err: err}
+			return "", err
 		}
 		p.e.tlsMem.noCommand(p.pasv, "CPSV")
 		p.unusual = append(p.unusual, fmt.Sprintf("%s refused CPSV (%d %s)", p.pasv.name(), oe.Code, oe.Msg))
@@ -209,40 +213,29 @@ func (p *protection) passive(ctx context.Context, t *transfer) (string, error) {
 		}
 		t.update(func(r *Record) { r.Protection = p.note() })
 	}
-	addr, err := p.pasv.conn.Pasv(ctx)
-	if err != nil {
-		return "", &refusal{step: "PASV", server: p.pasv.name(), err: err}
-	}
-	return addr, nil
+	return p.pasv.conn.Pasv(ctx)
 }
 
-// settle runs when the attempt is over (deferred in fxpAttempt, before the
-// connections are released): an encrypted plan that failed is remembered
-// and its failure made a refusal, so that the engine removes what was
-// written and tries the next way (unless resuming, where the destination's
-// prefix must stay as it was, or the copy was cancelled, or the file itself
-// was refused). After a success the sessions are put back (SSCN OFF, PROT P)
-// so the pool can keep them.
-func (p *protection) settle(ctx context.Context, off int64, errp *error) {
+// settle runs when the attempt is over, before its connections are
+// released: an encrypted plan's outcome is remembered (a failed one is not
+// tried again for planMemory, unless the copy was cancelled or the file
+// itself refused), and after a success the sessions are put back (SSCN OFF,
+// PROT P) so that the pool can keep them. nil-safe.
+func (p *protection) settle(ctx context.Context, err error) {
 	if p == nil {
 		return
 	}
-	err := *errp
 	if p.mode == protTLS {
 		if err == nil {
 			p.e.tlsMem.planWorked(p.client, p.server, p.client == p.src)
-		} else if ctx.Err() == nil && !DestinationIntact(err) {
+		} else if ctx.Err() == nil && !finalErr(err) {
 			p.e.tlsMem.planFailed(p.client, p.server, p.client == p.src, err)
-			var ref *refusal
-			if !errors.As(err, &ref) && off == 0 {
-				*errp = &refusal{step: "encrypted FXP (" + p.note() + ")", server: p.server.name(), err: err, dstTouched: true}
-			}
 		}
 	}
 	if err != nil {
 		return // the connections are destroyed on release
 	}
-	rctx, cancel := cleanupCtx(ctx)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.e.timing.removeWait)
 	defer cancel()
 	if p.sscnOn != nil {
 		_, _ = p.sscnOn.conn.Cmd(rctx, "SSCN OFF")
@@ -363,7 +356,7 @@ func (m *protMemory) fault(client, server *side, clientSends bool) (planFault, b
 // receiving server as TLS client before the sending one, CPSV before SSCN.
 // Plans that failed recently, and commands a server refused, are left out;
 // notes say so, for the record.
-func (m *protMemory) plans(ctx context.Context, s, d, pasv *side) (plans []tlsPlan, notes []string) {
+func (m *protMemory) plans(ctx context.Context, s, d, pasv *side, cpsvOK bool) (plans []tlsPlan, notes []string) {
 	type cand struct {
 		pl    tlsPlan
 		known bool
@@ -375,7 +368,7 @@ func (m *protMemory) plans(ctx context.Context, s, d, pasv *side) (plans []tlsPl
 			server = d
 		}
 		cmds := []string{"SSCN"}
-		if client == pasv {
+		if client == pasv && cpsvOK {
 			cmds = []string{"CPSV", "SSCN"}
 		}
 		for _, cmd := range cmds {
@@ -386,8 +379,9 @@ func (m *protMemory) plans(ctx context.Context, s, d, pasv *side) (plans []tlsPl
 			}
 			pl := tlsPlan{client, server, cmd == "CPSV"}
 			if f, bad := m.fault(client, server, client == s); bad {
-				notes = append(notes, fmt.Sprintf("%s as TLS client of %s failed %s ago (%s)", client.name(), server.name(),
-					time.Since(f.at).Round(time.Second), f.why))
+				// Stable text (no "ago"): summaries count files per reason.
+				notes = append(notes, fmt.Sprintf("%s as TLS client of %s failed at %s, not tried again before %s (%s)",
+					client.name(), server.name(), f.at.Format("15:04:05"), f.at.Add(planMemory).Format("15:04:05"), f.why))
 				continue
 			}
 			cands = append(cands, cand{pl, known})

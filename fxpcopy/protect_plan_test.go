@@ -77,7 +77,7 @@ func TestTLSPlans(t *testing.T) {
 			for _, f := range tc.failed {
 				m.planFailed(f[0], f[1], f[0] == s, errors.New("522 session reuse required"))
 			}
-			pls, notes := m.plans(ctx, s, d, tc.pasv)
+			pls, notes := m.plans(ctx, s, d, tc.pasv, true)
 			if got := show(pls); got != tc.want {
 				t.Errorf("plans %q, want %q", got, tc.want)
 			}

@@ -3,7 +3,7 @@
 # measure; it starts its own FTP servers, namespaces and mounts, and removes
 # them all on exit.
 #
-#   scripts/bench.sh [mount|fxp|sync|tls|all]     (default: all)
+#   scripts/bench.sh [mount|fxp|sync|read|tls|all]     (default: all)
 #
 #   mount  issue 2: read/write throughput through the mount vs curl on
 #          loopback, FTP commands of a cold and a warm find over 1,110
@@ -16,6 +16,9 @@
 #          10mbit up): rsync -a and gio copy through fxpfs vs two rclone
 #          mounts, fxpfs sync vs lftp mirror -P 8 (scripts/bench-sync.sh;
 #          BENCH_SYNC_METHODS=mount|sync|all picks a part)
+#   read   issue 9: reads through the mount by block size (dd bs=4k, 32k,
+#          1M) vs curl, a second read of the same file (page cache), and
+#          rclone mount side by side (scripts/bench-read.sh)
 #   tls    issue 8: a 200 MiB file between two TLS servers (proftpd with
 #          SSCN, pure-ftpd) on the fxp bed: encrypted FXP (mount cp, fxpfs
 #          cp) vs clear FXP (fxpfs cp with fxp_clear_data, lftp with
@@ -32,13 +35,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 WHAT=${1:-all}
 case $WHAT in
-mount | fxp | sync | tls | all) ;;
+mount | fxp | sync | read | tls | all) ;;
 -h | --help)
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
-	echo "usage: $0 [mount|fxp|sync|tls|all]" >&2
+	echo "usage: $0 [mount|fxp|sync|read|tls|all]" >&2
 	exit 2
 	;;
 esac
@@ -51,9 +54,10 @@ if [[ -n ${BENCH_QUICK:-} ]]; then
 	: "${BENCH_FILE_MB:=64}" "${BENCH_REPEAT:=1}" "${BENCH_FIND_FANOUT:=4}"
 	: "${BENCH_FXP_FILE_MB:=20}" "${BENCH_TREE_FILES:=100}" "${BENCH_FXP_REPEAT:=1}"
 	: "${BENCH_SYNC_FILE_MB:=8}" "${BENCH_SYNC_TREE_FILES:=50}"
+	: "${BENCH_READ_MB:=32}" "${BENCH_READ_REPEAT:=1}"
 	: "${BENCH_TLS_FILE_MB:=20}" "${BENCH_TLS_REPEAT:=1}"
 	export BENCH_FILE_MB BENCH_REPEAT BENCH_FIND_FANOUT BENCH_FXP_FILE_MB BENCH_TREE_FILES BENCH_FXP_REPEAT
-	export BENCH_SYNC_FILE_MB BENCH_SYNC_TREE_FILES BENCH_TLS_FILE_MB BENCH_TLS_REPEAT
+	export BENCH_SYNC_FILE_MB BENCH_SYNC_TREE_FILES BENCH_READ_MB BENCH_READ_REPEAT BENCH_TLS_FILE_MB BENCH_TLS_REPEAT
 fi
 export BENCH_RESULTS=${BENCH_RESULTS:-/tmp/fxpfs-bench-$(date -u +%Y%m%dT%H%M%SZ).md}
 LIMIT=${BENCH_TIMEOUT:-5400} # seconds per benchmark script
@@ -95,6 +99,7 @@ md "# fxpfs benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 [[ $WHAT == mount || $WHAT == all ]] && run mount bench-mount.sh "Issue 2: throughput through the mount vs curl, FTP commands of find"
 [[ $WHAT == fxp || $WHAT == all ]] && run fxp bench-fxp.sh "Issue 3: server-to-server copies vs rclone mount and lftp FXP"
 [[ $WHAT == sync || $WHAT == all ]] && run sync bench-sync.sh "Issue 6: rsync/gio through the mount vs rclone, fxpfs sync vs lftp mirror, asymmetric line"
+[[ $WHAT == read || $WHAT == all ]] && run read bench-read.sh "Issue 9: reads by block size through the mount vs curl, second read, rclone mount"
 [[ $WHAT == tls || $WHAT == all ]] && run tls bench-tls.sh "Issue 8: FXP between two TLS servers, encrypted vs clear, vs rclone mounts"
 log "results appended to $BENCH_RESULTS"
 exit "$rc"

@@ -4,8 +4,9 @@
 # Run as root. Idempotent: safe to run again; it re-installs nothing that is
 # already present and up to date.
 #
-# - apt packages: vsftpd (test server), fuse3 (the mount), rsync/curl/lftp/rclone/gio/jq
-#   (tests and benchmarks), iproute2 (benchmark namespaces), and the libraries
+# - apt packages: vsftpd and python3-pyftpdlib (test servers), fuse3 (the mount),
+#   rsync/curl/lftp/rclone/jq (tests and benchmarks), iproute2 (benchmark
+#   namespaces), gio/gvfs/dbus (the desktop trash tests), and the libraries
 #   pure-ftpd links against.
 # - pure-ftpd and proftpd (proftpd-core + proftpd-mod-crypto, which has mod_tls)
 #   conflict with vsftpd in apt (all provide ftp-server), so their .debs are
@@ -33,10 +34,14 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 APT_PKGS=(
-	vsftpd fuse3 rsync curl lftp rclone iproute2 jq ca-certificates openssl libglib2.0-bin
+	vsftpd fuse3 rsync curl lftp rclone iproute2 jq ca-certificates openssl
+	python3-pyftpdlib # an asynchronous FTP server for FXP tests (internal/realftpd)
 	libsodium23 libwrap0 libcap2 libpam0g libpam-modules libssl3 libcrypt1
 	libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1 # proftpd
 	build-essential # cgo for `go test -race`
+	# The desktop trash tests: gio (GIO, as file managers use it), gvfs's
+	# trash:// backend (gvfsd-trash) and a D-Bus session bus for it.
+	libglib2.0-bin gvfs gvfs-daemons dbus dbus-bin dbus-daemon
 )
 
 missing=()

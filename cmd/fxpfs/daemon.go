@@ -18,7 +18,9 @@ const daemonEnv = "FXPFS_DAEMON_CHILD"
 
 func isDaemonChild() bool { return os.Getenv(daemonEnv) == "1" }
 
-func startDaemon(mountpoint string) error {
+// startDaemon runs the mount in a background copy of this process and
+// returns once it is ready; quiet: say nothing when it is (mount(8)'s helper).
+func startDaemon(mountpoint string, quiet bool) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
@@ -51,7 +53,9 @@ func startDaemon(mountpoint string) error {
 	if line != "ok" {
 		return errors.New(strings.TrimPrefix(line, "error: "))
 	}
-	fmt.Fprintf(os.Stderr, "fxpfs: mounted %s (pid %d); unmount with: fusermount3 -u %s\n", mountpoint, cmd.Process.Pid, mountpoint)
+	if !quiet {
+		fmt.Fprintf(os.Stderr, "fxpfs: mounted %s (pid %d); unmount with: fusermount3 -u %s\n", mountpoint, cmd.Process.Pid, mountpoint)
+	}
 	return nil
 }
 

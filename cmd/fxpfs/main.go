@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -29,7 +30,24 @@ come from the config file, a password_command, FXPFS_PASSWORD_<NAME>, or ~/.netr
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newMountCmd(), newCpCmd(), newSyncCmd(), newStatusCmd())
+	root.AddCommand(newMountCmd(), newCpCmd(), newSyncCmd(), newStatusCmd(), newHelperTopic())
+	commands := map[string]bool{"help": true, "completion": true, "__complete": true, "__completeNoDesc": true}
+	for _, c := range root.Commands() {
+		commands[c.Name()] = true
+	}
+	args, isHelper, err := helperArgs(os.Args[0], os.Args[1:], commands)
+	switch {
+	case errors.Is(err, errFake):
+		os.Exit(0)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "fxpfs:", err)
+		os.Exit(1)
+	case isHelper:
+		// The daemon re-runs the program with os.Args (daemon.go): with
+		// these, it runs `fxpfs mount` as any other --daemon child.
+		os.Args = append(os.Args[:1], args...)
+		root.SetArgs(args)
+	}
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "fxpfs:", err)
 		os.Exit(1)

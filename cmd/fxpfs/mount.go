@@ -27,6 +27,8 @@ type mountFlags struct {
 	cacheDirs  int
 	debugFUSE  bool
 	directIO   bool
+	rawLinks   bool
+	helper     bool // run by mount(8) (helper.go): quiet on success
 }
 
 func newMountCmd() *cobra.Command {
@@ -60,8 +62,13 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	cmd.Flags().BoolVar(&f.debugFUSE, "debug-fuse", false, "also trace every FUSE request from the kernel (very verbose)")
 	cmd.Flags().BoolVarP(&f.daemon, "daemon", "d", false, "return once mounted and serve in the background")
 	cmd.Flags().IntVar(&f.cacheDirs, "cache-dirs", 10000, "directory listings kept in the cache per server")
+	cmd.Flags().BoolVar(&f.helper, "mount-helper", false, "run as mount(8)'s helper (set by the helper itself)")
+	_ = cmd.Flags().MarkHidden("mount-helper")
 	cmd.Flags().BoolVar(&f.directIO, "direct-io", false,
 		"read without the kernel page cache: no read-ahead, no caching between opens (config: direct_io = true)")
+	cmd.Flags().BoolVar(&f.rawLinks, "raw-symlinks", false,
+		"show the servers' symlink targets as listed: an absolute target then points into THIS host's files "+
+			"(default: confined to the server's folder; config: raw_symlinks = true)")
 	return cmd
 }
 
@@ -76,7 +83,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		return fmt.Errorf("mount point %s is not a directory", mp)
 	}
 	if f.daemon && !isDaemonChild() {
-		return startDaemon(mp)
+		return startDaemon(mp, f.helper)
 	}
 	log, closer, err := f.logger()
 	if err != nil {
@@ -103,15 +110,16 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	}()
 	eng := fxpcopy.New(log)
 	root, err := fusefs.NewRoot(clients, cache.New(f.cacheDirs), eng, fusefs.Options{
-		ReadOnly:   f.readOnly,
-		AllowOther: f.allowOther,
-		Debug:      f.debugFUSE,
-		SetOwner:   true,
-		UID:        uint32(f.uid),
-		GID:        uint32(f.gid),
-		FsName:     "fxpfs",
-		DirectIO:   f.directIO || f.file.DirectIO,
-		Logger:     log,
+		ReadOnly:    f.readOnly,
+		AllowOther:  f.allowOther,
+		Debug:       f.debugFUSE,
+		SetOwner:    true,
+		UID:         uint32(f.uid),
+		GID:         uint32(f.gid),
+		FsName:      "fxpfs",
+		DirectIO:    f.directIO || f.file.DirectIO,
+		RawSymlinks: f.rawLinks || f.file.RawSymlinks,
+		Logger:      log,
 	})
 	if err != nil {
 		return daemonReady(err)

@@ -11,8 +11,9 @@ import (
 
 // commands returns goftp's command table plus what real servers offer and
 // goftp lacks: MFMT, SITE CHMOD and SITE UTIME; SIZE and MDTM are
-// advertised in FEAT. withMLSD=false removes MLSD/MLST (a LIST-only server).
-func commands(withMLSD bool) map[string]server.Command {
+// advertised in FEAT. withMLSD=false removes MLSD/MLST (a LIST-only server);
+// links=true lists symbolic links as links (cmdListLinks).
+func commands(withMLSD, links bool) map[string]server.Command {
 	cmds := make(map[string]server.Command)
 	for k, v := range server.DefaultCommands() {
 		cmds[k] = v
@@ -20,6 +21,9 @@ func commands(withMLSD bool) map[string]server.Command {
 	if !withMLSD {
 		delete(cmds, "MLSD")
 		delete(cmds, "MLST")
+	}
+	if links {
+		cmds["LIST"] = cmdListLinks{}
 	}
 	cmds["SIZE"] = advertised{cmds["SIZE"]}
 	cmds["MDTM"] = advertised{cmds["MDTM"]}

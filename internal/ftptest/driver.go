@@ -18,7 +18,16 @@ import (
 // that would hide client bugs: its MKD is MkdirAll, its RMD removes whole
 // trees, and REST+STOR and APPE do not write where they should.
 type diskDriver struct {
-	root string
+	root     string
+	readOnly bool // every change is refused (550), like a read-only login
+}
+
+// refuse is the error of a change on a read-only server.
+func (d *diskDriver) refuse(p string) error {
+	if d.readOnly {
+		return fmt.Errorf("%s: %w (read-only login)", p, fs.ErrPermission)
+	}
+	return nil
 }
 
 var _ server.Driver = (*diskDriver)(nil)
@@ -51,6 +60,9 @@ func (d *diskDriver) ListDir(_ *server.Context, p string, cb func(os.FileInfo) e
 }
 
 func (d *diskDriver) DeleteDir(_ *server.Context, p string) error {
+	if err := d.refuse(p); err != nil {
+		return err
+	}
 	if path.Clean("/"+p) == "/" {
 		return errors.New("cannot remove the root")
 	}
@@ -65,6 +77,9 @@ func (d *diskDriver) DeleteDir(_ *server.Context, p string) error {
 }
 
 func (d *diskDriver) DeleteFile(_ *server.Context, p string) error {
+	if err := d.refuse(p); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(d.real(p))
 	if err != nil {
 		return err
@@ -76,10 +91,16 @@ func (d *diskDriver) DeleteFile(_ *server.Context, p string) error {
 }
 
 func (d *diskDriver) Rename(_ *server.Context, from, to string) error {
+	if err := d.refuse(from); err != nil {
+		return err
+	}
 	return os.Rename(d.real(from), d.real(to))
 }
 
 func (d *diskDriver) MakeDir(_ *server.Context, p string) error {
+	if err := d.refuse(p); err != nil {
+		return err
+	}
 	return os.Mkdir(d.real(p), 0o755)
 }
 
@@ -104,6 +125,9 @@ func (d *diskDriver) GetFile(_ *server.Context, p string, off int64) (int64, io.
 
 // PutFile writes STOR (truncate, or at the REST offset) and APPE (append).
 func (d *diskDriver) PutFile(ctx *server.Context, p string, r io.Reader, off int64) (int64, error) {
+	if err := d.refuse(p); err != nil {
+		return 0, err
+	}
 	rp := d.real(p)
 	if fi, err := os.Lstat(rp); err == nil && fi.IsDir() {
 		return 0, fmt.Errorf("%s: is a directory", p)

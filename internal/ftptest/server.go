@@ -42,6 +42,8 @@ type options struct {
 	maxConns       int
 	mlsd           bool
 	root           string
+	readOnly       bool
+	symlinks       bool
 }
 
 // Option changes how Start sets the server up.
@@ -58,6 +60,15 @@ func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
 // WithoutMLSD removes MLSD and MLST, so clients must use LIST (like vsftpd).
 func WithoutMLSD() Option { return func(o *options) { o.mlsd = false } }
+
+// WithReadOnly refuses every change (MKD, RMD, DELE, RNFR/RNTO, STOR,
+// APPE) with 550, like a read-only login.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// WithSymlinks lists symbolic links on the disk as links, with their
+// targets as they are ("lrwxrwxrwx ... name -> target"), in LIST, and
+// offers no MLSD (goftp's cannot show links).
+func WithSymlinks() Option { return func(o *options) { o.symlinks, o.mlsd = true, false } }
 
 // WithRoot serves dir instead of a new t.TempDir().
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
@@ -77,12 +88,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("ftptest: listen: %v", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	drv := &diskDriver{root: o.root}
+	drv := &diskDriver{root: o.root, readOnly: o.readOnly}
 	srv, err := server.NewServer(&server.Options{
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},
 		Perm:     diskPerm{d: drv},
-		Commands: commands(o.mlsd),
+		Commands: commands(o.mlsd, o.symlinks),
 		Name:     "ftptest",
 		Hostname: "127.0.0.1",
 		Port:     port,

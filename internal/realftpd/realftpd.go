@@ -180,6 +180,20 @@ func (s *Server) Config(name string) ftpclient.ServerConfig {
 // their helpers), so transfers in flight die mid-way. Idempotent.
 func (s *Server) Kill() { s.proc.kill() }
 
+// Sessions returns how many live processes the server has forked (its
+// sessions and their helpers; zombies excluded). A session that outlives
+// its client shows here: a server blocked waiting for a data connection
+// keeps its session process after the client has gone.
+func (s *Server) Sessions() int {
+	n := 0
+	for _, pid := range descendants(s.proc.cmd.Process.Pid) {
+		if alive(pid) {
+			n++
+		}
+	}
+	return n
+}
+
 // Path returns the on-disk path of rel (a server path like "/a/b").
 func (s *Server) Path(rel string) string { return filepath.Join(s.Root, filepath.FromSlash(rel)) }
 

@@ -1,6 +1,7 @@
 package streammatch
 
 import (
+	"crypto/sha256"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -74,4 +75,9 @@ func want(t *testing.T, v Verdict, res Result, src SourceID, reason string) {
 	if res != Proven && v.Reason == "" {
 		t.Fatalf("verdict %v without a reason", v)
 	}
+}
+
+func sha256Of(b []byte) []byte {
+	d := sha256.Sum256(b)
+	return d[:]
 }

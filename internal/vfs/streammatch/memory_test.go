@@ -72,7 +72,7 @@ func TestMemoryCap(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			ix := NewIndex(Options{MaxBytes: maxBytes})
 			before := heap()
-			const n = 20000
+			const n = 8000
 			for i := range n {
 				serveVirtual(ix, SourceID{Server: "a", Path: fmt.Sprintf("/dir/file-%06d", i), Size: size}, buf)
 			}

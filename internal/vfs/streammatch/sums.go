@@ -50,8 +50,8 @@ func (w *Writer) Sum(algo Algo) ([]byte, error) {
 	switch {
 	case w.stop != "":
 		return nil, fmt.Errorf("%w: %s", ErrNoSum, w.stop)
-	case w.hint > w.written:
-		return nil, fmt.Errorf("%w: the file was extended to %d bytes but only %d were written", ErrNoSum, w.hint, w.written)
+	case w.end > w.written:
+		return nil, fmt.Errorf("%w: the file was extended to %d bytes but only %d were written", ErrNoSum, w.end, w.written)
 	}
 	h := w.sumOf(algo)
 	if h == nil {

@@ -64,6 +64,14 @@ func (t *Tap) Served(off int64, b []byte) {
 	if t.closed {
 		return
 	}
+	t.ix.mu.Lock()
+	gone, useless := t.src.gone, t.src.conflict != ""
+	t.ix.mu.Unlock()
+	if gone { // forgotten: leaves begun before must not mix with what follows
+		t.cur = [maxCursors]cursor{}
+	} else if useless { // served two contents: nothing more to learn
+		return
+	}
 	size := t.id.Size
 	end := off + int64(len(b))
 	if end > size || end < off {

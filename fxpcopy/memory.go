@@ -1,0 +1,119 @@
+package fxpcopy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// What the engine remembers between copies, so that a pair of servers pays
+// for a refused FXP once, not per file:
+//   - refusals per (source server, destination server, orientation), for
+//     RefusalMemory: such an attempt is not made again meanwhile;
+//   - the orientation that last worked per (source, destination), tried
+//     first next time;
+//   - per server, whether it answers a transfer command before the data
+//     connection exists ("early", like pyftpdlib) or only once it does
+//     ("late", like vsftpd and pure-ftpd); see Engine.earlyWait.
+
+type pair struct{ src, dst *ftpclient.Client }
+
+type pairMode struct {
+	pair
+	mode Mode
+}
+
+type refusalNote struct {
+	at, until time.Time
+	why       string
+}
+
+type earlyState int
+
+const (
+	earlyUnknown earlyState = iota
+	earlyYes
+	earlyNo
+)
+
+// fxpOrder returns the FXP orientations to try for src→dst, the one that
+// last worked first, with those remembered as refused left out and named
+// in skipped.
+func (e *Engine) fxpOrder(src, dst *ftpclient.Client) (modes []Mode, skipped []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	order := []Mode{ModeFXP, ModeFXPRev}
+	if e.worked[pair{src, dst}] == ModeFXPRev {
+		order = []Mode{ModeFXPRev, ModeFXP}
+	}
+	now := time.Now()
+	for _, m := range order {
+		k := pairMode{pair{src, dst}, m}
+		if n, ok := e.refused[k]; ok {
+			if now.Before(n.until) {
+				// Stable text (no "ago"): summaries count files per reason.
+				skipped = append(skipped, fmt.Sprintf("%s: refused by this pair at %s, not tried again before %s (%s)",
+					m, n.at.Format("15:04:05"), n.until.Format("15:04:05"), n.why))
+				continue
+			}
+			delete(e.refused, k)
+		}
+		modes = append(modes, m)
+	}
+	return modes, skipped
+}
+
+// rememberRefused notes that FXP src→dst in mode was refused.
+func (e *Engine) rememberRefused(src, dst *ftpclient.Client, mode Mode, why string) {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refused[pairMode{pair{src, dst}, mode}] = refusalNote{at: now, until: now.Add(e.timing.refusalMemory), why: why}
+	if e.worked[pair{src, dst}] == mode {
+		delete(e.worked, pair{src, dst})
+	}
+}
+
+// rememberWorked notes that FXP src→dst in mode worked.
+func (e *Engine) rememberWorked(src, dst *ftpclient.Client, mode Mode) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.worked[pair{src, dst}] = mode
+	delete(e.refused, pairMode{pair{src, dst}, mode})
+}
+
+// earlyWait is how long to wait for the passive server's first reply to its
+// transfer command before the other server is sent its own. A server that
+// answers early (pyftpdlib: 150 on STOR at once, and it drops a data
+// connection arriving before the command) is waited for, so that the data
+// connection cannot overtake the command; a server known to answer only
+// once the data connection exists is not. An unknown one is waited for
+// once, a few round trips of its control connection (rtt, measured on
+// PASV), within earlyWaitMin..earlyWaitMax. 0 means do not wait.
+func (e *Engine) earlyWait(c *ftpclient.Client, rtt time.Duration) time.Duration {
+	e.mu.Lock()
+	st := e.early[c]
+	e.mu.Unlock()
+	if st == earlyNo {
+		return 0
+	}
+	w := min(max(4*rtt, earlyWaitMin), earlyWaitMax)
+	if st == earlyYes {
+		// It will answer: wait longer rather than race the data connection.
+		return 4 * w
+	}
+	return w
+}
+
+func (e *Engine) earlyOf(c *ftpclient.Client) earlyState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.early[c]
+}
+
+func (e *Engine) setEarly(c *ftpclient.Client, st earlyState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.early[c] = st
+}

@@ -1,0 +1,547 @@
+package fxpcopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// watchTick is how often the attempt's deadlines are checked.
+const watchTick = 100 * time.Millisecond
+
+// releaseDialTimeout bounds the data connection fxpfs opens to a passive
+// server to end its wait (see releasePassive).
+const releaseDialTimeout = 2 * time.Second
+
+// event is one reply (or failure) read from a side's control connection,
+// or (idle) the news that its reader stopped: no reply is due any more.
+type event struct {
+	sd   *side
+	r    ftpclient.Reply
+	err  error
+	idle bool
+}
+
+// send sends a command on sd's control connection without waiting for the
+// reply, and makes sure a reader goroutine collects its replies into
+// a.events: one reader per side at a time, running while final replies
+// are due.
+func (a *attempt) send(ctx context.Context, sd *side, format string, args ...any) error {
+	sd.mu.Lock()
+	sd.expect++
+	start := !sd.reading
+	sd.reading = true
+	sd.mu.Unlock()
+	if err := sd.conn.Send(ctx, format, args...); err != nil {
+		sd.mu.Lock()
+		sd.expect--
+		if start {
+			sd.reading = false
+		}
+		sd.mu.Unlock()
+		return err
+	}
+	if start {
+		a.readers.Add(1)
+		go a.read(sd)
+	}
+	return nil
+}
+
+// read delivers sd's replies until none is due or the connection fails. It
+// is unblocked by the connection's Reset (close) when the attempt ends with
+// replies still due.
+func (a *attempt) read(sd *side) {
+	defer a.readers.Done()
+	for {
+		r, err := sd.conn.ReadReply(context.Background())
+		sd.mu.Lock()
+		if err == nil && r.Code >= 200 {
+			sd.expect--
+		}
+		sd.mu.Unlock()
+		select {
+		case a.events <- event{sd: sd, r: r, err: err}:
+		case <-a.stop:
+			return
+		}
+		sd.mu.Lock()
+		if err != nil || sd.expect <= 0 {
+			// Only now: every event of this reader is in a.events. The
+			// idle event wakes a loop waiting for the side to be done.
+			sd.reading = false
+			sd.mu.Unlock()
+			select {
+			case a.events <- event{sd: sd, idle: true}:
+			case <-a.stop:
+			}
+			return
+		}
+		sd.mu.Unlock()
+	}
+}
+
+// busy reports that a reader is still collecting replies of sd.
+func (sd *side) busy() bool {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return sd.reading
+}
+
+// handle records one reply.
+func (a *attempt) handle(ev event) {
+	sd := ev.sd
+	switch {
+	case ev.idle:
+	case ev.err != nil:
+		if !sd.ended() {
+			sd.err, sd.endedAt = ev.err, time.Now()
+		}
+	case ev.r.Code < 200:
+		sd.prelim = true
+	case !sd.ended():
+		r := ev.r
+		sd.final, sd.endedAt = &r, time.Now()
+		a.log.Debug("FXP final reply", "side", sd.role, "server", sd.name(), "reply", replyText(r))
+	}
+}
+
+// drain handles the events already delivered, without waiting.
+func (a *attempt) drain() {
+	for {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		default:
+			return
+		}
+	}
+}
+
+// watch sends the two transfer commands and watches both control
+// connections at once until both transfers have ended, a deadline gives
+// the attempt up, or ctx is done (then both transfers are aborted).
+//
+// The passive server's command goes first, the active server's right
+// after, without waiting for a 1xx that most servers send only once the
+// data connection exists (see the package doc for why this order is safe
+// in both orientations). A passive server known to answer at once (or not
+// known yet) is given a moment to do so, so that the data connection
+// cannot overtake its command (Engine.earlyWait).
+func (a *attempt) watch(ctx context.Context) error {
+	a.events = make(chan event, 16)
+	a.stop = make(chan struct{})
+	p, q := a.pasv, a.port
+	p.sent = true
+	if err := a.send(ctx, p, "%s %s", p.cmd, p.path); err != nil {
+		return &refusal{step: p.cmd, server: p.name(), err: err, dstTouched: p == a.d}
+	}
+	if w := a.e.earlyWait(p.ep.Client, a.pasvRTT); w > 0 {
+		if err := a.awaitEarly(ctx, w); err != nil {
+			return err
+		}
+	}
+	if p.ended() {
+		// Refused (or failed) before the other server was involved.
+		return a.result(ctx)
+	}
+	q.sent = true
+	if err := a.send(ctx, q, "%s %s", q.cmd, q.path); err != nil {
+		a.abort()
+		return &refusal{step: q.cmd, server: q.name(), err: err, dstTouched: true}
+	}
+	a.sentAt = time.Now()
+	stopPoll := a.startPoll()
+	defer stopPoll()
+	tick := time.NewTicker(watchTick)
+	defer tick.Stop()
+	for !(p.ended() && q.ended()) {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-tick.C:
+			if err := a.check(); err != nil {
+				a.giveUp = err
+				// Before abort, whose data connection from here makes the
+				// passive server answer 150.
+				a.noDataConn = a.noDataConn || !p.prelim
+				if p.prelim && !p.ended() && q.ended() && a.e.earlyOf(p.ep.Client) != earlyYes {
+					// It answered and then waited: most likely it answers
+					// early and dropped a data connection that overtook
+					// its command. Wait for its answer from now on.
+					a.e.setEarly(p.ep.Client, earlyYes)
+				}
+				a.log.Info("giving up the FXP attempt", "why", err)
+				a.abort()
+				return a.result(ctx)
+			}
+		case <-ctx.Done():
+			a.log.Info("FXP interrupted: aborting both transfers")
+			a.abort()
+			return a.result(ctx)
+		}
+	}
+	return a.result(ctx)
+}
+
+// awaitEarly waits up to w for the passive server's first reply.
+func (a *attempt) awaitEarly(ctx context.Context, w time.Duration) error {
+	p := a.pasv
+	timer := time.NewTimer(w)
+	defer timer.Stop()
+	for {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+			if p.prelim {
+				a.e.setEarly(p.ep.Client, earlyYes)
+				return nil
+			}
+			if p.ended() {
+				return nil
+			}
+		case <-timer.C:
+			if a.e.earlyOf(p.ep.Client) == earlyUnknown {
+				// Unknown until now: it answers only once the data
+				// connection exists. (A server known to answer early
+				// keeps its mark: it was slow this once.)
+				a.e.setEarly(p.ep.Client, earlyNo)
+			}
+			return nil
+		case <-ctx.Done():
+			a.abort()
+			return a.result(ctx)
+		}
+	}
+}
+
+// check applies the attempt's deadlines (deadlines.go); it returns why the
+// attempt must be given up, or nil.
+func (a *attempt) check() error {
+	now := time.Now()
+	tm := a.e.timing
+	p, q := a.pasv, a.port
+	polled, last, changes, lastChange := a.prog.snapshot()
+	grown := (changes > 0 && last > a.off) || (polled && last == a.size && a.size > a.off)
+
+	var first, other *side
+	switch {
+	case p.ended() && !q.ended():
+		first, other = p, q
+	case q.ended() && !p.ended():
+		first, other = q, p
+	}
+	if first != nil {
+		since := now.Sub(first.endedAt)
+		ended := "ended"
+		if first.final != nil {
+			ended = "answered " + replyText(*first.final)
+		} else if first.err != nil {
+			ended = "failed: " + first.err.Error()
+		}
+		silent := fmt.Sprintf("the %s %s %s and the %s %s stayed silent for %v",
+			first.role, first.name(), ended, other.role, other.name(), since.Round(100*time.Millisecond))
+		switch {
+		case !first.succeeded() && since >= tm.peerSilence:
+			return &giveUp{msg: silent, err: a.sideError(first)}
+		case other == p && !p.prelim && since >= tm.peerSilence:
+			return &giveUp{msg: silent + " without accepting a data connection (does it refuse the other server's address?)",
+				err: ftpclient.ErrTimeout}
+		case polled && !grown && since >= tm.peerSilence:
+			return &giveUp{msg: silent + ", and no data reached the destination", err: ftpclient.ErrTimeout}
+		case !polled && since >= dataTimeout(a.d.ep.Client):
+			return &giveUp{msg: silent, err: ftpclient.ErrTimeout}
+		}
+	} else if !p.prelim && !q.prelim && now.Sub(a.sentAt) >= tm.startWait {
+		return &giveUp{msg: fmt.Sprintf("neither server started the transfer within %v (no data connection)", tm.startWait),
+			err: ftpclient.ErrTimeout}
+	}
+	if polled {
+		quiet := now.Sub(lastChange)
+		if last == a.size && a.size > a.off && quiet >= tm.completeSilence {
+			return &giveUp{msg: fmt.Sprintf("every byte reached the destination but the transfer did not end for %v",
+				quiet.Round(time.Second)), err: ftpclient.ErrTimeout}
+		}
+		if stall := dataTimeout(a.d.ep.Client); quiet >= stall {
+			return &giveUp{msg: fmt.Sprintf("destination %s did not grow for %v", a.d.ep, stall), err: ftpclient.ErrTimeout}
+		}
+	}
+	return nil
+}
+
+// giveUp is why the watch ended an attempt; it wraps what classifies it.
+type giveUp struct {
+	msg string
+	err error
+}
+
+func (g *giveUp) Error() string { return g.msg }
+func (g *giveUp) Unwrap() error { return g.err }
+
+// sideError is the classified error of a side that ended badly.
+func (a *attempt) sideError(sd *side) error {
+	switch {
+	case sd.err != nil:
+		return sd.err
+	case sd.final != nil && sd.final.Code/100 != 2:
+		return sd.conn.ReplyError(sd.cmd, sd.ep.Path, *sd.final)
+	}
+	return nil
+}
+
+// abort ends both transfers: ABOR on each control connection whose transfer
+// has not ended, the passive server's data connection opened from here if
+// it still waits for one, then up to AbortWait until each transfer has its
+// final reply. Servers differ in what follows ABOR (426 then 226, or a
+// lone 226 from pure-ftpd for a download), so once both transfers have
+// ended, trailing replies get only trailWait; close resets a connection
+// whose replies are still due.
+func (a *attempt) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.e.timing.abortWait)
+	defer cancel()
+	for _, sd := range []*side{a.pasv, a.port} {
+		if sd.sent && !sd.ended() && !sd.aborted {
+			sd.aborted = true
+			if err := a.send(ctx, sd, "ABOR"); err != nil {
+				a.log.Debug("ABOR not sent", "server", sd.name(), "err", err)
+			}
+		}
+	}
+	p := a.pasv
+	if p.sent && !p.prelim && !p.ended() {
+		// Waiting in accept, a server may not read its control connection
+		// at all (pure-ftpd): only a data connection ends its wait.
+		a.releasePassive()
+	}
+	running := func() bool {
+		return (p.sent && !p.ended() && p.busy()) || (a.port.sent && !a.port.ended() && a.port.busy())
+	}
+	for running() {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-ctx.Done():
+			a.drain()
+			return
+		}
+	}
+	trail := time.NewTimer(trailWait)
+	defer trail.Stop()
+	for p.busy() || a.port.busy() {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-trail.C:
+			a.drain()
+			return
+		}
+	}
+	a.drain()
+}
+
+// trailWait is how long replies trailing an aborted transfer's final reply
+// are awaited (the 226 that answers ABOR itself).
+const trailWait = 300 * time.Millisecond
+
+// releasePassive opens the passive server's data connection from this host
+// (the address the server accepts its client's data connections from) and
+// closes it: an upload of nothing, or a download cut short. This ends the
+// wait of a server that refused its peer's connection and keeps waiting
+// for another (pure-ftpd without FXP allowed, until its idle timeout), so
+// that its session does not outlive the attempt.
+func (a *attempt) releasePassive() {
+	if a.released || a.pasvAddr == "" {
+		return
+	}
+	a.released = true
+	p := a.pasv
+	a.log.Info("opening the passive server's data connection from this host to end its wait",
+		"server", p.name(), "addr", a.pasvAddr)
+	d := net.Dialer{Timeout: releaseDialTimeout}
+	if ip := net.ParseIP(p.conn.LocalHost()); ip != nil {
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	upload := p == a.d
+	a.readers.Add(1)
+	go func() {
+		defer a.readers.Done()
+		c, err := d.Dial("tcp", a.pasvAddr)
+		if err != nil {
+			a.log.Debug("passive data connection from this host", "server", p.name(), "err", err)
+			return
+		}
+		if tc, ok := c.(*net.TCPConn); ok && !upload {
+			_ = tc.SetLinger(0) // a download: cut it short with a reset
+		}
+		_ = c.Close() // an upload: end it, empty
+	}()
+}
+
+// result classifies the attempt once both transfers ended or it was given
+// up (see fxp for what the caller makes of it).
+func (a *attempt) result(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		if c := context.Cause(ctx); c != nil && !errors.Is(c, err) {
+			return fmt.Errorf("FXP interrupted: %w (%v)", err, c)
+		}
+		return fmt.Errorf("FXP interrupted: %w", err)
+	}
+	if a.giveUp == nil && a.s.succeeded() && a.d.succeeded() {
+		return nil
+	}
+	// The file itself was refused before any transfer began: no other way
+	// of copying fares better.
+	for _, sd := range []*side{a.d, a.s} {
+		if sd.final != nil && !sd.prelim && fileRefusal(sd.final.Code) {
+			err := sd.conn.ReplyError(sd.cmd, sd.ep.Path, *sd.final)
+			if sd == a.d {
+				return &dstIntact{err} // refused before anything was written
+			}
+			return &fileError{err}
+		}
+	}
+	if f := a.d.final; f != nil && (f.Code == 452 || f.Code == 552) {
+		return &fileError{a.d.conn.ReplyError(a.d.cmd, a.d.ep.Path, *f)}
+	}
+	var problems []string
+	var cause error
+	if a.giveUp != nil {
+		problems = append(problems, a.giveUp.Error())
+		cause = a.giveUp
+	}
+	for _, sd := range []*side{a.s, a.d} {
+		switch {
+		case !sd.sent:
+			continue
+		case sd.err != nil:
+			problems = append(problems, fmt.Sprintf("%s %s: %v", sd.role, sd.name(), sd.err))
+		case sd.final == nil:
+			problems = append(problems, fmt.Sprintf("%s %s: no final reply", sd.role, sd.name()))
+		case sd.final.Code/100 != 2:
+			problems = append(problems, fmt.Sprintf("%s %s: %s", sd.role, sd.name(), replyText(*sd.final)))
+		default:
+			continue
+		}
+		if cause == nil {
+			cause = a.sideError(sd)
+		}
+	}
+	if cause == nil {
+		cause = errors.New("transfer did not complete")
+	}
+	if a.giveUp == nil && !a.pasv.prelim {
+		a.noDataConn = true
+	}
+	return &transferError{msg: "FXP transfer failed: " + strings.Join(problems, "; "), err: cause}
+}
+
+// close releases the attempt's connections: pooled again after a success;
+// after a failure, QUIT and destroyed, or reset where a reply is still due
+// (the server is busy or stuck: a reset ends even a session that waits in
+// accept). It waits for the attempt's goroutines.
+func (a *attempt) close(err error) {
+	var wg sync.WaitGroup
+	for _, sd := range []*side{a.s, a.d} {
+		switch {
+		case sd.conn == nil:
+		case sd.busy():
+			if sd == a.d && !sd.ended() {
+				a.t.dstUnsettled.Store(true) // its upload may still run
+			}
+			a.log.Info("resetting a control connection whose transfer did not end", "server", sd.name())
+			sd.conn.Reset()
+		case err == nil:
+			sd.conn.Release(nil)
+		default:
+			wg.Add(1)
+			go func(sd *side) {
+				defer wg.Done()
+				a.quit(sd, err)
+			}(sd)
+		}
+	}
+	if a.stop != nil {
+		close(a.stop)
+	}
+	a.readers.Wait()
+	wg.Wait()
+}
+
+// quit says QUIT on a connection being dropped (bounded by QuitWait) and
+// destroys it.
+func (a *attempt) quit(sd *side, why error) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.e.timing.quitWait)
+	defer cancel()
+	if err := sd.conn.Send(ctx, "QUIT"); err == nil {
+		_, _ = sd.conn.ReadReply(ctx)
+	}
+	sd.conn.Release(why)
+}
+
+// progress is what polling the destination's size has seen.
+type progress struct {
+	mu         sync.Mutex
+	polled     bool
+	last       int64
+	changes    int
+	lastChange time.Time
+}
+
+func (p *progress) observe(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	switch {
+	case !p.polled:
+		p.polled, p.lastChange = true, now
+	case n != p.last:
+		p.changes++
+		p.lastChange = now
+	}
+	p.last = n
+}
+
+func (p *progress) snapshot() (polled bool, last int64, changes int, lastChange time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.polled, p.last, p.changes, p.lastChange
+}
+
+// startPoll samples the destination's SIZE every poll interval (on the slot
+// its scheduler keeps for metadata), until stopped.
+func (a *attempt) startPoll() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		e, d := a.e, a.d.ep
+		tick := time.NewTicker(e.poll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, max(4*e.poll, 2*time.Second))
+			n, err := d.Client.Size(pctx, d.Path) // on the slot the scheduler keeps for metadata
+			pcancel()
+			if err != nil {
+				a.log.Debug("progress poll failed", "dst", d.String(), "err", err)
+				continue
+			}
+			a.prog.observe(n)
+			a.t.bytes.Store(n)
+		}
+	}()
+	return func() {
+		cancel()
+		<-finished
+	}
+}
