@@ -278,3 +278,46 @@ func TestRawTLSModes(t *testing.T) {
 		}
 	}
 }
+
+// TestTLS12Resumption: crypto/tls resumes TLS 1.2 sessions by ticket only.
+// A TLS 1.2 proftpd that issues session tickets has every data connection
+// resume the control connection's session; one that does not (proftpd's
+// default: session IDs) refuses them at once, and the error says so (the
+// limit README states).
+func TestTLS12Resumption(t *testing.T) {
+	data := bytes.Repeat([]byte("tls 1.2 "), 10000)
+	for _, tickets := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tickets=%v", tickets), func(t *testing.T) {
+			srv := realftpd.StartProFTPD(t, realftpd.Options{TLS12: true, TLSTickets: tickets})
+			c, err := ftpclient.New(srv.Config("tls12"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := ctxT(t)
+			start := time.Now()
+			err = put(ctx, c, "/a", data)
+			if err == nil {
+				err = get(ctx, c, "/a", data)
+			}
+			if err == nil {
+				_, err = c.List(ctx, "/")
+			}
+			log, _ := os.ReadFile(srv.TLSLog)
+			reused := strings.Count(string(log), "client reused TLS session for data connection")
+			if tickets {
+				if err != nil || reused < 3 {
+					t.Fatalf("with tickets: %v; %d data connections resumed, want 3", err, reused)
+				}
+				return
+			}
+			if err == nil || reused != 0 || !strings.Contains(err.Error(), "425") {
+				t.Fatalf("without tickets: err %v, %d resumed; want the server's 425", err, reused)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("the refusal took %v", d)
+			}
+			t.Logf("without tickets: %v", err)
+		})
+	}
+}

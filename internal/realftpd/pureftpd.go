@@ -50,6 +50,9 @@ func StartPureFTPd(t TB, opts Options) *Server {
 		missing(t, "pure-ftpd test instances need root (they chroot and change user)")
 	}
 	opts.defaults(t, PureFTPd)
+	if opts.TLS12 || opts.TLSTickets {
+		t.Fatalf("realftpd: TLS12/TLSTickets: proftpd only")
+	}
 	uid, gid, err := ensureSystemUser()
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)

@@ -121,6 +121,9 @@ type Options struct {
 	// Cert is the certificate the server presents (default CertValid), for
 	// tests of certificate checks.
 	Cert CertKind
+	// TLS12 (proftpd only, implies TLS) offers TLS 1.2 and no newer, with
+	// session tickets only if TLSTickets: proftpd's default is session IDs.
+	TLS12, TLSTickets bool
 	// Name is the server's name in Config; default "<kind>-<addr>".
 	Name string
 }
@@ -284,7 +287,7 @@ func (o *Options) defaults(t TB, kind Kind) {
 	if o.Root == "" {
 		o.Root = t.TempDir()
 	}
-	if o.TLSRequired || o.TLSImplicit || o.Cert != CertValid || o.TLSNoReuse {
+	if o.TLSRequired || o.TLSImplicit || o.Cert != CertValid || o.TLSNoReuse || o.TLS12 {
 		o.TLS = true
 	}
 }

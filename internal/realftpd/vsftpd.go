@@ -39,6 +39,9 @@ func StartVsftpd(t TB, opts Options) *Server {
 		missing(t, "vsftpd test instances need root (they log in a system user and chroot)")
 	}
 	opts.defaults(t, Vsftpd)
+	if opts.TLS12 || opts.TLSTickets {
+		t.Fatalf("realftpd: TLS12/TLSTickets: proftpd only")
+	}
 	uid, gid, err := ensureSystemUser()
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)
