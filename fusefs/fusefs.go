@@ -4,11 +4,12 @@
 // The mount root holds one directory per server (an ftpclient.Client);
 // below it, directories, files and symlinks mirror the server. Attributes and
 // directory contents come from the listing cache (package cache): lookup,
-// stat and readdir on a cached directory send no FTP command. Reads stream
-// one RETR per sequential reader with read-ahead; sequential writes of new
-// or truncated files stream straight to STOR; other writes spool to a local
-// temporary file that is uploaded on flush. fusefs never speaks FTP itself:
-// every operation is one call into ftpclient, cache or fxpcopy.
+// stat and readdir on a cached directory send no FTP command. Open files
+// live in package vfs (internal/vfs), which runs without FUSE: reads with
+// read-ahead, writes streamed or spooled and uploaded, kernel copies done
+// server-to-server, cleanup after failures. A fileHandle here only adapts a
+// vfs.Handle to go-fuse and maps its errors (errno.go). fusefs never speaks
+// FTP itself: every operation is one call into vfs, ftpclient or cache.
 //
 // Behaviour where FTP cannot do what POSIX asks (documented for users):
 //   - chmod and utimens on a server without SITE CHMOD / MFMT / SITE UTIME
@@ -32,7 +33,7 @@
 //
 // Kernel copies (cp, mv across servers, cat a > b) arrive as
 // copy_file_range and become one server-to-server copy by fxpcopy (see
-// copy.go).
+// copy.go and vfs).
 package fusefs
 
 import (
@@ -52,6 +53,7 @@ import (
 	"github.com/fxpfs/fxpfs/cache"
 	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/fxpcopy"
+	"github.com/fxpfs/fxpfs/internal/vfs"
 )
 
 // Options configure the file system and its mount.
@@ -84,9 +86,8 @@ type Options struct {
 
 // Tunables.
 const (
-	defaultReadAhead = 4 << 20
-	maxWrite         = 1 << 20 // FUSE read/write request size
-	blockSize        = 1 << 20 // st_blksize: makes cat/cp use 1 MiB buffers
+	maxWrite  = 1 << 20 // FUSE read/write request size
+	blockSize = 1 << 20 // st_blksize: makes cat/cp use 1 MiB buffers
 )
 
 // server is one FTP server in the mount.
@@ -108,7 +109,7 @@ type Root struct {
 
 	servers []*server
 	cache   *cache.Cache
-	eng     *fxpcopy.Engine
+	vfs     *vfs.VFS // open files: reads, writes, uploads, kernel copies
 	opts    Options
 	log     *slog.Logger
 	started time.Time
@@ -117,13 +118,8 @@ type Root struct {
 	// as their generation, so a node that moved away never aliases a new
 	// file at its old path (see stableAttr).
 	epoch atomic.Uint64
-	// spools counts temporary files created (tests check streaming uses none).
-	spools atomic.Int64
 	// reads counts READ requests (tests check read-ahead and caching).
 	reads atomic.Int64
-	// idleClose: a read stream nobody reads from for this long gives its
-	// connection back to the pool (a later read reopens it with REST).
-	idleClose time.Duration
 
 	trashMu sync.Mutex
 	trashes map[uint32]*trashRoot // MOUNT/.Trash-UID, made by lookup (trash.go)
@@ -142,17 +138,14 @@ func NewRoot(clients []*ftpclient.Client, c *cache.Cache, eng *fxpcopy.Engine, o
 	if !opts.SetOwner {
 		opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
 	}
-	if opts.ReadAhead <= 0 {
-		opts.ReadAhead = defaultReadAhead
-	}
-	opts.ReadAhead = max(opts.ReadAhead, 2*maxWrite) // one kernel request always fits
-	if opts.TempDir == "" {
-		opts.TempDir = os.TempDir()
+	if opts.ReadAhead > 0 {
+		opts.ReadAhead = max(opts.ReadAhead, 2*maxWrite) // one kernel request always fits
 	}
 	if opts.FsName == "" {
 		opts.FsName = "fxpfs"
 	}
-	r := &Root{cache: c, eng: eng, opts: opts, log: opts.Logger, started: time.Now(), idleClose: idleClose}
+	r := &Root{cache: c, opts: opts, log: opts.Logger, started: time.Now()}
+	r.vfs = vfs.New(c, eng, vfs.Options{TempDir: opts.TempDir, ReadAhead: opts.ReadAhead, Logger: opts.Logger})
 	seen := make(map[string]bool)
 	for _, cl := range clients {
 		name := cl.Name()
@@ -167,6 +160,10 @@ func NewRoot(clients []*ftpclient.Client, c *cache.Cache, eng *fxpcopy.Engine, o
 	}
 	return r, nil
 }
+
+// Close releases what the file system keeps outside the mount (the spool
+// directory). Call it after the mount has ended.
+func (r *Root) Close() error { return r.vfs.Close() }
 
 // OnAdd creates the server directories when the root is mounted.
 func (r *Root) OnAdd(ctx context.Context) {

@@ -82,6 +82,7 @@ func mount(t *testing.T, s setup) *mounted {
 		t.Fatal(err)
 	}
 	m.root = root
+	t.Cleanup(func() { root.Close() }) // after the unmount (cleanups run last first)
 	m.mnt = testutil.Mount(t, root, root.FSOptions())
 	return m
 }

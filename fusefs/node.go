@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"strings"
 	"syscall"
@@ -53,8 +54,12 @@ func (n *node) path() (string, error) {
 func (n *node) server() *server { return n.srv }
 
 // child returns the mount path of name in directory dir, after checking the
-// name (CR, LF, NUL, '/', too long → ErrBadName) before any FTP command.
+// name before any FTP command: longer than a name or path may be →
+// errNameTooLong (ENAMETOOLONG); CR, LF, NUL, '/' → ErrBadName (EINVAL).
 func child(dir, name string) (string, error) {
+	if len(name) > ftpclient.MaxNameLen || len(dir)+1+len(name) > ftpclient.MaxPathLen {
+		return "", fmt.Errorf("name of %d bytes (max %d): %w", len(name), ftpclient.MaxNameLen, errNameTooLong)
+	}
 	if err := ftpclient.ValidateName(name); err != nil {
 		return "", err
 	}
@@ -97,7 +102,9 @@ func (r *Root) newNode(ctx context.Context, parent *fs.Inode, srv *server, p str
 	case ftpclient.TypeLink:
 		ops = &linkNode{node: node{root: r, srv: srv}}
 	default:
-		ops = &fileNode{node: node{root: r, srv: srv}}
+		f := &fileNode{node: node{root: r, srv: srv}}
+		f.vf = r.vfs.NewFile(srv.cl, f)
+		ops = f
 	}
 	return parent.NewInode(ctx, ops, r.stableAttr(srv, p, e.Type))
 }

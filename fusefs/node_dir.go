@@ -27,14 +27,14 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if err != nil {
 		return nil, d.root.errno(err)
 	}
-	e, err := d.root.cache.Lookup(ctx, d.srv.cl, p)
+	e, err := d.root.vfs.Lookup(ctx, d.srv.cl, p) // hides uploads in flight
 	if err != nil {
 		return nil, d.root.errno(err)
 	}
 	in := d.root.newNode(ctx, d.EmbeddedInode(), d.srv, p, e)
 	if f, ok := in.Operations().(*fileNode); ok {
 		f.observe(e)
-		f.overlay(&e)
+		f.vf.Overlay(&e)
 	}
 	d.root.fillAttr(in, e, &out.Attr)
 	d.root.linkSize(d.srv, p, e, &out.Attr)
@@ -44,13 +44,14 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	return in, 0
 }
 
-// Readdir lists the directory from the cache (one listing on a miss).
+// Readdir lists the directory from the cache (one listing on a miss),
+// without the temporary names of uploads in flight.
 func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	dir, err := d.path()
 	if err != nil {
 		return nil, d.root.errno(err)
 	}
-	entries, err := d.root.cache.List(ctx, d.srv.cl, dir)
+	entries, err := d.root.vfs.List(ctx, d.srv.cl, dir)
 	if err != nil {
 		return nil, d.root.errno(err)
 	}

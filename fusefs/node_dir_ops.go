@@ -69,7 +69,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	pendingOnly := false
 	if f, ok := d.fileChild(name); ok {
-		pendingOnly = f.discardWriters()
+		pendingOnly = f.vf.Discard()
 	}
 	err := d.srv.cl.Remove(context.WithoutCancel(ctx), p)
 	if err != nil && !(pendingOnly && errors.Is(err, ftpclient.ErrNotFound)) {
@@ -111,8 +111,8 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if f, ok := d.fileChild(name); ok {
 		// Data still in open handles goes to the server first: RNFR needs
 		// the file there, and later writes continue at the new name.
-		if errno := f.flushWriters(ctx); errno != 0 {
-			return errno
+		if err := f.vf.FlushWriters(ctx); err != nil {
+			return d.root.errno(err)
 		}
 	}
 	e, err := d.root.cache.Lookup(ctx, d.srv.cl, from)
@@ -148,18 +148,15 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	if !ok {
 		return nil, nil, 0, syscall.EIO
 	}
-	h := newHandle(f, p, flags, true)
-	if perm != defaultFileMode {
-		// Servers create files 0644 (umask 022); ask for anything else
-		// after the upload (SITE CHMOD, where the server has it).
-		h.pendMode = &perm
-	}
+	// Servers create files 0644 (umask 022); vfs asks for any other mode
+	// after the upload (SITE CHMOD, where the server has it).
+	h := f.vf.Create(p, int(flags), perm)
 	d.root.fillAttr(in, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)
 	f.contentChanged()
-	return in, h, createFlags(flags), 0
+	return in, &fileHandle{h: h, root: d.root}, createFlags(flags), 0
 }
 
 // childPath returns this directory's path and that of its child name

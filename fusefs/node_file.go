@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"errors"
 	"os"
 	"sync"
 	"syscall"
@@ -12,17 +11,36 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/internal/vfs"
 )
 
-// fileNode is a regular file on a server.
+// fileNode is a regular file on a server. Its open state lives in vfs: vf
+// is its vfs.File, which knows the open writers; fileNode implements
+// vfs.Node so that vfs can find the file and notify the kernel.
 type fileNode struct {
 	node
+	vf *vfs.File
 
-	mu      sync.Mutex
-	writers map[*fileHandle]struct{} // open handles that may write
-	handles map[*fileHandle]struct{} // open handles
-	pages   pageVersion              // what the kernel's cached pages hold (pagecache.go)
+	mu    sync.Mutex
+	pages pageVersion // what the kernel's cached pages hold (pagecache.go)
 }
+
+// Path is the node's current path (vfs.Node).
+func (f *fileNode) Path() (string, error) { return f.path() }
+
+// Gone drops the node's entry from the kernel: vfs removed the file from
+// the server behind the kernel's back (vfs.Node).
+func (f *fileNode) Gone() {
+	var c change
+	if name, parent := f.Parent(); parent != nil {
+		c.goneFrom, c.goneName = parent, name
+	}
+	f.root.changed(f.srv, c)
+}
+
+// Changed tells the kernel that the node's attributes and cached pages are
+// stale (vfs.Node).
+func (f *fileNode) Changed() { f.root.changed(f.srv, change{content: f.EmbeddedInode()}) }
 
 // Open returns a handle. Nothing is sent to the server: a reader's RETR
 // starts with its first read, a writer's upload with its first write or at
@@ -33,20 +51,11 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 			return nil, 0, errno
 		}
 	}
-	p, err := f.path()
+	h, err := f.vf.Open(ctx, int(flags))
 	if err != nil {
 		return nil, 0, f.root.errno(err)
 	}
-	h := newHandle(f, p, flags, false)
-	if h.writing && !h.truncated() {
-		e, err := f.root.cache.Lookup(ctx, f.srv.cl, p)
-		if err != nil {
-			h.Release(ctx)
-			return nil, 0, f.root.errno(err)
-		}
-		h.base = e.Size
-	}
-	return h, f.openFlags(ctx, p, flags), 0
+	return &fileHandle{h: h, root: f.root}, f.openFlags(ctx, h.Path(), flags), 0
 }
 
 // Getattr answers from the parent's cached listing, overlaid with what an
@@ -55,7 +64,7 @@ func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 	p, err := f.path()
 	if err != nil {
 		if h, ok := fh.(*fileHandle); ok { // fstat of an unlinked open file
-			p = h.path
+			p = h.h.Path()
 		} else {
 			return f.root.errno(err)
 		}
@@ -63,7 +72,7 @@ func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 	e, err := f.root.cache.Lookup(ctx, f.srv.cl, p)
 	if err != nil {
 		_, open := fh.(*fileHandle)
-		if !open && !f.hasWriters() {
+		if !open && !f.vf.HasWriters() {
 			return f.root.errno(err)
 		}
 		// fstat of a file still open (being written, or unlinked): what we know.
@@ -71,7 +80,7 @@ func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 	} else {
 		f.observe(e)
 	}
-	f.overlay(&e)
+	f.vf.Overlay(&e)
 	f.root.fillAttr(f.EmbeddedInode(), e, &out.Attr)
 	out.SetTimeout(f.root.timeout(f.srv, parentDir(p)))
 	return 0
@@ -91,33 +100,32 @@ func (f *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 	}
 	ctx = context.WithoutCancel(ctx)
 	if size, ok := in.GetSize(); ok {
-		var errno syscall.Errno
-		if h, ok := fh.(*fileHandle); ok && h.writing {
-			errno = h.truncate(ctx, int64(size))
+		if h, ok := fh.(*fileHandle); ok && h.h.Writing() {
+			err = h.h.Truncate(ctx, int64(size))
 		} else {
-			errno = f.truncatePath(ctx, p, int64(size))
+			err = f.vf.Truncate(ctx, int64(size))
 		}
-		if errno != 0 {
-			return errno
+		if err != nil {
+			return f.root.errno(err)
 		}
 	}
-	if f.metaDone(in) {
+	mtime, mode := metaOf(in)
+	if f.vf.DeferMeta(mtime, mode) {
 		// Deferred to an open writer's upload: show it now all the same.
-		if m, ok := in.GetMode(); ok {
-			perm := os.FileMode(m).Perm()
+		if mode != nil {
+			perm := *mode
 			f.root.changed(f.srv, change{update: p, fn: func(e *ftpclient.Entry) { e.Mode = perm }})
 		}
 		return f.Getattr(ctx, fh, out)
 	}
-	if errno := f.root.setMeta(ctx, f.srv, p, in); errno != 0 {
+	if errno := f.root.errno(f.root.vfs.SetMeta(ctx, f.srv.cl, p, mtime, mode)); errno != 0 {
 		return errno
 	}
 	return f.Getattr(ctx, fh, out)
 }
 
-// setMeta applies mtime and mode from in to p. Where the server cannot
-// (ErrUnsupported), the call succeeds and the value is kept in the cache.
-func (r *Root) setMeta(ctx context.Context, srv *server, p string, in *fuse.SetAttrIn) syscall.Errno {
+// metaOf returns the mtime and mode in (nil where not set).
+func metaOf(in *fuse.SetAttrIn) (*time.Time, *os.FileMode) {
 	var mtime *time.Time
 	var mode *os.FileMode
 	if t, ok := in.GetMTime(); ok {
@@ -127,126 +135,11 @@ func (r *Root) setMeta(ctx context.Context, srv *server, p string, in *fuse.SetA
 		perm := os.FileMode(m).Perm()
 		mode = &perm
 	}
-	return r.applyMeta(ctx, srv, p, mtime, mode)
+	return mtime, mode
 }
 
-// applyMeta sets mtime and/or mode (either may be nil) on p and in the cache.
-func (r *Root) applyMeta(ctx context.Context, srv *server, p string, mtime *time.Time, mode *os.FileMode) syscall.Errno {
-	if mtime != nil {
-		t := *mtime
-		if err := srv.cl.SetModTime(ctx, p, t); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
-			return r.errno(err)
-		}
-		r.changed(srv, change{update: p, fn: func(e *ftpclient.Entry) { e.Mtime = t }})
-	}
-	if mode != nil {
-		m := *mode
-		if err := srv.cl.Chmod(ctx, p, m); err != nil && !errors.Is(err, ftpclient.ErrUnsupported) {
-			return r.errno(err)
-		}
-		r.changed(srv, change{update: p, fn: func(e *ftpclient.Entry) { e.Mode = m }})
-	}
-	return 0
-}
-
-// truncatePath is truncate(2) by path: a short-lived writer does it.
-func (f *fileNode) truncatePath(ctx context.Context, p string, size int64) syscall.Errno {
-	e, err := f.root.cache.Lookup(ctx, f.srv.cl, p)
-	if err != nil {
-		return f.root.errno(err)
-	}
-	if e.Size == size {
-		return 0
-	}
-	h := newHandle(f, p, syscall.O_WRONLY, false)
-	h.base = e.Size
-	defer h.Release(ctx)
-	if errno := h.truncate(ctx, size); errno != 0 {
-		return errno
-	}
-	return h.Flush(ctx)
-}
-
-// metaDone hands mtime/mode to writers that have not finished uploading
-// (cp -p sets them on the open descriptor before close), to be applied
-// after the upload, and reports whether nothing is left to do now.
-func (f *fileNode) metaDone(in *fuse.SetAttrIn) bool {
-	t, hasT := in.GetMTime()
-	m, hasM := in.GetMode()
-	if !hasT && !hasM {
-		return true // nothing else to do (uid/gid, atime)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	deferred := false
-	for h := range f.writers {
-		if h.setPendingMeta(hasT, t, hasM, os.FileMode(m).Perm()) {
-			deferred = true
-		}
-	}
-	return deferred
-}
-
-// addWriter and removeWriter track the handles that may write.
-func (f *fileNode) addWriter(h *fileHandle) {
-	f.mu.Lock()
-	if f.writers == nil {
-		f.writers = make(map[*fileHandle]struct{})
-	}
-	f.writers[h] = struct{}{}
-	f.mu.Unlock()
-}
-
-func (f *fileNode) removeWriter(h *fileHandle) {
-	f.mu.Lock()
-	delete(f.writers, h)
-	f.mu.Unlock()
-}
-
-func (f *fileNode) hasWriters() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.writers) > 0
-}
-
-// overlay replaces size and mtime in e with those of a writer that has
-// changed the file, so the kernel never sees a file shrink under its writes.
-func (f *fileNode) overlay(e *ftpclient.Entry) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for h := range f.writers {
-		if size, mtime, ok := h.written(); ok {
-			e.Size, e.Mtime = size, mtime
-		}
-	}
-}
-
-// discardWriters makes open writers drop their data (the file is being
-// unlinked) and reports whether the file exists only in such writers (it
-// was created through the mount and never uploaded).
-func (f *fileNode) discardWriters() (pendingOnly bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for h := range f.writers {
-		if h.discard() {
-			pendingOnly = true
-		}
-	}
-	return pendingOnly
-}
-
-// flushWriters uploads what open writers of f hold.
-func (f *fileNode) flushWriters(ctx context.Context) syscall.Errno {
-	f.mu.Lock()
-	hs := make([]*fileHandle, 0, len(f.writers))
-	for h := range f.writers {
-		hs = append(hs, h)
-	}
-	f.mu.Unlock()
-	for _, h := range hs {
-		if errno := h.Flush(ctx); errno != 0 {
-			return errno
-		}
-	}
-	return 0
+// setMeta applies mtime and mode from in to p (see vfs.SetMeta).
+func (r *Root) setMeta(ctx context.Context, srv *server, p string, in *fuse.SetAttrIn) syscall.Errno {
+	mtime, mode := metaOf(in)
+	return r.errno(r.vfs.SetMeta(ctx, srv.cl, p, mtime, mode))
 }

@@ -17,6 +17,9 @@ import (
 func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	if uid, ok := parseTrashName(name); ok {
 		tr := r.trash(ctx, uid)
+		if tr == nil {
+			return nil, syscall.ENOENT
+		}
 		tr.dirAttr(tr.EmbeddedInode(), &out.Attr)
 		return tr.EmbeddedInode(), 0
 	}

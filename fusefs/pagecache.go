@@ -66,7 +66,7 @@ func (f *fileNode) openFlags(ctx context.Context, p string, flags uint32) uint32
 		f.contentChanged()
 		return 0
 	}
-	if f.root.opts.DirectIO || f.hasWriters() {
+	if f.root.opts.DirectIO || f.vf.HasWriters() {
 		return fuse.FOPEN_DIRECT_IO
 	}
 	e, err := f.root.cache.Lookup(ctx, f.srv.cl, p)
@@ -112,8 +112,9 @@ func (f *fileNode) keepPages(e ftpclient.Entry) bool {
 // kernel's next reads fetch the new content. Not while the mount writes f
 // (the listing then lags behind the writer).
 func (f *fileNode) observe(e ftpclient.Entry) {
+	writing := f.vf.HasWriters()
 	f.mu.Lock()
-	changed := len(f.writers) == 0 && f.pages.ok && !f.pages.same(e)
+	changed := !writing && f.pages.ok && !f.pages.same(e)
 	if changed {
 		f.pages.stale = true
 	}
@@ -135,30 +136,4 @@ func (f *fileNode) contentChanged() {
 
 // dropWindows empties the read-ahead window of every open handle of f: the
 // next read of each starts a new RETR at its offset.
-func (f *fileNode) dropWindows() {
-	f.mu.Lock()
-	hs := make([]*fileHandle, 0, len(f.handles))
-	for h := range f.handles {
-		hs = append(hs, h)
-	}
-	f.mu.Unlock()
-	for _, h := range hs {
-		h.rd.close()
-	}
-}
-
-// addHandle and removeHandle track the open handles of f.
-func (f *fileNode) addHandle(h *fileHandle) {
-	f.mu.Lock()
-	if f.handles == nil {
-		f.handles = make(map[*fileHandle]struct{})
-	}
-	f.handles[h] = struct{}{}
-	f.mu.Unlock()
-}
-
-func (f *fileNode) removeHandle(h *fileHandle) {
-	f.mu.Lock()
-	delete(f.handles, h)
-	f.mu.Unlock()
-}
+func (f *fileNode) dropWindows() { f.vf.DropReadAhead() }

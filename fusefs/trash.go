@@ -60,6 +60,7 @@ const (
 	pendingTTL     = 10 * time.Minute // a pending info file with no move after it is dropped
 	maxPendingInfo = 1000             // pending info files per trash
 	maxInfoSize    = 64 << 10         // bytes in one info file
+	maxTrashes     = 64               // uids with a trash (lookups of more .Trash-UID find nothing)
 )
 
 // The folders of a trash.
@@ -103,12 +104,16 @@ type trashDir struct {
 	sub string // trashFiles, trashInfo or trashExpunged
 }
 
-// trash returns (making it on first use) the trash of uid.
+// trash returns (making it on first use) the trash of uid, nil when there
+// are maxTrashes already.
 func (r *Root) trash(ctx context.Context, uid uint32) *trashRoot {
 	r.trashMu.Lock()
 	defer r.trashMu.Unlock()
 	if tr, ok := r.trashes[uid]; ok {
 		return tr
+	}
+	if len(r.trashes) >= maxTrashes {
+		return nil
 	}
 	tr := &trashRoot{root: r, uid: uid, dirs: map[string]*trashDir{}, pending: map[string]*pendingInfo{}}
 	name := trashName(uid)
@@ -210,10 +215,14 @@ func (tr *trashRoot) hasFolder(ctx context.Context, srv *server, sub string) (bo
 	return true, nil
 }
 
-// ensureFolders makes the trash folders subs on srv where missing (MKD).
+// ensureFolders makes the trash (and its folders subs) on srv where missing (MKD).
 func (tr *trashRoot) ensureFolders(ctx context.Context, srv *server, subs ...string) error {
 	r := tr.root
-	for _, p := range append([]string{tr.folder("")}, mapFolders(tr, subs)...) {
+	paths := []string{tr.folder("")}
+	for _, s := range subs {
+		paths = append(paths, tr.folder(s))
+	}
+	for _, p := range paths {
 		e, err := r.cache.Lookup(ctx, srv.cl, p)
 		if err == nil {
 			if e.Type != ftpclient.TypeDir {
@@ -230,14 +239,6 @@ func (tr *trashRoot) ensureFolders(ctx context.Context, srv *server, subs ...str
 		r.changed(srv, change{put: p, entry: ftpclient.Entry{Type: ftpclient.TypeDir, Mtime: time.Now()}})
 	}
 	return nil
-}
-
-func mapFolders(tr *trashRoot, subs []string) []string {
-	out := make([]string, len(subs))
-	for i, s := range subs {
-		out[i] = tr.folder(s)
-	}
-	return out
 }
 
 // trashError is a trash folder that is in the way (a file where the folder

@@ -56,7 +56,7 @@ func (t *trashDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	in := r.newNode(ctx, t.EmbeddedInode(), srv, p, e)
 	if f, ok := in.Operations().(*fileNode); ok {
 		f.observe(e)
-		f.overlay(&e)
+		f.vf.Overlay(&e)
 	}
 	r.fillAttr(in, e, &out.Attr)
 	r.linkSize(srv, p, e, &out.Attr)

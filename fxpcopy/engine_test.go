@@ -88,3 +88,16 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyTextEscapes: server text quoted in errors and records cannot
+// carry terminal control sequences or stray bytes.
+func TestReplyTextEscapes(t *testing.T) {
+	got := replyText(ftpclient.Reply{Code: 550, Msg: "no\x1b[2J\rway\nsecond line \xff"})
+	if strings.ContainsAny(got, "\x1b\r\n\xff") || !strings.HasPrefix(got, "550 no") || !strings.Contains(got, " / second line") {
+		t.Errorf("replyText = %q", got)
+	}
+	long := replyText(ftpclient.Reply{Code: 500, Msg: strings.Repeat("x", 500)})
+	if len(long) > 220 || !strings.HasSuffix(long, "...") {
+		t.Errorf("long reply not cut: %d bytes", len(long))
+	}
+}

@@ -45,12 +45,15 @@ func (r *refusal) Error() string {
 
 func (r *refusal) Unwrap() error { return r.err }
 
+// replyText is a server reply as fxpcopy quotes it in errors, records and
+// logs: one line, at most 200 bytes of it, control characters (and bytes
+// that are not UTF-8) escaped, so that a server cannot steer a terminal.
 func replyText(r ftpclient.Reply) string {
 	msg := strings.ReplaceAll(r.Msg, "\n", " / ")
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
 	}
-	return fmt.Sprintf("%d %s", r.Code, msg)
+	return fmt.Sprintf("%d %s", r.Code, ftpclient.Printable(msg))
 }
 
 // side is one server's part in an FXP attempt.
@@ -226,11 +229,9 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 		named, err := a.prot.passive(ctx, a.t) // PASV, or CPSV for encrypted FXP
 		a.pasvRTT = time.Since(start)
 		if err == nil {
-			nhost, port, _ := net.SplitHostPort(named)
-			if nhost != host {
-				a.log.Info("PASV reply names another address; FXP uses the server's own",
-					"server", p.name(), "pasv", nhost, "server_ip", host)
-			}
+			// Pasv already gives the server's own address (and logs a reply
+			// naming another); only its port is taken here all the same.
+			_, port, _ := net.SplitHostPort(named)
 			return net.JoinHostPort(host, port), nil
 		}
 		var oe *ftpclient.OpError

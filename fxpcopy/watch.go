@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -14,115 +13,6 @@ import (
 
 // watchTick is how often the attempt's deadlines are checked.
 const watchTick = 100 * time.Millisecond
-
-// releaseDialTimeout bounds the data connection fxpfs opens to a passive
-// server to end its wait (see releasePassive).
-const releaseDialTimeout = 2 * time.Second
-
-// event is one reply (or failure) read from a side's control connection,
-// or (idle) the news that its reader stopped: no reply is due any more.
-type event struct {
-	sd   *side
-	r    ftpclient.Reply
-	err  error
-	idle bool
-}
-
-// send sends a command on sd's control connection without waiting for the
-// reply, and makes sure a reader goroutine collects its replies into
-// a.events: one reader per side at a time, running while final replies
-// are due.
-func (a *attempt) send(ctx context.Context, sd *side, format string, args ...any) error {
-	sd.mu.Lock()
-	sd.expect++
-	start := !sd.reading
-	sd.reading = true
-	sd.mu.Unlock()
-	if err := sd.conn.Send(ctx, format, args...); err != nil {
-		sd.mu.Lock()
-		sd.expect--
-		if start {
-			sd.reading = false
-		}
-		sd.mu.Unlock()
-		return err
-	}
-	if start {
-		a.readers.Add(1)
-		go a.read(sd)
-	}
-	return nil
-}
-
-// read delivers sd's replies until none is due or the connection fails. It
-// is unblocked by the connection's Reset (close) when the attempt ends with
-// replies still due.
-func (a *attempt) read(sd *side) {
-	defer a.readers.Done()
-	for {
-		r, err := sd.conn.ReadReply(context.Background())
-		sd.mu.Lock()
-		if err == nil && r.Code >= 200 {
-			sd.expect--
-		}
-		sd.mu.Unlock()
-		select {
-		case a.events <- event{sd: sd, r: r, err: err}:
-		case <-a.stop:
-			return
-		}
-		sd.mu.Lock()
-		if err != nil || sd.expect <= 0 {
-			// Only now: every event of this reader is in a.events. The
-			// idle event wakes a loop waiting for the side to be done.
-			sd.reading = false
-			sd.mu.Unlock()
-			select {
-			case a.events <- event{sd: sd, idle: true}:
-			case <-a.stop:
-			}
-			return
-		}
-		sd.mu.Unlock()
-	}
-}
-
-// busy reports that a reader is still collecting replies of sd.
-func (sd *side) busy() bool {
-	sd.mu.Lock()
-	defer sd.mu.Unlock()
-	return sd.reading
-}
-
-// handle records one reply.
-func (a *attempt) handle(ev event) {
-	sd := ev.sd
-	switch {
-	case ev.idle:
-	case ev.err != nil:
-		if !sd.ended() {
-			sd.err, sd.endedAt = ev.err, time.Now()
-		}
-	case ev.r.Code < 200:
-		sd.prelim = true
-	case !sd.ended():
-		r := ev.r
-		sd.final, sd.endedAt = &r, time.Now()
-		a.log.Debug("FXP final reply", "side", sd.role, "server", sd.name(), "reply", replyText(r))
-	}
-}
-
-// drain handles the events already delivered, without waiting.
-func (a *attempt) drain() {
-	for {
-		select {
-		case ev := <-a.events:
-			a.handle(ev)
-		default:
-			return
-		}
-	}
-}
 
 // watch sends the two transfer commands and watches both control
 // connections at once until both transfers have ended, a deadline gives
@@ -295,94 +185,6 @@ func (a *attempt) sideError(sd *side) error {
 	return nil
 }
 
-// abort ends both transfers: ABOR on each control connection whose transfer
-// has not ended, the passive server's data connection opened from here if
-// it still waits for one, then up to AbortWait until each transfer has its
-// final reply. Servers differ in what follows ABOR (426 then 226, or a
-// lone 226 from pure-ftpd for a download), so once both transfers have
-// ended, trailing replies get only trailWait; close resets a connection
-// whose replies are still due.
-func (a *attempt) abort() {
-	ctx, cancel := context.WithTimeout(context.Background(), a.e.timing.abortWait)
-	defer cancel()
-	for _, sd := range []*side{a.pasv, a.port} {
-		if sd.sent && !sd.ended() && !sd.aborted {
-			sd.aborted = true
-			if err := a.send(ctx, sd, "ABOR"); err != nil {
-				a.log.Debug("ABOR not sent", "server", sd.name(), "err", err)
-			}
-		}
-	}
-	p := a.pasv
-	if p.sent && !p.prelim && !p.ended() {
-		// Waiting in accept, a server may not read its control connection
-		// at all (pure-ftpd): only a data connection ends its wait.
-		a.releasePassive()
-	}
-	running := func() bool {
-		return (p.sent && !p.ended() && p.busy()) || (a.port.sent && !a.port.ended() && a.port.busy())
-	}
-	for running() {
-		select {
-		case ev := <-a.events:
-			a.handle(ev)
-		case <-ctx.Done():
-			a.drain()
-			return
-		}
-	}
-	trail := time.NewTimer(trailWait)
-	defer trail.Stop()
-	for p.busy() || a.port.busy() {
-		select {
-		case ev := <-a.events:
-			a.handle(ev)
-		case <-trail.C:
-			a.drain()
-			return
-		}
-	}
-	a.drain()
-}
-
-// trailWait is how long replies trailing an aborted transfer's final reply
-// are awaited (the 226 that answers ABOR itself).
-const trailWait = 300 * time.Millisecond
-
-// releasePassive opens the passive server's data connection from this host
-// (the address the server accepts its client's data connections from) and
-// closes it: an upload of nothing, or a download cut short. This ends the
-// wait of a server that refused its peer's connection and keeps waiting
-// for another (pure-ftpd without FXP allowed, until its idle timeout), so
-// that its session does not outlive the attempt.
-func (a *attempt) releasePassive() {
-	if a.released || a.pasvAddr == "" {
-		return
-	}
-	a.released = true
-	p := a.pasv
-	a.log.Info("opening the passive server's data connection from this host to end its wait",
-		"server", p.name(), "addr", a.pasvAddr)
-	d := net.Dialer{Timeout: releaseDialTimeout}
-	if ip := net.ParseIP(p.conn.LocalHost()); ip != nil {
-		d.LocalAddr = &net.TCPAddr{IP: ip}
-	}
-	upload := p == a.d
-	a.readers.Add(1)
-	go func() {
-		defer a.readers.Done()
-		c, err := d.Dial("tcp", a.pasvAddr)
-		if err != nil {
-			a.log.Debug("passive data connection from this host", "server", p.name(), "err", err)
-			return
-		}
-		if tc, ok := c.(*net.TCPConn); ok && !upload {
-			_ = tc.SetLinger(0) // a download: cut it short with a reset
-		}
-		_ = c.Close() // an upload: end it, empty
-	}()
-}
-
 // result classifies the attempt once both transfers ended or it was given
 // up (see fxp for what the caller makes of it).
 func (a *attempt) result(ctx context.Context) error {
@@ -439,49 +241,6 @@ func (a *attempt) result(ctx context.Context) error {
 		a.noDataConn = true
 	}
 	return &transferError{msg: "FXP transfer failed: " + strings.Join(problems, "; "), err: cause}
-}
-
-// close releases the attempt's connections: pooled again after a success;
-// after a failure, QUIT and destroyed, or reset where a reply is still due
-// (the server is busy or stuck: a reset ends even a session that waits in
-// accept). It waits for the attempt's goroutines.
-func (a *attempt) close(err error) {
-	var wg sync.WaitGroup
-	for _, sd := range []*side{a.s, a.d} {
-		switch {
-		case sd.conn == nil:
-		case sd.busy():
-			if sd == a.d && !sd.ended() {
-				a.t.dstUnsettled.Store(true) // its upload may still run
-			}
-			a.log.Info("resetting a control connection whose transfer did not end", "server", sd.name())
-			sd.conn.Reset()
-		case err == nil:
-			sd.conn.Release(nil)
-		default:
-			wg.Add(1)
-			go func(sd *side) {
-				defer wg.Done()
-				a.quit(sd, err)
-			}(sd)
-		}
-	}
-	if a.stop != nil {
-		close(a.stop)
-	}
-	a.readers.Wait()
-	wg.Wait()
-}
-
-// quit says QUIT on a connection being dropped (bounded by QuitWait) and
-// destroys it.
-func (a *attempt) quit(sd *side, why error) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.e.timing.quitWait)
-	defer cancel()
-	if err := sd.conn.Send(ctx, "QUIT"); err == nil {
-		_, _ = sd.conn.ReadReply(ctx)
-	}
-	sd.conn.Release(why)
 }
 
 // progress is what polling the destination's size has seen.

@@ -124,6 +124,8 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 	if err != nil {
 		return daemonReady(err)
 	}
+	// The spool directory goes once unmounted.
+	defer root.Close()
 	started := time.Now()
 	ctlCtx, ctlStop := context.WithCancel(context.Background())
 	defer ctlStop()

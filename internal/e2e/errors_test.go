@@ -26,8 +26,9 @@ func diskNames(t testing.TB, s *realftpd.Server, rel string) []string {
 	return names
 }
 
-// TestBadNames: names with LF or CR get EINVAL from the mount, and nothing
-// reaches the server (no FTP command at all, with the directory cached).
+// TestBadNames: names with LF or CR get EINVAL from the mount, names of 256
+// bytes ENAMETOOLONG, and nothing reaches the server (no FTP command at
+// all, with the directory cached).
 func TestBadNames(t *testing.T) {
 	t.Parallel()
 	alpha, beta := startPair(t, realftpd.Options{}, realftpd.Options{})
@@ -35,13 +36,16 @@ func TestBadNames(t *testing.T) {
 		s.WriteFile(t, "/bad/ok.txt", []byte("ok\n"))
 	}
 	m := startMount(t, mountSpec{servers: []*realftpd.Server{alpha, beta}})
-	cases := []struct{ name, script string }{
-		{"touch_LF", `touch "$1"/$'a\nb'`},
-		{"touch_CR", `touch "$1"/$'c\rd'`},
-		{"redirect_LF", `echo x > "$1"/$'e\nf'`},
-		{"mkdir_LF", `mkdir "$1"/$'g\nh'`},
-		{"mv_to_LF", `mv "$1"/ok.txt "$1"/$'i\nj'`},
-		{"touch_CRLF_suffix", `touch "$1"/$'k\r\n'`},
+	long := strings.Repeat("n", 256)
+	cases := []struct{ name, script, want string }{
+		{"touch_LF", `touch "$1"/$'a\nb'`, "Invalid argument"},
+		{"touch_CR", `touch "$1"/$'c\rd'`, "Invalid argument"},
+		{"redirect_LF", `echo x > "$1"/$'e\nf'`, "Invalid argument"},
+		{"mkdir_LF", `mkdir "$1"/$'g\nh'`, "Invalid argument"},
+		{"mv_to_LF", `mv "$1"/ok.txt "$1"/$'i\nj'`, "Invalid argument"},
+		{"touch_CRLF_suffix", `touch "$1"/$'k\r\n'`, "Invalid argument"},
+		{"touch_256_bytes", `touch "$1"/` + long, "File name too long"},
+		{"mkdir_256_bytes", `mkdir "$1"/` + long, "File name too long"},
 	}
 	for _, s := range []*realftpd.Server{alpha, beta} {
 		t.Run(s.Name+"-"+string(s.Kind), func(t *testing.T) {
@@ -51,8 +55,8 @@ func TestBadNames(t *testing.T) {
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					r := m.sh(t, c.script, dir)
-					if r.err == nil || !strings.Contains(r.stderr, "Invalid argument") {
-						t.Errorf("want a failure with EINVAL (Invalid argument): %s", r)
+					if r.err == nil || !strings.Contains(r.stderr, c.want) {
+						t.Errorf("want a failure with %q: %s", c.want, r)
 					}
 				})
 			}

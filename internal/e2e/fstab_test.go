@@ -267,6 +267,42 @@ func TestUserMount(t *testing.T) {
 	if isMounted(mnt) {
 		t.Error("still mounted after fusermount3 -u")
 	}
+
+	// A 'user,noauto' line in /etc/fstab (bind-mounted over it in a private
+	// mount namespace): the user runs `mount MNT` and `umount MNT`; mount(8)
+	// runs the helper as the user, which mounts through fusermount3.
+	needTools(t, "unshare", "setpriv", "/sbin/mount.fuse")
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[servers.alpha]\nurl = %q\npassword = %q\n", serverURL(alpha), alpha.Password)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(cfg, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	fstab := filepath.Join(dir, "fstab")
+	if err := os.WriteFile(fstab, []byte(fmt.Sprintf("fxpfs#%s %s fuse.fxpfs user,noauto 0 0\n", cfg, mnt)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	user := fmt.Sprintf("setpriv --reuid %d --regid %d --clear-groups env HOME=%s", uid, gid, home)
+	r = inMountNS(t, false, mnt, `chmod 755 /usr/local/bin
+mount --bind "$1" /etc/fstab
+`+user+` mount "$MNT"
+grep " $MNT " /proc/self/mounts | sed 's/^/MOUNTS: /'
+echo "SHA: $(`+user+` sha256sum "$MNT/alpha/f.txt")"
+`+user+` umount "$MNT"
+if grep -q " $MNT " /proc/self/mounts; then echo "UMOUNT: still mounted"; else echo "UMOUNT: ok"; fi`, fstab)
+	if r.err != nil {
+		t.Fatalf("fstab user mount: %v", r)
+	}
+	if !strings.Contains(r.stdout, fmt.Sprintf("user_id=%d", uid)) {
+		t.Errorf("fstab user mount: not mounted for uid %d: %s", uid, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "SHA: "+shaHex(data)) {
+		t.Errorf("fstab user mount: the user's read: %s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "UMOUNT: ok") {
+		t.Errorf("fstab user mount: the user's umount: %s", r.stdout)
+	}
 }
 
 // mountInfo returns the /proc/self/mountinfo line of mnt.

@@ -18,8 +18,11 @@ import (
 // that would hide client bugs: its MKD is MkdirAll, its RMD removes whole
 // trees, and REST+STOR and APPE do not write where they should.
 type diskDriver struct {
-	root     string
-	readOnly bool // every change is refused (550), like a read-only login
+	root       string
+	readOnly   bool  // every change is refused (550), like a read-only login
+	writeLimit int64 // > 0: uploads fail after this many bytes (WithWriteLimit)
+	readLimit  int64 // > 0: downloads end at this byte of the file (WithReadLimit)
+	noReplace  bool  // RNTO onto an existing file fails (WithNoReplace)
 }
 
 // refuse is the error of a change on a read-only server.
@@ -94,6 +97,9 @@ func (d *diskDriver) Rename(_ *server.Context, from, to string) error {
 	if err := d.refuse(from); err != nil {
 		return err
 	}
+	if _, err := os.Lstat(d.real(to)); err == nil && d.noReplace {
+		return fmt.Errorf("%s: file exists", to)
+	}
 	return os.Rename(d.real(from), d.real(to))
 }
 
@@ -120,7 +126,16 @@ func (d *diskDriver) GetFile(_ *server.Context, p string, off int64) (int64, io.
 		f.Close()
 		return 0, nil, err
 	}
+	if d.readLimit > 0 {
+		return fi.Size() - max(off, 0), limitedFile{io.LimitReader(f, max(d.readLimit-max(off, 0), 0)), f}, nil
+	}
 	return fi.Size() - max(off, 0), f, nil
+}
+
+// limitedFile is a download cut short (WithReadLimit).
+type limitedFile struct {
+	io.Reader
+	io.Closer
 }
 
 // PutFile writes STOR (truncate, or at the REST offset) and APPE (append).
@@ -153,7 +168,15 @@ func (d *diskDriver) PutFile(ctx *server.Context, p string, r io.Reader, off int
 			return 0, err
 		}
 	}
-	n, err := io.Copy(f, r)
+	var n int64
+	if d.writeLimit > 0 {
+		n, err = io.Copy(f, io.LimitReader(r, d.writeLimit))
+		if err == nil && n == d.writeLimit {
+			err = fmt.Errorf("%s: no space left on device", p)
+		}
+	} else {
+		n, err = io.Copy(f, r)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

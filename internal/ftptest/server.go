@@ -42,6 +42,9 @@ type options struct {
 	maxConns       int
 	mlsd           bool
 	root           string
+	writeLimit     int64
+	readLimit      int64
+	noReplace      bool
 	readOnly       bool
 	symlinks       bool
 }
@@ -73,6 +76,19 @@ func WithSymlinks() Option { return func(o *options) { o.symlinks, o.mlsd = true
 // WithRoot serves dir instead of a new t.TempDir().
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
 
+// WithWriteLimit makes every upload fail once n bytes of it are written (a
+// disk that fills up): the file keeps those n bytes, the reply is 450.
+func WithWriteLimit(n int64) Option { return func(o *options) { o.writeLimit = n } }
+
+// WithReadLimit makes every download end normally (226) at byte n of the
+// file, whatever its size (a REST beyond gets no data): a server that cuts
+// files short.
+func WithReadLimit(n int64) Option { return func(o *options) { o.readLimit = n } }
+
+// WithNoReplace makes RNTO onto an existing file fail (550), as some
+// servers (IIS, for one) do.
+func WithNoReplace() Option { return func(o *options) { o.noReplace = true } }
+
 // Start starts a server; t.Cleanup stops it and drops its connections.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
@@ -88,7 +104,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("ftptest: listen: %v", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	drv := &diskDriver{root: o.root, readOnly: o.readOnly}
+	drv := &diskDriver{root: o.root, readOnly: o.readOnly, writeLimit: o.writeLimit, readLimit: o.readLimit, noReplace: o.noReplace}
 	srv, err := server.NewServer(&server.Options{
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},

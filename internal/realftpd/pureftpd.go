@@ -62,12 +62,7 @@ func StartPureFTPd(t TB, opts Options) *Server {
 		t.Fatalf("realftpd: %v", err)
 	}
 	state := t.TempDir() // passwd file and PureDB: outside root
-	port := opts.Port
-	if port == 0 {
-		if port, err = freePort(opts.Addr); err != nil {
-			t.Fatalf("realftpd: %v", err)
-		}
-	}
+	port := opts.listenPort(t)
 	password, err := randomPassword()
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)

@@ -49,12 +49,7 @@ func StartPyftpdlib(t TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
-	port := opts.Port
-	if port == 0 {
-		if port, err = freePort(opts.Addr); err != nil {
-			t.Fatalf("realftpd: %v", err)
-		}
-	}
+	port := opts.listenPort(t)
 	password, err := randomPassword()
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)

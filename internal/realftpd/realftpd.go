@@ -341,6 +341,20 @@ func prepareRoot(root string, uid, gid int) (string, error) {
 	return abs, nil
 }
 
+// listenPort is the port to start the server on: Options.Port, or one free
+// on Options.Addr a moment ago.
+func (o *Options) listenPort(t TB) int {
+	t.Helper()
+	if o.Port != 0 {
+		return o.Port
+	}
+	port, err := freePort(o.Addr)
+	if err != nil {
+		t.Fatalf("realftpd: %v", err)
+	}
+	return port
+}
+
 // freePort returns a port that was free on addr a moment ago.
 func freePort(addr string) (int, error) {
 	l, err := net.Listen("tcp4", net.JoinHostPort(addr, "0"))

@@ -61,12 +61,7 @@ func StartVsftpd(t TB, opts Options) *Server {
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
-	port := opts.Port
-	if port == 0 {
-		if port, err = freePort(opts.Addr); err != nil {
-			t.Fatalf("realftpd: %v", err)
-		}
-	}
+	port := opts.listenPort(t)
 	srv := &Server{
 		Kind: Vsftpd, Name: opts.Name, Host: opts.Addr, Port: port,
 		User: SystemUser, Password: SystemPassword, Root: root, UID: uid, GID: gid,

@@ -1,0 +1,274 @@
+package vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
+)
+
+// Writes. All functions here run with wmu held.
+//
+// A file written from offset 0 upwards (new, or truncated by O_TRUNC or
+// ftruncate(0)) streams straight into one STOR: no spool. A new file's STOR
+// goes to its name; an existing file's to a temporary name, renamed over
+// it at flush (replace.go). Writes at the end of an existing file (O_APPEND,
+// or after an fsync) stream into APPE on the file itself. Anything else (a
+// write elsewhere, truncate to a non-zero size, a read of data this handle
+// wrote) moves the file into a local spool (the server's current content is
+// downloaded first) that is uploaded by STOR at the next flush.
+
+// write writes data at off.
+func (h *Handle) write(data []byte, off int64) (int, error) {
+	h.abandonJob() // a program falling back to writes after an interrupted copy
+	if err := h.settle(); err != nil {
+		return 0, err
+	}
+	h.openTrunc = false
+	if h.isDiscarded() { // unlinked while open: the data goes nowhere
+		h.abortUpload()
+		return len(data), nil
+	}
+	if h.st == stateClean {
+		if off == h.base {
+			h.st, h.size = stateStreaming, h.base // appending to the server's file
+		} else if err := h.toSpool(); err != nil {
+			return 0, h.failLocked(err)
+		}
+	}
+	if h.st == stateStreaming && off != h.size {
+		if err := h.toSpool(); err != nil {
+			return 0, h.failLocked(err)
+		}
+	}
+	if h.st == stateSpooled {
+		n, err := h.spool.WriteAt(data, off)
+		if end := off + int64(n); end > h.size {
+			h.size = end
+		}
+		h.dirty = true
+		if err != nil {
+			return n, errorf("write spool of", h.path, err)
+		}
+		return n, nil
+	}
+	if h.up == nil {
+		var err error
+		if h.size > 0 {
+			err = h.openAppend()
+			if errors.Is(err, ftpclient.ErrUnsupported) {
+				// No APPE: download, and rewrite the whole file at flush.
+				if err := h.toSpool(); err != nil {
+					return 0, h.failLocked(err)
+				}
+				return h.write(data, off)
+			}
+		} else {
+			var up ftpclient.Upload
+			up, err = h.openStor()
+			h.setUp(up)
+		}
+		if err != nil {
+			return 0, h.failLocked(err)
+		}
+	}
+	n, err := h.up.Write(data)
+	h.size += int64(n)
+	h.dirty = true
+	if err != nil {
+		return n, h.failLocked(err)
+	}
+	return n, nil
+}
+
+// openAppend starts APPE onto the file.
+func (h *Handle) openAppend() error {
+	p := h.currentPath()
+	up, err := h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteAppend)
+	if err != nil {
+		return err
+	}
+	h.setUp(up)
+	h.target, h.tkind = p, targetAppend
+	h.markOpened()
+	return nil
+}
+
+// openStor starts a STOR of the whole file: to the temporary already in use,
+// else to a new temporary next to the file if it exists, else to its name.
+// Where the directory takes no new file (a writable file in a read-only
+// directory) an existing file is overwritten in place, with a warning.
+func (h *Handle) openStor() (ftpclient.Upload, error) {
+	p := h.currentPath()
+	if h.tkind == targetTemp {
+		h.tempDone = false
+		return h.cl.OpenWrite(h.ctx, h.target, 0, ftpclient.WriteTruncate)
+	}
+	if h.existed {
+		if err := h.probeWritable(h.ctx, p); err != nil {
+			return nil, err
+		}
+		var first error
+		for _, dot := range []bool{true, false} {
+			t := h.v.newTemp(h.cl, p, dot)
+			up, err := h.cl.OpenWrite(h.ctx, t, 0, ftpclient.WriteTruncate)
+			if err == nil {
+				h.target, h.tkind = t, targetTemp
+				return up, nil
+			}
+			h.v.dropTemp(h.ctx, h.cl, t, false)
+			if first == nil {
+				first = err
+			}
+			if !errors.Is(err, ftpclient.ErrPermission) {
+				return nil, err // no space, server gone...: the original stays
+			}
+		}
+		h.v.log.Warn("no temporary file allowed next to it: overwriting in place (a failed upload loses the file)",
+			"server", h.cl.Name(), "path", p, "err", first)
+		up, err := h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteTruncate)
+		if err != nil {
+			return nil, err
+		}
+		h.target, h.tkind = p, targetInPlace
+		h.markOpened()
+		return up, nil
+	}
+	up, err := h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteTruncate)
+	if err != nil {
+		return nil, err
+	}
+	h.target, h.tkind = p, targetNew
+	h.markOpened()
+	return up, nil
+}
+
+// probeWritable asks whether the server lets this user write the existing
+// file p, without changing it: an APPE of no bytes. Replacing a file by
+// renaming an upload over it needs only the directory's permission; without
+// this check a file the server refuses to write (read-only, someone else's,
+// in a writable directory) would be replaced, where a plain STOR, and open(2)
+// on a local disk, are refused. Servers without APPE are not asked.
+func (h *Handle) probeWritable(ctx context.Context, p string) error {
+	up, err := h.cl.OpenWrite(ctx, p, 0, ftpclient.WriteAppend)
+	switch {
+	case errors.Is(err, ftpclient.ErrUnsupported):
+		return nil
+	case err != nil:
+		return err
+	}
+	return up.Close()
+}
+
+// abortUpload stops the upload under way and drops a temporary it wrote.
+func (h *Handle) abortUpload() {
+	if h.up != nil {
+		_ = h.up.Abort()
+		h.setUp(nil)
+	}
+	if h.tkind == targetTemp {
+		h.v.dropTemp(h.ctx, h.cl, h.target, true)
+		h.target, h.tkind = "", targetNone
+	}
+}
+
+// toSpool moves the file into a local spool, downloading what the server
+// has of it. The read stream, if any, stops.
+func (h *Handle) toSpool() error {
+	if err := h.settle(); err != nil {
+		return err
+	}
+	if h.st == stateSpooled {
+		return nil
+	}
+	h.rd.close()
+	var have int64 // bytes of the file the server has
+	from := h.currentPath()
+	switch h.st {
+	case stateClean:
+		have = h.base
+	case stateStreaming:
+		if h.up != nil {
+			err := h.up.Close()
+			h.setUp(nil)
+			if err != nil {
+				return fmt.Errorf("upload %s: %w", h.path, err)
+			}
+		}
+		have = h.size
+		switch h.tkind {
+		case targetTemp:
+			from = h.target // the spool's upload reuses it
+		case targetAppend:
+			// The file is complete again (original and appended bytes): the
+			// spool's upload replaces it as a whole.
+			h.target, h.tkind = "", targetNone
+		}
+	}
+	f, err := h.v.newSpool()
+	if err != nil {
+		return fmt.Errorf("spool for %s: %w", h.path, err)
+	}
+	if have > 0 {
+		rc, err := h.cl.OpenRead(h.ctx, from, 0)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		n, err := io.Copy(f, rc)
+		cerr := rc.Close()
+		if err == nil {
+			err = cerr
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("download %s for rewriting: %w", h.path, err)
+		}
+		have = n
+	}
+	h.spool, h.size, h.st = f, have, stateSpooled
+	return nil
+}
+
+// truncateLocked sets the size: 0 restarts an empty file (streamable
+// again); other sizes go through the spool.
+func (h *Handle) truncateLocked(size int64) error {
+	h.abandonJob()
+	if err := h.settle(); err != nil {
+		return err
+	}
+	h.openTrunc = false
+	if size == 0 && h.st != stateSpooled {
+		if h.up != nil {
+			_ = h.up.Abort()
+			h.setUp(nil)
+		}
+		if h.tkind == targetAppend {
+			// The aborted APPE may have added to the file; the empty file
+			// replaces it as a whole at flush.
+			h.target, h.tkind = "", targetNone
+		}
+		h.st, h.size, h.dirty = stateStreaming, 0, true
+		return nil
+	}
+	switch h.st {
+	case stateClean:
+		if size == h.base {
+			return nil
+		}
+	case stateStreaming:
+		if size == h.size {
+			return nil
+		}
+	}
+	if err := h.toSpool(); err != nil {
+		return h.failLocked(err)
+	}
+	if err := h.spool.Truncate(size); err != nil {
+		return errorf("truncate spool of", h.path, err)
+	}
+	h.size, h.dirty = size, true
+	return nil
+}
