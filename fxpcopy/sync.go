@@ -100,7 +100,8 @@ func (s SyncSummary) String() string {
 // mtimes of the directories it changed. A file is changed when its size
 // differs, or (without SizeOnly) its mtime at the precision both sides
 // really have: MLSD and MDTM give seconds, LIST minutes or days, so where
-// a side only has LIST and the sizes agree, MDTM is asked. With DryRun it
+// a listed time is still LIST's (ftpclient's precise_mtime policy replaces
+// them with MDTM's by default) and the sizes agree, MDTM is asked. With DryRun it
 // returns the plan and changes nothing. The error names the first failure;
 // the summary lists all.
 func (e *Engine) Sync(ctx context.Context, src, dst Endpoint, opts SyncOptions) (sum SyncSummary, err error) {

@@ -107,7 +107,7 @@ func join(base, rel string) string {
 // syncSide is one end of a sync with what the comparison needs to know of it.
 type syncSide struct {
 	Endpoint
-	exactList bool // listing times are to the second (MLSD, or LIST with precise_mtime)
+	exactList bool // every listed time is to the second (MLSD)
 	mdtm      bool // MDTM gives an exact time
 }
 
@@ -116,10 +116,9 @@ func newSide(ctx context.Context, ep Endpoint) (syncSide, error) {
 	if err != nil {
 		return syncSide{}, fmt.Errorf("%s: %w", ep.Client.Name(), err)
 	}
-	cfg := ep.Client.Config()
 	return syncSide{
 		Endpoint:  ep,
-		exactList: (f.MLSD && !cfg.DisableMLSD) || (cfg.PreciseMtime == ftpclient.MtimeAlways && f.MDTM),
+		exactList: f.MLSD && !ep.Client.Config().DisableMLSD,
 		mdtm:      f.MDTM,
 	}, nil
 }
@@ -130,14 +129,17 @@ type stamp struct {
 	prec time.Duration
 }
 
-// listStamp is the time a listing gave for e. LIST gives minutes for recent
-// files and days (shown as midnight, with a year) for files older than six
-// months.
+// listStamp is the time a listing gave for e. MLSD gives seconds. LIST
+// gives minutes for recent files and days (shown as midnight, with a year)
+// for files older than six months, but ftpclient replaces them with MDTM's
+// where its precise_mtime policy says so: a LIST time with seconds came from
+// MDTM. One without may be either (1 in 60 exact times falls on :00), so it
+// counts as LIST's and the comparison asks MDTM if it must.
 func (s syncSide) listStamp(e ftpclient.Entry, now time.Time) stamp {
 	switch {
 	case e.Mtime.IsZero():
 		return stamp{}
-	case s.exactList:
+	case s.exactList, e.Mtime.Second() != 0 || e.Mtime.Nanosecond() != 0:
 		return stamp{e.Mtime, time.Second}
 	case e.Mtime.Hour() == 0 && e.Mtime.Minute() == 0 && now.Sub(e.Mtime) > 150*24*time.Hour:
 		return stamp{e.Mtime, 24 * time.Hour}
@@ -241,7 +243,8 @@ func (pl *planner) visit(ctx context.Context, rel string, dstExists bool) {
 				subs = append(subs, sub{crel, false})
 			}
 		case ftpclient.TypeFile:
-			it := SyncItem{Action: SyncCopy, Rel: crel, Size: se.Size, Mtime: se.Mtime, MtimeExact: pl.src.exactList}
+			it := SyncItem{Action: SyncCopy, Rel: crel, Size: se.Size, Mtime: se.Mtime,
+				MtimeExact: pl.src.listStamp(se, pl.now).prec == time.Second}
 			switch {
 			case !onDst:
 				it.Why = "new"
@@ -340,7 +343,7 @@ func sortedEntries(m map[string]ftpclient.Entry) []ftpclient.Entry {
 // precision. checks counts the MDTM commands sent.
 func (pl *planner) exactTime(ctx context.Context, s syncSide, rel string, e ftpclient.Entry, checks *int) (stamp, error) {
 	st := s.listStamp(e, pl.now)
-	if s.exactList || !s.mdtm {
+	if st.prec == time.Second || !s.mdtm {
 		return st, nil
 	}
 	*checks++
@@ -472,7 +475,8 @@ func (e *Engine) PlanSync(ctx context.Context, src, dst Endpoint, opts SyncOptio
 		pl.wg.Wait()
 	case ftpclient.TypeFile:
 		plan.srcIsFile = true
-		it := SyncItem{Action: SyncCopy, Size: sst.Size, Mtime: sst.Mtime, MtimeExact: ss.exactList}
+		it := SyncItem{Action: SyncCopy, Size: sst.Size, Mtime: sst.Mtime,
+			MtimeExact: ss.listStamp(sst, pl.now).prec == time.Second}
 		switch {
 		case !dstExists:
 			it.Why = "new"

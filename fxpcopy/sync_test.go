@@ -19,9 +19,15 @@ type syncPair struct {
 	src, dst   *ftptest.Server
 	srcC, dstC *ftpclient.Client
 	e          *Engine
+	mk         func(s *ftptest.Server, name string) *ftpclient.Client
 }
 
 func newSyncPair(t *testing.T, srcMLSD, dstMLSD bool) *syncPair {
+	return newSyncPairPolicy(t, srcMLSD, dstMLSD, "")
+}
+
+// newSyncPairPolicy is newSyncPair with the clients' precise_mtime policy.
+func newSyncPairPolicy(t *testing.T, srcMLSD, dstMLSD bool, policy ftpclient.MtimePolicy) *syncPair {
 	t.Helper()
 	opt := func(mlsd bool) []ftptest.Option {
 		if mlsd {
@@ -30,21 +36,29 @@ func newSyncPair(t *testing.T, srcMLSD, dstMLSD bool) *syncPair {
 		return []ftptest.Option{ftptest.WithoutMLSD()}
 	}
 	p := &syncPair{src: ftptest.Start(t, opt(srcMLSD)...), dst: ftptest.Start(t, opt(dstMLSD)...), e: newEngine(t)}
-	mk := func(s *ftptest.Server, name string) *ftpclient.Client {
-		c, err := ftpclient.New(s.Config(name), testLog(t))
+	p.mk = func(s *ftptest.Server, name string) *ftpclient.Client {
+		cfg := s.Config(name)
+		cfg.PreciseMtime = policy
+		c, err := ftpclient.New(cfg, testLog(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	p.srcC, p.dstC = mk(p.src, "alpha"), mk(p.dst, "beta")
+	p.srcC, p.dstC = p.mk(p.src, "alpha"), p.mk(p.dst, "beta")
 	return p
 }
 
+// sync runs a sync with new clients, as each `fxpfs sync` is a new process.
+// (A long-lived client may reuse an MDTM answer for a file whose size and
+// listed minute did not change: see ftpclient.MtimeAuto.)
 func (p *syncPair) sync(t *testing.T, opts SyncOptions) SyncSummary {
 	t.Helper()
-	sum, err := p.e.Sync(ctxT(t, time.Minute), Endpoint{p.srcC, "/tree"}, Endpoint{p.dstC, "/mirror"}, opts)
+	src, dst := p.mk(p.src, "alpha"), p.mk(p.dst, "beta")
+	defer src.Close()
+	defer dst.Close()
+	sum, err := p.e.Sync(ctxT(t, time.Minute), Endpoint{src, "/tree"}, Endpoint{dst, "/mirror"}, opts)
 	t.Logf("sync %+v:\n%s\nplan:\n%s", opts, sum, strings.Join(sum.Plan.Lines(), "\n"))
 	if err != nil && len(sum.Failures) == 0 {
 		t.Fatalf("sync: %v", err)
@@ -100,13 +114,18 @@ func TestSyncTree(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		srcMLSD, dstMLSD bool
+		policy           ftpclient.MtimePolicy
+		checks           int // MDTM commands sync sends itself on a run that copies nothing
 	}{
-		{"MLSD to MLSD", true, true},
-		{"LIST to LIST", false, false}, // minute precision on both sides: MDTM decides
-		{"LIST to MLSD", false, true},
+		{"MLSD to MLSD", true, true, "", 0},
+		// LIST with ftpclient's default policy: the listing's times are MDTM's already.
+		{"LIST to LIST, precise_mtime auto", false, false, ftpclient.MtimeAuto, 0},
+		// LIST as listed (minutes): sync asks MDTM per same-size file and LIST side.
+		{"LIST to LIST, precise_mtime never", false, false, ftpclient.MtimeNever, 10},
+		{"LIST to MLSD, precise_mtime never", false, true, ftpclient.MtimeNever, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newSyncPair(t, tc.srcMLSD, tc.dstMLSD)
+			p := newSyncPairPolicy(t, tc.srcMLSD, tc.dstMLSD, tc.policy)
 			srcRoot := filepath.Join(p.src.Root, "tree")
 			files := map[string]string{
 				"a.txt":                 "alpha",
@@ -159,14 +178,8 @@ func TestSyncTree(t *testing.T) {
 			if len(sum.Failures) != 0 || sum.Copied.Files != 0 || sum.UpToDate != 5 || sum.Mkdirs != 0 || len(sum.Plan.Lines()) != 0 {
 				t.Fatalf("second run copied or planned something: %+v\n%v", sum, sum.Plan.Lines())
 			}
-			wantChecks := 0 // one per same-size file on each LIST side
-			for _, mlsd := range []bool{tc.srcMLSD, tc.dstMLSD} {
-				if !mlsd {
-					wantChecks += 5
-				}
-			}
-			if sum.MtimeChecks != wantChecks {
-				t.Errorf("%d MDTM checks, want %d", sum.MtimeChecks, wantChecks)
+			if sum.MtimeChecks != tc.checks {
+				t.Errorf("%d MDTM checks, want %d", sum.MtimeChecks, tc.checks)
 			}
 
 			// Changes: same size, mtime 10 s later (same minute); other size;

@@ -37,8 +37,9 @@ Both trees are listed, then:
   - missing directories are made at DST;
   - a file is copied when DST lacks it, or its size differs, or (without
     --size-only) its mtime differs at the precision both servers really have:
-    MLSD and MDTM give seconds, LIST only minutes or days, so where a server
-    only lists with LIST and the sizes agree, fxpfs asks MDTM for that file;
+    MLSD and MDTM give seconds, LIST only minutes or days, so where a listed
+    time is LIST's (precise_mtime = false, or MDTM failed) and the sizes
+    agree, fxpfs asks MDTM for that file;
   - copies go server-to-server (FXP) where the servers allow, else they are
     relayed, with -j parallel transfers; each copied file gets the source's
     mtime, and directories whose contents changed get theirs where the server
