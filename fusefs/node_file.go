@@ -21,8 +21,10 @@ type fileNode struct {
 	node
 	vf *vfs.File
 
-	mu    sync.Mutex
-	pages pageVersion // what the kernel's cached pages hold (pagecache.go)
+	mu        sync.Mutex
+	pages     pageVersion   // what the kernel's cached pages hold (pagecache.go)
+	notifying int           // NotifyContent calls under way
+	notified  chan struct{} // closed when notifying drops to 0
 }
 
 // Path is the node's current path (vfs.Node).
