@@ -59,7 +59,7 @@ fmt:
 demo: build
 	./scripts/demo.sh
 
-# BENCH=mount|fxp|sync|read|all (default all); see scripts/bench.sh --help.
+# BENCH=mount|fxp|sync|read|tls|all (default all); see scripts/bench.sh --help.
 BENCH ?= all
 bench: build
 	./scripts/bench.sh $(BENCH)

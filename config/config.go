@@ -34,6 +34,8 @@ import (
 //	max_connections = 4
 //	listing_ttl = "60s"
 //	fxp = "auto"
+//	tls_ca_file = "~/.config/fxpfs/alpha-ca.pem"   # or tls_fingerprint = "sha256:..."
+//	fxp_clear_data = false
 type File struct {
 	// DirectIO makes `fxpfs mount` read without the kernel page cache,
 	// as --direct-io does.
@@ -56,6 +58,9 @@ type Server struct {
 	PasswordCommand string `toml:"password_command"`
 	TLS             string `toml:"tls"`
 	TLSInsecure     bool   `toml:"tls_insecure"`
+	TLSCAFile       string `toml:"tls_ca_file"`
+	TLSFingerprint  string `toml:"tls_fingerprint"`
+	FXPClearData    bool   `toml:"fxp_clear_data"`
 	MaxConnections  int    `toml:"max_connections"`
 	ListingTTL      string `toml:"listing_ttl"`
 	FXP             string `toml:"fxp"`
@@ -248,6 +253,12 @@ func resolveOne(name string, s Server, env func(string) string, netrcPath string
 		}
 	}
 	sc.TLSInsecure = s.TLSInsecure
+	sc.TLSCAFile = expandHome(s.TLSCAFile)
+	sc.TLSFingerprint = s.TLSFingerprint
+	sc.FXPClearData = s.FXPClearData
+	if sc.TLS == ftpclient.TLSNone && (sc.TLSInsecure || sc.TLSCAFile != "" || sc.TLSFingerprint != "") {
+		return fail("tls_insecure, tls_ca_file and tls_fingerprint need tls = \"explicit\" or \"implicit\" (or an ftps:// url)")
+	}
 	if s.MaxConnections < 0 {
 		return fail("max_connections must be positive")
 	}
@@ -301,4 +312,14 @@ func resolveOne(name string, s Server, env func(string) string, netrcPath string
 	}
 	sc.Password = pw
 	return sc, nil
+}
+
+// expandHome turns a leading "~/" into the home directory.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
 }

@@ -57,6 +57,16 @@ func TestResolve(t *testing.T) {
 				TLS: ftpclient.TLSNone, MaxConns: 4, ListingTTL: time.Minute, FXP: ftpclient.FXPAuto},
 		},
 		{
+			name: "tls trust and FXP data keys",
+			server: Server{URL: "ftps://u@h", Password: "p", TLSCAFile: "/etc/ca.pem",
+				TLSFingerprint: "sha256:00", FXPClearData: true},
+			want: ftpclient.ServerConfig{Host: "h", Port: 990, User: "u", BasePath: "/", Password: "p",
+				TLS: ftpclient.TLSImplicit, MaxConns: 4, ListingTTL: time.Minute, FXP: ftpclient.FXPAuto,
+				TLSCAFile: "/etc/ca.pem", TLSFingerprint: "sha256:00", FXPClearData: true},
+		},
+		{name: "tls keys without tls", server: Server{URL: "ftp://h", TLSCAFile: "/etc/ca.pem"}, wantErr: "need tls"},
+		{name: "insecure without tls", server: Server{URL: "ftp://h", TLSInsecure: true}, wantErr: "need tls"},
+		{
 			name:   "precise_mtime = false is never",
 			server: Server{URL: "ftp://u@h", Password: "p", PreciseMtime: new(false)},
 			want: ftpclient.ServerConfig{Host: "h", Port: 21, User: "u", BasePath: "/", Password: "p",
@@ -160,5 +170,23 @@ func TestLoadAndMerge(t *testing.T) {
 	os.WriteFile(p, []byte("[servers.alpha]\nurll = \"x\"\n"), 0o600)
 	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "urll") {
 		t.Errorf("unknown key must be reported: %v", err)
+	}
+}
+
+func TestLoadTLSKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(p, []byte("[servers.alpha]\nurl = \"ftp://a@h1/\"\ntls = \"explicit\"\n"+
+		"tls_ca_file = \"~/ca.pem\"\ntls_fingerprint = \"sha256:AB:CD\"\nfxp_clear_data = true\n"), 0o600)
+	f, err := Load(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Resolve(f.Servers, func(string) string { return "pw" }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := os.UserHomeDir()
+	if g := got[0]; g.TLSCAFile != filepath.Join(home, "ca.pem") || g.TLSFingerprint != "sha256:AB:CD" || !g.FXPClearData {
+		t.Errorf("got %+v", g)
 	}
 }

@@ -66,6 +66,12 @@ type ServerConfig struct {
 	DisableMLSD bool // force LIST even where FEAT offers MLSD
 	DisableEPSV bool // use PASV even where EPSV works
 
+	// TLS trust (default: the system's roots, for Host) and FXP data
+	// protection; README "TLS" states the rules.
+	TLSCAFile      string // PEM file of CA certificates trusted instead of the system's roots
+	TLSFingerprint string // "sha256:<hex>" of the only certificate accepted (pin: issuer, name, dates unchecked)
+	FXPClearData   bool   // FXP may send this TLS server's data in clear (PROT C) where no encrypted way exists
+
 	DialTimeout time.Duration // default 10s: TCP connect + greeting + login
 	CmdTimeout  time.Duration // default 30s: one control-channel reply
 	DataTimeout time.Duration // default 60s: no data-channel progress for this long is an error
@@ -116,6 +122,7 @@ type Features struct {
 	SiteChmod, SiteUtime                     bool
 	Hashes                                   []string // HASH algorithms (RFC draft), e.g. "SHA-256", "MD5"
 	XMD5, XSHA1, XCRC                        bool
+	SSCN, CPSV                               bool // the server can be the TLS client of a data connection (FXP over TLS)
 }
 
 // Stats are counters for one server since the Client was made.

@@ -2,7 +2,8 @@ package ftpclient
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"path"
@@ -16,10 +17,11 @@ import (
 // Client is one configured server: its scheduler and every operation on it.
 // Safe for concurrent use.
 type Client struct {
-	cfg      ServerConfig
-	log      *slog.Logger
-	sched    *sched
-	tlsCache tls.ClientSessionCache
+	cfg   ServerConfig
+	log   *slog.Logger
+	sched *sched
+	roots *x509.CertPool // from TLSCAFile; nil: the system's
+	pin   []byte         // from TLSFingerprint: SHA-256 of the only certificate accepted
 
 	features    atomic.Pointer[Features] // from the first login's FEAT
 	loggedIn    atomic.Bool              // a login has succeeded once (see tooMany)
@@ -59,6 +61,16 @@ func (cfg ServerConfig) Normalize() (ServerConfig, error) {
 	case TLSNone, TLSExplicit, TLSImplicit:
 	default:
 		return cfg, fmt.Errorf("server %s: tls %q: want none, explicit or implicit", cfg.Name, cfg.TLS)
+	}
+	if cfg.TLSFingerprint != "" {
+		pin, err := parseFingerprint(cfg.TLSFingerprint)
+		if err != nil {
+			return cfg, fmt.Errorf("server %s: %w", cfg.Name, err)
+		}
+		cfg.TLSFingerprint = "sha256:" + hex.EncodeToString(pin)
+		if cfg.TLSInsecure {
+			return cfg, fmt.Errorf("server %s: tls_fingerprint and tls_insecure contradict: pin the certificate or skip the check", cfg.Name)
+		}
 	}
 	if cfg.Port == 0 {
 		cfg.Port = 21
@@ -119,7 +131,10 @@ func New(cfg ServerConfig, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, log: log, tlsCache: tls.NewLRUClientSessionCache(64)}
+	c := &Client{cfg: cfg, log: log}
+	if err := c.loadTrust(); err != nil {
+		return nil, err
+	}
 	c.mtimes, _ = lru.New[string, mtimeMemo](mtimeMemoSize)
 	c.sched = newSched(c)
 	return c, nil

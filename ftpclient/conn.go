@@ -36,11 +36,15 @@ type conn struct {
 	br  *bufio.Reader
 	sc  *ftp.ServerConn // created on first use (transfers, simple commands)
 
+	sessions *sessionStore // TLS sessions of ctl, resumed by its data connections
+
 	idleSince time.Time
 	transfer  bool // a transfer is in flight: a final reply is outstanding
 	dirty     bool // a state-changing raw command (PROT, CWD, TYPE A, ...) was sent
 	pending   bool // a REST or RNFR was accepted and not yet consumed
 	suspect   bool // a transfer ended early: check for stray replies before reuse
+	protClear bool // PROT C is in force (FXP): not pooled until PROT P restores it
+	sscnOn    bool // SSCN ON is in force (FXP): not pooled until SSCN OFF restores it
 
 	mu    sync.Mutex
 	data  *dataConn       // open data connection, reset on interrupt
@@ -277,7 +281,7 @@ func (cn *conn) abortData() {
 // reusable says whether the connection may go back to the pool after an
 // operation that ended with err.
 func (cn *conn) reusable(err error) bool {
-	if cn.ctl.broken.Load() || cn.transfer || cn.dirty || cn.pending {
+	if cn.ctl.broken.Load() || cn.transfer || cn.dirty || cn.pending || cn.protClear || cn.sscnOn {
 		return false
 	}
 	if cn.br.Buffered() > 0 {

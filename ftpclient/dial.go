@@ -43,15 +43,6 @@ func (c *Client) tooMany(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-func (c *Client) tlsConfig() *tls.Config {
-	return &tls.Config{
-		ServerName:         c.cfg.Host,
-		InsecureSkipVerify: c.cfg.TLSInsecure, //nolint:gosec // explicit user opt-out
-		ClientSessionCache: c.tlsCache,        // servers may require session reuse on data connections
-		MinVersion:         tls.VersionTLS12,
-	}
-}
-
 // dial opens, secures and logs in one control connection. The whole of it is
 // bounded by DialTimeout.
 func (c *Client) dial(ctx context.Context) (*conn, error) {
@@ -96,11 +87,13 @@ func (c *Client) newConn(nc net.Conn, id int64) *conn {
 }
 
 func (c *Client) setup(ctx context.Context, nc net.Conn, id int64) (*conn, error) {
+	sessions := &sessionStore{} // this connection's, for its data connections
 	if c.cfg.TLS == TLSImplicit {
-		tc := tls.Client(nc, c.tlsConfig())
+		tc := tls.Client(nc, c.tlsConfig(sessions))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, &dialError{"tls", err}
 		}
+		sessions.setCert(tc.ConnectionState())
 		nc = tc
 	}
 	cn := c.newConn(nc, id)
@@ -118,12 +111,14 @@ func (c *Client) setup(ctx context.Context, nc net.Conn, id int64) (*conn, error
 		if _, err := cn.cmdExpect([]int{234, 334}, "AUTH TLS"); err != nil {
 			return nil, &dialError{"tls", err}
 		}
-		tc := tls.Client(nc, c.tlsConfig())
+		tc := tls.Client(nc, c.tlsConfig(sessions))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, &dialError{"tls", err}
 		}
+		sessions.setCert(tc.ConnectionState())
 		cn = c.newConn(tc, id)
 	}
+	cn.sessions = sessions
 	if err := c.login(cn); err != nil {
 		return nil, &dialError{"login", err}
 	}
@@ -207,7 +202,10 @@ func (cn *conn) dialData(addr string) (net.Conn, error) {
 	// that an upload's first Handshake call would otherwise wait for forever.
 	_ = nc.SetDeadline(time.Now().Add(c.cfg.DataTimeout))
 	if c.cfg.TLS != TLSNone {
-		nc = tls.Client(nc, c.tlsConfig())
+		// The handshake happens on first use, once the server has the
+		// transfer command. It resumes the control connection's session:
+		// servers may require that (see sessionStore).
+		nc = tls.Client(nc, c.tlsConfig(cn.sessions))
 	}
 	dc := &dataConn{Conn: nc, cl: c, ctl: cn.ctl, timeout: c.cfg.DataTimeout}
 	cn.mu.Lock()

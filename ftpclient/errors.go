@@ -199,6 +199,7 @@ func (c *Client) translate(op, p string, err error) error {
 var sentinels = []error{
 	ErrBadName, ErrProtocol, ErrClosed, ErrUnsupported, ErrNotFound, ErrExists,
 	ErrPermission, ErrNotEmpty, ErrIsDir, ErrNotDir, ErrNoSpace, ErrTimeout, ErrUnavailable, ErrShortRead,
+	ErrCertificate,
 }
 
 func firstSentinel(err error) error {

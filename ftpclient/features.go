@@ -36,6 +36,10 @@ func parseFeat(msg string) Features {
 			f.XSHA1 = true
 		case "XCRC":
 			f.XCRC = true
+		case "SSCN":
+			f.SSCN = true
+		case "CPSV":
+			f.CPSV = true
 		case "HASH":
 			for _, a := range strings.Split(arg, ";") {
 				if a = strings.TrimSuffix(strings.TrimSpace(a), "*"); a != "" {

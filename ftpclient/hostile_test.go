@@ -273,6 +273,9 @@ func TestTLS(t *testing.T) {
 			})
 			cfg := s.config()
 			cfg.TLS = mode
+			// The first check loads the system's roots: slow under -race
+			// on a loaded machine, so more than the fake's usual 2 s.
+			cfg.DialTimeout = 15 * time.Second
 
 			// Verification is on by default: a self-signed certificate fails.
 			c, err := ftpclient.New(cfg, nil)

@@ -106,13 +106,25 @@ func (r *RawConn) Cmd(ctx context.Context, format string, args ...any) (Reply, e
 // track updates the session state the pool needs to know about.
 func (r *RawConn) track(verb, arg string, rep Reply) {
 	cn := r.cn
+	arg = strings.ToUpper(strings.TrimSpace(arg))
 	switch {
+	case verb == "PROT" && r.c.cfg.TLS != TLSNone:
+		// The pool's TLS sessions are PROT P (configure); FXP may switch.
+		if rep.Code/100 == 2 {
+			cn.protClear = arg != "P"
+		}
+	case verb == "SSCN":
+		// SSCN ON makes the server the TLS client of later data
+		// connections (FXP); SSCN alone only asks which it is.
+		if rep.Code/100 == 2 && arg != "" {
+			cn.sscnOn = arg != "OFF"
+		}
 	case !neutral[verb]:
 		cn.dirty = true
-	case verb == "TYPE" && !strings.EqualFold(strings.TrimSpace(arg), "I"):
+	case verb == "TYPE" && arg != "I":
 		cn.dirty = true
 	case verb == "SITE":
-		sub, _, _ := strings.Cut(strings.ToUpper(strings.TrimSpace(arg)), " ")
+		sub, _, _ := strings.Cut(arg, " ")
 		cn.dirty = cn.dirty || (sub != "CHMOD" && sub != "UTIME")
 	case verb == "REST" || verb == "RNFR":
 		cn.pending = rep.Code == 350
@@ -230,21 +242,27 @@ func (r *RawConn) ReplyError(op, p string, rep Reply) error {
 // PASV reply. The host of the reply is never used: a server (hostile, or
 // behind NAT) naming another host would make the FXP peer connect there
 // (an FXP bounce), as it would our own data connections.
-func (r *RawConn) Pasv(ctx context.Context) (string, error) {
-	rep, err := r.Cmd(ctx, "PASV")
+func (r *RawConn) Pasv(ctx context.Context) (string, error) { return r.passive(ctx, "PASV") }
+
+// Cpsv is Pasv with CPSV: the server is also the TLS client of the coming
+// (protected) data connection, for FXP between two TLS servers.
+func (r *RawConn) Cpsv(ctx context.Context) (string, error) { return r.passive(ctx, "CPSV") }
+
+func (r *RawConn) passive(ctx context.Context, verb string) (string, error) {
+	rep, err := r.Cmd(ctx, "%s", verb)
 	if err != nil {
 		return "", err
 	}
 	if rep.Code != 227 {
-		return "", r.c.translate("PASV", "", &textproto.Error{Code: rep.Code, Msg: rep.Msg})
+		return "", r.c.translate(verb, "", &textproto.Error{Code: rep.Code, Msg: rep.Msg})
 	}
 	addr, err := parsePASV(rep.Msg)
 	if err != nil {
-		return "", r.c.translate("PASV", "", err)
+		return "", r.c.translate(verb, "", err)
 	}
 	pip, port, _ := net.SplitHostPort(addr)
 	if host := r.Host(); pip != host {
-		r.c.log.Info("ftp PASV names another address; giving the FXP peer the server's own",
+		r.c.log.Info("ftp "+verb+" names another address; giving the FXP peer the server's own",
 			"server", r.c.cfg.Name, "pasv", pip, "server_ip", host)
 		addr = net.JoinHostPort(host, port)
 	}

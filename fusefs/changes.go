@@ -22,7 +22,8 @@ type change struct {
 	// known to the kernel and need none.
 	goneFrom *fs.Inode // directory whose entry goneName vanished
 	goneName string
-	content  *fs.Inode // file whose content changed: its attributes and cached pages are dropped
+	notified chan struct{} // if set, closed once the kernel has taken goneFrom's notification
+	content  *fs.Inode     // file whose content changed: its attributes and cached pages are dropped
 }
 
 // changed is the one place where a change made through the mount updates
@@ -32,8 +33,10 @@ func (r *Root) changed(srv *server, c change) {
 	if c.remove != "" {
 		r.epoch.Add(1)
 		r.cache.Remove(srv.cl, c.remove)
+		r.vfs.Forget(srv.cl, c.remove) // what was read of it proves nothing now (stream matching)
 	}
 	if c.put != "" {
+		r.vfs.Forget(srv.cl, c.put)
 		r.cache.InvalidateTree(srv.cl, c.put) // a directory replaced by a rename
 		r.cache.Put(srv.cl, c.put, c.entry)
 	}
@@ -43,14 +46,27 @@ func (r *Root) changed(srv *server, c change) {
 	if c.goneFrom != nil {
 		r.epoch.Add(1)
 		dir, name := c.goneFrom, c.goneName
+		// Asynchronous: the kernel may still hold the directory's (or the
+		// file's) lock for the request that led here, and takes the
+		// notification only once it is answered; notifying from inside it
+		// would deadlock. Callers that must not answer before the kernel
+		// has forgotten the entry wait on notified (fileNode.Gone).
+		done := c.notified
 		if ch := dir.GetChild(name); ch != nil {
 			dir.RmChild(name)
-			// Asynchronous: the kernel may still hold the directory's lock
-			// for the request that led here; notifying from inside it
-			// would deadlock.
-			go dir.NotifyDelete(name, ch)
+			go func() {
+				dir.NotifyDelete(name, ch)
+				if done != nil {
+					close(done)
+				}
+			}()
 		} else {
-			go dir.NotifyEntry(name)
+			go func() {
+				dir.NotifyEntry(name)
+				if done != nil {
+					close(done)
+				}
+			}()
 		}
 	}
 	if c.content != nil {

@@ -76,6 +76,10 @@ type Options struct {
 	// DirectIO makes read-only handles bypass the kernel page cache (no
 	// read-ahead, no caching across opens): see pagecache.go.
 	DirectIO bool
+	// MatchMin is the smallest file whose copy by read and write (rsync,
+	// gio copy, ...) between servers is done by FXP instead of an upload
+	// (vfs stream matching); 0: vfs.DefaultMatchMin, negative: never.
+	MatchMin int64
 	// RawSymlinks shows symlink targets as the servers list them, so an
 	// absolute target points into this host's files; by default they are
 	// confined to their server's folder (symlink.go).
@@ -146,7 +150,8 @@ func NewRoot(clients []*ftpclient.Client, c *cache.Cache, eng *fxpcopy.Engine, o
 		opts.FsName = "fxpfs"
 	}
 	r := &Root{cache: c, opts: opts, log: opts.Logger, started: time.Now()}
-	r.vfs = vfs.New(c, eng, vfs.Options{TempDir: opts.TempDir, ReadAhead: opts.ReadAhead, Logger: opts.Logger})
+	r.vfs = vfs.New(c, eng, vfs.Options{TempDir: opts.TempDir, ReadAhead: opts.ReadAhead, MatchMin: opts.MatchMin,
+		Logger: opts.Logger})
 	seen := make(map[string]bool)
 	for _, cl := range clients {
 		name := cl.Name()

@@ -15,6 +15,7 @@ import (
 type fileHandle struct {
 	h    *vfs.Handle
 	root *Root
+	node *fileNode
 }
 
 // Read: see vfs.Handle.Read. The reply points into the handle's read-ahead
@@ -37,7 +38,9 @@ func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 // Flush is called at every close(2): a failed upload is reported here (the
 // kernel ignores Release's result).
 func (fh *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	return fh.root.errno(fh.h.Flush(ctx))
+	errno := fh.root.errno(fh.h.Flush(ctx))
+	fh.node.awaitGone(goneWaitAtClose) // a failed upload's file is gone when close returns
+	return errno
 }
 
 // Fsync uploads like Flush; the handle stays writable (later sequential

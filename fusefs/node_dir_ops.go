@@ -156,7 +156,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	out.SetEntryTimeout(t)
 	out.SetAttrTimeout(t)
 	f.contentChanged()
-	return in, &fileHandle{h: h, root: d.root}, createFlags(flags), 0
+	return in, &fileHandle{h: h, root: d.root, node: f}, createFlags(flags), 0
 }
 
 // childPath returns this directory's path and that of its child name

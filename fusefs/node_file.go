@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +22,8 @@ type fileNode struct {
 	node
 	vf *vfs.File
 
+	goneNote atomic.Pointer[chan struct{}] // a "gone" notification on its way to the kernel (Gone)
+
 	mu        sync.Mutex
 	pages     pageVersion   // what the kernel's cached pages hold (pagecache.go)
 	notifying int           // NotifyContent calls under way
@@ -31,13 +34,41 @@ type fileNode struct {
 func (f *fileNode) Path() (string, error) { return f.path() }
 
 // Gone drops the node's entry from the kernel: vfs removed the file from
-// the server behind the kernel's back (vfs.Node).
+// the server behind the kernel's back (vfs.Node). The kernel takes the
+// notification once the request under way lets it (see changed): Gone
+// waits for that a little, and the close that follows (Flush) waits for it
+// longer, so that when a failed copy's or upload's close returns, the file
+// is gone from the mount.
 func (f *fileNode) Gone() {
 	var c change
 	if name, parent := f.Parent(); parent != nil {
-		c.goneFrom, c.goneName = parent, name
+		c.goneFrom, c.goneName, c.notified = parent, name, make(chan struct{})
+		f.goneNote.Store(&c.notified)
 	}
 	f.root.changed(f.srv, c)
+	f.awaitGone(goneWaitInRequest)
+}
+
+// Bounds of the waits for a "gone" notification to be taken.
+const (
+	goneWaitInRequest = 100 * time.Millisecond // the request may hold a lock the kernel needs
+	goneWaitAtClose   = 2 * time.Second        // FLUSH holds none
+)
+
+// awaitGone waits (at most d) until the kernel has taken the last "gone"
+// notification of f, if one is pending.
+func (f *fileNode) awaitGone(d time.Duration) {
+	p := f.goneNote.Load()
+	if p == nil {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-*p:
+		f.goneNote.CompareAndSwap(p, nil)
+	case <-t.C:
+	}
 }
 
 // Changed tells the kernel that the node's attributes and cached pages are
@@ -57,7 +88,7 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if err != nil {
 		return nil, 0, f.root.errno(err)
 	}
-	return &fileHandle{h: h, root: f.root}, f.openFlags(ctx, h.Path(), flags), 0
+	return &fileHandle{h: h, root: f.root, node: f}, f.openFlags(ctx, h.Path(), flags), 0
 }
 
 // Getattr answers from the parent's cached listing, overlaid with what an

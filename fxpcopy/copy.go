@@ -81,6 +81,12 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 	if err != nil {
 		return err
 	}
+	if opts.NoRelay {
+		if !tryFXP {
+			return fmt.Errorf("%w: %s, and the caller wants no relay", ErrFXPRefused, why)
+		}
+		allowRelay = false
+	}
 	size, err := src.Client.Size(ctx, src.Path)
 	if err != nil {
 		return fmt.Errorf("size of source: %w", err)
@@ -180,7 +186,9 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 			if failures == 0 && refusals > 0 {
 				relayWhy = RelayRefused
 			}
-			t.update(func(r *Record) { r.Reason, r.Fallback = relayWhy, strings.Join(reasons, "; ") })
+			t.update(func(r *Record) {
+				r.Reason, r.Fallback, r.Protection = relayWhy, strings.Join(reasons, "; "), relayNote(src, dst)
+			})
 			e.log.Warn("not server-to-server: relaying the data through this host",
 				"src", src.String(), "dst", dst.String(), "bytes", size-off, "why", strings.Join(reasons, "; "))
 			err = e.relay(ctx, t, src, dst, size, off)

@@ -103,6 +103,44 @@ func (c *Counters) count(rec Record, err error) {
 	}
 }
 
+// uncount takes back what count added for rec, a copy that succeeded
+// (Reject).
+func (c *Counters) uncount(rec Record) {
+	moved := max(rec.Bytes-rec.Resumed, 0)
+	if rec.Attempts > 1 {
+		c.Retried--
+	}
+	switch rec.Mode {
+	case ModeRelay:
+		c.RelayFiles--
+		c.RelayBytes -= moved
+		reason := rec.Reason
+		if reason == "" {
+			reason = rec.Fallback
+		}
+		if reason == "" {
+			reason = "(no reason given)"
+		}
+		if n, ok := c.RelayReasons[reason]; ok {
+			if n > 1 {
+				c.RelayReasons[reason] = n - 1
+			} else {
+				delete(c.RelayReasons, reason)
+			}
+		}
+	case ModeFXP, ModeFXPRev:
+		c.FXPFiles--
+		c.FXPBytes -= moved
+		switch {
+		case rec.Origin == OriginMatchedStream:
+			c.MatchedFiles--
+			c.MatchedBytes -= moved
+		case rec.Mode == ModeFXPRev:
+			c.FXPRevFiles--
+		}
+	}
+}
+
 // clone is a copy that shares no map with c.
 func (c Counters) clone() Counters {
 	c.RelayReasons = maps.Clone(c.RelayReasons)

@@ -22,8 +22,10 @@
 //     reply may name; then the transfer commands, the passive side's first
 //     (see "Command order"); then both control connections are watched at
 //     once while a spare connection polls the destination's SIZE, under the
-//     deadlines of deadlines.go. Over TLS the servers' direct data
-//     connection is sent in clear (PROT C, see dataProtection).
+//     deadlines of deadlines.go. Where a server uses TLS, protect.go
+//     decides how the servers' direct data connection is protected
+//     (encrypted with SSCN/CPSV; clear only where fxp_clear_data allows it;
+//     else the orientation is refused).
 //  5. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
 //  6. Verify: destination SIZE equals the source's, plus a common hash
 //     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch
@@ -148,6 +150,9 @@ type Options struct {
 	// Origin, if set, is recorded in the Record and counted apart
 	// (Counters.MatchedFiles for OriginMatchedStream).
 	Origin Origin
+	// NoRelay: FXP or fail, never a relay through this host (the caller
+	// has the bytes already: vfs's stream matching uploads them instead).
+	NoRelay bool
 }
 
 // Record is the outcome of one transfer (also kept in the engine's history).
@@ -161,10 +166,15 @@ type Record struct {
 	Duration time.Duration
 	Mode     Mode
 	Fallback string // why FXP was not used / why the orientation flipped ("" if not)
-	Verified string // e.g. "size", "size+SHA-256", "" if not verified
-	Err      string // "" on success
-	Active   bool
-	Attempts int // ways tried (1 when the first worked)
+	// Protection says how the data was protected where a TLS server took
+	// part: "TLS, a is the TLS client (SSCN)", "clear, allowed by
+	// fxp_clear_data on a, b (...)", or for a relay each leg's; "" when
+	// neither server uses TLS.
+	Protection string `json:",omitempty"`
+	Verified   string // e.g. "size", "size+SHA-256", "" if not verified
+	Err        string // "" on success
+	Active     bool
+	Attempts   int // ways tried (1 when the first worked)
 	// Reason classifies a relay (RelayPolicy, RelayRefused, ...) or a
 	// failure ("no space", "timeout", "cancelled", ...); "" otherwise.
 	Reason string
@@ -205,6 +215,8 @@ type Engine struct {
 	// beforeVerify, if set (tests only), runs after the data moved and
 	// before verification.
 	beforeVerify func(Record)
+
+	tlsMem protMemory // what TLS between servers has taught (protect.go)
 }
 
 // transfer is one running copy.

@@ -65,8 +65,6 @@ type side struct {
 	cmd     string // RETR, STOR or APPE
 	passive bool   // this server got PASV/EPSV (it listens for the data connection)
 
-	clearData bool // PROT C was sent on this TLS session
-
 	// Reply state, owned by the goroutine running the attempt.
 	sent    bool             // the transfer command was sent
 	prelim  bool             // a 1xx reply came
@@ -107,6 +105,7 @@ func (e *Engine) fxp(ctx context.Context, t *transfer, src, dst Endpoint, mode M
 		log: e.log.With("mode", string(mode), "src", src.String(), "dst", dst.String()),
 	}
 	err := a.run(ctx)
+	a.prot.settle(ctx, err) // TLS: remember how the plan fared, put the sessions back
 	a.close(err)
 	if err == nil {
 		return nil
@@ -139,9 +138,10 @@ type attempt struct {
 	t         *transfer
 	mode      Mode
 	size, off int64
-	s, d      *side // source, destination
-	pasv      *side // the side that got PASV/EPSV
-	port      *side // the side that got PORT/EPRT
+	s, d      *side       // source, destination
+	pasv      *side       // the side that got PASV/EPSV
+	port      *side       // the side that got PORT/EPRT
+	prot      *protection // how the data connection is protected (protect.go)
 	pasvAddr  string
 	pasvRTT   time.Duration
 	log       *slog.Logger
@@ -174,9 +174,11 @@ func (a *attempt) run(ctx context.Context) error {
 		}
 		sd.path = p
 	}
-	if err := dataProtection(ctx, s, d); err != nil {
+	prot, err := a.e.protect(ctx, a.t, s, d, a.mode)
+	if err != nil {
 		return err
 	}
+	a.prot = prot
 
 	a.pasv, a.port = d, s
 	if a.mode == ModeFXPRev {
@@ -224,7 +226,7 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 	var firstErr error
 	if ipv4 {
 		start := time.Now()
-		named, err := p.conn.Pasv(ctx)
+		named, err := a.prot.passive(ctx, a.t) // PASV, or CPSV for encrypted FXP
 		a.pasvRTT = time.Since(start)
 		if err == nil {
 			// Pasv already gives the server's own address (and logs a reply

@@ -168,30 +168,35 @@ func TestPolicyOff(t *testing.T) {
 	}
 }
 
-// TestFXPOverTLS: between two servers logged in with explicit TLS (PROT P
-// for this host's own data connections), FXP still works: the servers'
-// direct data connection is switched to PROT C (as lftp does by default,
-// since neither server can be the TLS client of the other).
+// TestFXPOverTLS: two TLS servers without SSCN/CPSV (vsftpd, pure-ftpd)
+// whose configs allow clear FXP data (fxp_clear_data) copy by FXP with PROT
+// C, which the record says; the sessions are put back to PROT P and kept,
+// so the pools' own (encrypted) transfers work afterwards and the next copy
+// reuses them. (Without fxp_clear_data such a pair is relayed: see
+// TestFXPTLSNoClearText.)
 func TestFXPOverTLS(t *testing.T) {
 	vs := realftpd.StartVsftpd(t, realftpd.Options{Addr: "127.0.0.2", FXP: true, TLS: true})
 	pure := realftpd.StartPureFTPd(t, realftpd.Options{Addr: "127.0.0.3", FXP: true, TLS: true})
 	e := newEngine(t)
-	cvs, cpure := client(t, vs, ftpclient.FXPAuto), client(t, pure, ftpclient.FXPAuto)
+	cvs, cpure := tlsClient(t, vs, true), tlsClient(t, pure, true)
 	data := randomBytes(t, 1<<20)
 	vs.WriteFile(t, "/a.bin", data)
 	rec, err := e.Copy(ctxT(t, time.Minute), Endpoint{cvs, "/a.bin"}, Endpoint{cpure, "/a.bin"}, Options{})
 	if err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
-	if rec.Mode != ModeFXP || e.Counters().RelayBytes != 0 {
-		t.Errorf("mode %s fallback %q counters %+v", rec.Mode, rec.Fallback, e.Counters())
+	if rec.Mode == ModeRelay || !strings.HasPrefix(rec.Protection, "clear, allowed by fxp_clear_data") || e.Counters().RelayBytes != 0 {
+		t.Errorf("mode %s protection %q counters %+v", rec.Mode, rec.Protection, e.Counters())
 	}
 	if got := fileSHA(t, pure.Path("/a.bin")); got != sha(data) {
 		t.Fatalf("destination sha256 %s, want %s", got, sha(data))
 	}
-	// The pools' own (PROT P) transfers still work afterwards.
+	dials := cvs.Stats().Dials + cpure.Stats().Dials
 	if _, err := e.Copy(ctxT(t, time.Minute), Endpoint{cvs, "/a.bin"}, Endpoint{cpure, "/b.bin"}, Options{}); err != nil {
 		t.Fatalf("second copy: %v", err)
+	}
+	if d := cvs.Stats().Dials + cpure.Stats().Dials; d != dials {
+		t.Errorf("the second copy dialled %d new connections: sessions not put back", d-dials)
 	}
 	rd, err := cpure.OpenRead(ctxT(t, time.Minute), "/b.bin", 0)
 	if err != nil {

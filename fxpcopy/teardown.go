@@ -114,8 +114,6 @@ func (a *attempt) close(err error) {
 			}
 			a.log.Info("resetting a control connection whose transfer did not end", "server", sd.name())
 			sd.conn.Reset()
-		case err == nil && sd.clearData:
-			sd.conn.Release(errProtC) // never pool a session left in PROT C
 		case err == nil:
 			sd.conn.Release(nil)
 		default:

@@ -3,7 +3,7 @@
 # measure; it starts its own FTP servers, namespaces and mounts, and removes
 # them all on exit.
 #
-#   scripts/bench.sh [mount|fxp|sync|read|all]     (default: all)
+#   scripts/bench.sh [mount|fxp|sync|read|tls|all]     (default: all)
 #
 #   mount  issue 2: read/write throughput through the mount vs curl on
 #          loopback, FTP commands of a cold and a warm find over 1,110
@@ -19,6 +19,11 @@
 #   read   issue 9: reads through the mount by block size (dd bs=4k, 32k,
 #          1M) vs curl, a second read of the same file (page cache), and
 #          rclone mount side by side (scripts/bench-read.sh)
+#   tls    issue 8: a 200 MiB file between two TLS servers (proftpd with
+#          SSCN, pure-ftpd) on the fxp bed: encrypted FXP (mount cp, fxpfs
+#          cp) vs clear FXP (fxpfs cp with fxp_clear_data, lftp with
+#          ssl-protect-fxp off) vs two rclone mounts (scripts/bench-tls.sh;
+#          BENCH_SERVER_RATE=1gbit also shapes the servers' links)
 #
 # Results are printed as markdown tables and appended to $BENCH_RESULTS
 # (default /tmp/fxpfs-bench-<date>.md). BENCH_QUICK=1 uses small sizes (a
@@ -30,13 +35,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 WHAT=${1:-all}
 case $WHAT in
-mount | fxp | sync | read | all) ;;
+mount | fxp | sync | read | tls | all) ;;
 -h | --help)
-	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
-	echo "usage: $0 [mount|fxp|sync|read|all]" >&2
+	echo "usage: $0 [mount|fxp|sync|read|tls|all]" >&2
 	exit 2
 	;;
 esac
@@ -50,8 +55,9 @@ if [[ -n ${BENCH_QUICK:-} ]]; then
 	: "${BENCH_FXP_FILE_MB:=20}" "${BENCH_TREE_FILES:=100}" "${BENCH_FXP_REPEAT:=1}"
 	: "${BENCH_SYNC_FILE_MB:=8}" "${BENCH_SYNC_TREE_FILES:=50}"
 	: "${BENCH_READ_MB:=32}" "${BENCH_READ_REPEAT:=1}"
+	: "${BENCH_TLS_FILE_MB:=20}" "${BENCH_TLS_REPEAT:=1}"
 	export BENCH_FILE_MB BENCH_REPEAT BENCH_FIND_FANOUT BENCH_FXP_FILE_MB BENCH_TREE_FILES BENCH_FXP_REPEAT
-	export BENCH_SYNC_FILE_MB BENCH_SYNC_TREE_FILES BENCH_READ_MB BENCH_READ_REPEAT
+	export BENCH_SYNC_FILE_MB BENCH_SYNC_TREE_FILES BENCH_READ_MB BENCH_READ_REPEAT BENCH_TLS_FILE_MB BENCH_TLS_REPEAT
 fi
 export BENCH_RESULTS=${BENCH_RESULTS:-/tmp/fxpfs-bench-$(date -u +%Y%m%dT%H%M%SZ).md}
 LIMIT=${BENCH_TIMEOUT:-5400} # seconds per benchmark script
@@ -94,5 +100,6 @@ md "# fxpfs benchmark run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 [[ $WHAT == fxp || $WHAT == all ]] && run fxp bench-fxp.sh "Issue 3: server-to-server copies vs rclone mount and lftp FXP"
 [[ $WHAT == sync || $WHAT == all ]] && run sync bench-sync.sh "Issue 6: rsync/gio through the mount vs rclone, fxpfs sync vs lftp mirror, asymmetric line"
 [[ $WHAT == read || $WHAT == all ]] && run read bench-read.sh "Issue 9: reads by block size through the mount vs curl, second read, rclone mount"
+[[ $WHAT == tls || $WHAT == all ]] && run tls bench-tls.sh "Issue 8: FXP between two TLS servers, encrypted vs clear, vs rclone mounts"
 log "results appended to $BENCH_RESULTS"
 exit "$rc"

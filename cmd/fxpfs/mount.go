@@ -28,6 +28,7 @@ type mountFlags struct {
 	debugFUSE  bool
 	directIO   bool
 	rawLinks   bool
+	matchMin   int64
 	helper     bool // run by mount(8) (helper.go): quiet on success
 }
 
@@ -66,6 +67,8 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	_ = cmd.Flags().MarkHidden("mount-helper")
 	cmd.Flags().BoolVar(&f.directIO, "direct-io", false,
 		"read without the kernel page cache: no read-ahead, no caching between opens (config: direct_io = true)")
+	cmd.Flags().Int64Var(&f.matchMin, "match-min", 0,
+		"smallest file (bytes) whose copy by read and write between servers (rsync, gio copy...) goes by FXP; 0: measured from the servers' round trips and the upload rate, -1: never")
 	cmd.Flags().BoolVar(&f.rawLinks, "raw-symlinks", false,
 		"show the servers' symlink targets as listed: an absolute target then points into THIS host's files "+
 			"(default: confined to the server's folder; config: raw_symlinks = true)")
@@ -119,6 +122,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		FsName:      "fxpfs",
 		DirectIO:    f.directIO || f.file.DirectIO,
 		RawSymlinks: f.rawLinks || f.file.RawSymlinks,
+		MatchMin:    f.matchMin,
 		Logger:      log,
 	})
 	if err != nil {

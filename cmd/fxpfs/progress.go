@@ -251,6 +251,9 @@ func fileLine(r fxpcopy.Record) string {
 	if r.Verified != "" {
 		fmt.Fprintf(&b, " [%s ok]", r.Verified)
 	}
+	if r.Protection != "" {
+		fmt.Fprintf(&b, " [%s]", r.Protection)
+	}
 	if r.Fallback != "" {
 		fmt.Fprintf(&b, " (%s)", r.Fallback)
 	}

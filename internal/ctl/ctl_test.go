@@ -24,7 +24,8 @@ func TestServeFetchPrint(t *testing.T) {
 	want := Snapshot{Mountpoint: mp, PID: 42, Started: time.Now().Add(-time.Minute),
 		Servers:  []ServerStatus{{Name: "alpha", Addr: "127.0.0.2:21", Stats: ftpclient.Stats{Commands: 7, BytesIn: 3 << 20}}},
 		Counters: fxpcopy.Counters{FXPFiles: 2, FXPBytes: 5 << 20},
-		Active:   []fxpcopy.Record{{Src: "alpha:/a", Dst: "beta:/a", Size: 100, Bytes: 50, Mode: fxpcopy.ModeFXP, Active: true, Started: time.Now()}},
+		Active: []fxpcopy.Record{{Src: "alpha:/a", Dst: "beta:/a", Size: 100, Bytes: 50, Mode: fxpcopy.ModeFXP, Active: true, Started: time.Now(),
+			Protection: "TLS, beta is the TLS client (SSCN)"}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -48,7 +49,8 @@ func TestServeFetchPrint(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	Print(&buf, got, DefaultRecent)
-	for _, s := range []string{"2 fxp,", "5.0 MiB moved server-to-server by FXP", "alpha", "alpha:/a -> beta:/a", " 50%", "fxp"} {
+	for _, s := range []string{"2 fxp,", "5.0 MiB moved server-to-server by FXP", "alpha", "alpha:/a -> beta:/a", " 50%", "fxp",
+		"[TLS, beta is the TLS client (SSCN)]"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, buf.String())
 		}

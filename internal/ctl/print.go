@@ -109,6 +109,9 @@ func printRecord(w io.Writer, r fxpcopy.Record) {
 	if r.Origin != "" {
 		fmt.Fprintf(w, " (%s)", r.Origin)
 	}
+	if r.Protection != "" {
+		fmt.Fprintf(w, " [%s]", r.Protection)
+	}
 	if r.Fallback != "" {
 		fmt.Fprintf(w, " (%s)", r.Fallback)
 	}

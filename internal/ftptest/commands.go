@@ -1,6 +1,9 @@
 package ftptest
 
 import (
+	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -13,7 +16,7 @@ import (
 // goftp lacks: MFMT, SITE CHMOD and SITE UTIME; SIZE and MDTM are
 // advertised in FEAT. withMLSD=false removes MLSD/MLST (a LIST-only server);
 // links=true lists symbolic links as links (cmdListLinks).
-func commands(withMLSD, links bool) map[string]server.Command {
+func commands(withMLSD, links, xcrc bool) map[string]server.Command {
 	cmds := make(map[string]server.Command)
 	for k, v := range server.DefaultCommands() {
 		cmds[k] = v
@@ -29,7 +32,32 @@ func commands(withMLSD, links bool) map[string]server.Command {
 	cmds["MDTM"] = advertised{cmds["MDTM"]}
 	cmds["MFMT"] = cmdMFMT{}
 	cmds["SITE"] = cmdSITE{}
+	if xcrc {
+		cmds["XCRC"] = cmdXCRC{}
+	}
 	return cmds
+}
+
+// cmdXCRC is "XCRC path": the file's CRC-32 (IEEE) in hex, as servers
+// that offer it reply (250 XXXXXXXX).
+type cmdXCRC struct{}
+
+func (cmdXCRC) IsExtend() bool     { return true }
+func (cmdXCRC) RequireParam() bool { return true }
+func (cmdXCRC) RequireAuth() bool  { return true }
+func (cmdXCRC) Execute(sess *server.Session, param string) {
+	f, err := os.Open(driverOf(sess).real(sess.BuildPath(param)))
+	if err != nil {
+		sess.WriteMessage(550, "Could not open file")
+		return
+	}
+	defer f.Close()
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, f); err != nil {
+		sess.WriteMessage(550, "Could not read file")
+		return
+	}
+	sess.WriteMessage(250, fmt.Sprintf("%08X", h.Sum32()))
 }
 
 // advertised makes a standard command appear in FEAT.

@@ -47,6 +47,7 @@ type options struct {
 	noReplace      bool
 	readOnly       bool
 	symlinks       bool
+	xcrc           bool
 }
 
 // Option changes how Start sets the server up.
@@ -85,6 +86,9 @@ func WithWriteLimit(n int64) Option { return func(o *options) { o.writeLimit = n
 // files short.
 func WithReadLimit(n int64) Option { return func(o *options) { o.readLimit = n } }
 
+// WithXCRC offers XCRC (the CRC-32 of a file), as some servers do.
+func WithXCRC() Option { return func(o *options) { o.xcrc = true } }
+
 // WithNoReplace makes RNTO onto an existing file fail (550), as some
 // servers (IIS, for one) do.
 func WithNoReplace() Option { return func(o *options) { o.noReplace = true } }
@@ -109,7 +113,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		Driver:   drv,
 		Auth:     &server.SimpleAuth{Name: o.user, Password: o.password},
 		Perm:     diskPerm{d: drv},
-		Commands: commands(o.mlsd, o.symlinks),
+		Commands: commands(o.mlsd, o.symlinks, o.xcrc),
 		Name:     "ftptest",
 		Hostname: "127.0.0.1",
 		Port:     port,

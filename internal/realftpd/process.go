@@ -2,6 +2,7 @@ package realftpd
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -66,8 +67,9 @@ func (p *process) outputTail() string {
 }
 
 // waitGreeting connects to addr until the server answers with a 220 line, the
-// process exits, or the deadline passes.
-func (p *process) waitGreeting(addr string) error {
+// process exits, or the deadline passes. With implicit, the greeting comes
+// over TLS (not verified: only readiness is checked here).
+func (p *process) waitGreeting(addr string, implicit bool) error {
 	deadline := time.Now().Add(greetingTimeout)
 	backoff := 5 * time.Millisecond
 	var lastErr error
@@ -77,7 +79,7 @@ func (p *process) waitGreeting(addr string) error {
 			return fmt.Errorf("server exited before greeting (%v): %s", p.waitErr, p.outputTail())
 		default:
 		}
-		line, err := readGreeting(addr, time.Until(deadline))
+		line, err := readGreeting(addr, time.Until(deadline), implicit)
 		if err == nil {
 			if strings.HasPrefix(line, "220") {
 				return nil
@@ -98,10 +100,13 @@ func (p *process) waitGreeting(addr string) error {
 	return fmt.Errorf("no 220 greeting from %s within %v: %w; output: %s", addr, greetingTimeout, lastErr, p.outputTail())
 }
 
-func readGreeting(addr string, timeout time.Duration) (string, error) {
+func readGreeting(addr string, timeout time.Duration, implicit bool) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return "", err
+	}
+	if implicit {
+		c = tls.Client(c, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only
 	}
 	defer c.Close()
 	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {

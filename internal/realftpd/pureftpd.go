@@ -50,6 +50,9 @@ func StartPureFTPd(t TB, opts Options) *Server {
 		missing(t, "pure-ftpd test instances need root (they chroot and change user)")
 	}
 	opts.defaults(t, PureFTPd)
+	if opts.TLS12 || opts.TLSTickets {
+		t.Fatalf("realftpd: TLS12/TLSTickets: proftpd only")
+	}
 	uid, gid, err := ensureSystemUser()
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)
@@ -67,8 +70,12 @@ func StartPureFTPd(t TB, opts Options) *Server {
 	srv := &Server{
 		Kind: PureFTPd, Name: opts.Name, Host: opts.Addr, Port: port,
 		User: pureUser, Password: password, Root: root, UID: uid, GID: gid,
-		LogFile: filepath.Join(state, "transfer.log"), TLS: opts.TLS,
+		LogFile: filepath.Join(state, "transfer.log"),
 	}
+	if opts.TLSImplicit {
+		t.Fatalf("realftpd: pure-ftpd has no implicit TLS")
+	}
+	cert := setupTLS(t, srv, opts, state).cert
 	passwd, db := filepath.Join(state, "pureftpd.passwd"), filepath.Join(state, "pureftpd.pdb")
 	if err := writePureDB(pw, passwd, db, password, uid, gid, root); err != nil {
 		t.Fatalf("realftpd: %v", err)
@@ -92,11 +99,10 @@ func StartPureFTPd(t TB, opts Options) *Server {
 		n := strconv.Itoa(opts.MaxClients)
 		args = append(args, "-c", n, "-C", n)
 	}
-	if opts.TLS {
-		cert, err := writeCert(state, opts.Addr)
-		if err != nil {
-			t.Fatalf("realftpd: %v", err)
-		}
+	switch {
+	case opts.TLSRequired:
+		args = append(args, "-Y", "3", "-2", cert) // TLS for logins and data, clear refused
+	case opts.TLS:
 		args = append(args, "-Y", "1", "-2", cert) // TLS optional
 	}
 	if opts.MaxRate > 0 {
@@ -110,10 +116,10 @@ func StartPureFTPd(t TB, opts Options) *Server {
 		t.Fatalf("realftpd: pure-ftpd: %v", err)
 	}
 	srv.proc = p
-	if err := p.waitGreeting(srv.Addr()); err != nil {
+	if err := p.waitGreeting(srv.Addr(), false); err != nil {
 		t.Fatalf("realftpd: pure-ftpd on %s: %v", srv.Addr(), err)
 	}
-	t.Logf("realftpd: pure-ftpd %s on %s root %s (fxp=%v)", srv.Name, srv.Addr(), root, opts.FXP)
+	t.Logf("realftpd: pure-ftpd %s on %s root %s (fxp=%v tls=%v)", srv.Name, srv.Addr(), root, opts.FXP, srv.TLS)
 	return srv
 }
 
@@ -122,13 +128,10 @@ func StartPureFTPd(t TB, opts Options) *Server {
 // password on stdin): pure-pw's default argon2id takes ~3 s of CPU per login on
 // a small machine, which tests that open many connections cannot afford.
 func writePureDB(pw, passwd, db, password string, uid, gid int, home string) error {
-	ossl := exec.Command("openssl", "passwd", "-6", "-stdin")
-	ossl.Stdin = strings.NewReader(password + "\n")
-	out, err := ossl.Output()
+	hash, err := cryptPassword(password)
 	if err != nil {
-		return fmt.Errorf("openssl passwd (hash the pure-ftpd test password): %w", err)
+		return err
 	}
-	hash := strings.TrimSpace(string(out))
 	// login:hash:uid:gid:gecos:home/./ (the "/./" chroots the user to home).
 	line := fmt.Sprintf("%s:%s:%d:%d::%s/./::::::::::::\n", pureUser, hash, uid, gid, home)
 	if err := os.WriteFile(passwd, []byte(line), 0o600); err != nil {
@@ -146,4 +149,16 @@ func randomPassword() (string, error) {
 		return "", fmt.Errorf("random password: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// cryptPassword returns the SHA-512 crypt hash of password (`openssl passwd
+// -6`, the password on stdin, never on the command line).
+func cryptPassword(password string) (string, error) {
+	ossl := exec.Command("openssl", "passwd", "-6", "-stdin")
+	ossl.Stdin = strings.NewReader(password + "\n")
+	out, err := ossl.Output()
+	if err != nil {
+		return "", fmt.Errorf("openssl passwd (hash a test password): %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }

@@ -68,7 +68,7 @@ func StartPyftpdlib(t TB, opts Options) *Server {
 		t.Fatalf("realftpd: pyftpdlib: %v", err)
 	}
 	srv.proc = p
-	if err := p.waitGreeting(srv.Addr()); err != nil {
+	if err := p.waitGreeting(srv.Addr(), false); err != nil {
 		t.Fatalf("realftpd: pyftpdlib on %s: %v", srv.Addr(), err)
 	}
 	t.Logf("realftpd: pyftpdlib %s on %s root %s (fxp=%v)", srv.Name, srv.Addr(), root, opts.FXP)

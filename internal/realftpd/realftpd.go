@@ -1,13 +1,25 @@
-// Package realftpd starts private instances of real FTP servers (vsftpd and
-// pure-ftpd) for tests: each has its own config, loopback address and port,
-// root directory and user, is not the distribution's system service, and is
-// killed and waited for by t.Cleanup.
+// Package realftpd starts private instances of real FTP servers (vsftpd,
+// pure-ftpd and proftpd) for tests: each has its own config, loopback
+// address and port, root directory and user, is not the distribution's
+// system service, and is killed and waited for by t.Cleanup.
 //
 // Requirements (scripts/install-deps.sh installs them on Debian 12):
 //   - root (the servers change to the login user and chroot);
 //   - vsftpd on PATH or in /usr/sbin;
 //   - pure-ftpd and pure-pw, unpacked by install-deps.sh into
-//     /opt/fxpfs-test/pure-ftpd (or $FXPFS_TEST_PREFIX/pure-ftpd), or on PATH.
+//     /opt/fxpfs-test/pure-ftpd (or $FXPFS_TEST_PREFIX/pure-ftpd), or on PATH;
+//   - proftpd with mod_tls (Debian's proftpd-core and proftpd-mod-crypto),
+//     unpacked into /opt/fxpfs-test/proftpd, or installed in /usr.
+//
+// TLS. With Options.TLS (or TLSRequired, TLSImplicit) a server presents a
+// certificate for its address signed by the test CA, a CA made once per
+// test process; Server.CAFile holds it and Server.Config trusts it
+// (tls_ca_file), so clients verify certificates as they do in real use.
+// Options.Cert selects an expired, wrong-host or self-signed certificate
+// instead. The servers keep their TLS defaults otherwise: vsftpd and
+// proftpd require protected data connections to resume the control
+// connection's TLS session; proftpd offers SSCN (FXP between TLS servers)
+// and logs every data connection's TLS in Server.TLSLog.
 //
 // When a requirement is missing the test is skipped with the reason, unless
 // the environment variable CI is set: then it fails, so CI never hides a
@@ -61,6 +73,7 @@ type Kind string
 const (
 	Vsftpd   Kind = "vsftpd"
 	PureFTPd Kind = "pure-ftpd"
+	ProFTPD  Kind = "proftpd" // with mod_tls (SSCN for FXP between TLS servers)
 )
 
 // Options configure one instance. The zero value is usable.
@@ -87,9 +100,30 @@ type Options struct {
 	// (vsftpd local_max_rate; pure-ftpd -T, in KiB/s), for tests that need a
 	// transfer to last. 0: no cap.
 	MaxRate int
-	// TLS offers explicit TLS (AUTH TLS) with a self-signed certificate;
-	// plain logins stay allowed. Config then asks for TLS without verifying.
+	// TLS offers explicit TLS (AUTH TLS) with a certificate for Addr signed
+	// by the test CA (Server.CAFile); clear logins and clear data stay
+	// allowed (pure-ftpd -Y 1). Otherwise each server keeps its own TLS
+	// defaults: vsftpd (require_ssl_reuse=YES) and proftpd require every
+	// protected data connection to resume the control connection's TLS
+	// session. Config then asks for TLS and trusts the test CA.
 	TLS bool
+	// TLSRequired (implies TLS) refuses clear logins and clear data
+	// connections: vsftpd force_local_logins_ssl + force_local_data_ssl,
+	// pure-ftpd -Y 3, proftpd TLSRequired on.
+	TLSRequired bool
+	// TLSImplicit (implies TLS) speaks TLS from the first byte (ftps://):
+	// vsftpd implicit_ssl, proftpd UseImplicitSSL. pure-ftpd cannot (the
+	// test fails).
+	TLSImplicit bool
+	// TLSNoReuse lifts the session-reuse requirement on data connections
+	// (vsftpd require_ssl_reuse=NO, proftpd NoSessionReuseRequired).
+	TLSNoReuse bool
+	// Cert is the certificate the server presents (default CertValid), for
+	// tests of certificate checks.
+	Cert CertKind
+	// TLS12 (proftpd only, implies TLS) offers TLS 1.2 and no newer, with
+	// session tickets only if TLSTickets: proftpd's default is session IDs.
+	TLS12, TLSTickets bool
 	// Name is the server's name in Config; default "<kind>-<addr>".
 	Name string
 }
@@ -105,7 +139,16 @@ type Server struct {
 	Root     string // directory on disk that the user sees as "/"
 	UID, GID int    // the system user the server writes files as
 	LogFile  string // server log, if the server writes one (for debugging)
-	TLS      bool   // explicit TLS offered (self-signed certificate)
+	TLS      bool   // TLS offered (explicit, or implicit with TLSImplicit)
+	// TLSImplicit: TLS from the first byte.
+	TLSImplicit bool
+	// CAFile is the test CA's certificate (PEM), which signed the server's
+	// certificate (unless Options.Cert is CertSelfSigned). "" without TLS.
+	CAFile string
+	// Fingerprint is "sha256:<hex>" of the server's certificate.
+	Fingerprint string
+	// TLSLog is the server's own TLS log where it has one (proftpd), else "".
+	TLSLog string
 
 	proc *process
 }
@@ -128,7 +171,10 @@ func (s *Server) Config(name string) ftpclient.ServerConfig {
 		FXP:      ftpclient.FXPAuto,
 	}
 	if s.TLS {
-		cfg.TLS, cfg.TLSInsecure = ftpclient.TLSExplicit, true
+		cfg.TLS, cfg.TLSCAFile = ftpclient.TLSExplicit, s.CAFile
+		if s.TLSImplicit {
+			cfg.TLS = ftpclient.TLSImplicit
+		}
 	}
 	return cfg
 }
@@ -241,6 +287,25 @@ func (o *Options) defaults(t TB, kind Kind) {
 	if o.Root == "" {
 		o.Root = t.TempDir()
 	}
+	if o.TLSRequired || o.TLSImplicit || o.Cert != CertValid || o.TLSNoReuse || o.TLS12 {
+		o.TLS = true
+	}
+}
+
+// setupTLS writes the certificate files into state and fills the server's
+// TLS fields; it returns the certificate files ("" fields without TLS).
+func setupTLS(t TB, srv *Server, o Options, state string) certFiles {
+	t.Helper()
+	if !o.TLS {
+		return certFiles{}
+	}
+	cf, err := writeCert(state, o.Addr, o.Cert)
+	if err != nil {
+		t.Fatalf("realftpd: %v", err)
+	}
+	srv.TLS, srv.TLSImplicit = true, o.TLSImplicit
+	srv.CAFile, srv.Fingerprint = cf.ca, cf.fingerprint
+	return cf
 }
 
 // prepareRoot makes root usable by a server running as uid:gid: every parent

@@ -3,7 +3,10 @@ package realftpd
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -23,6 +26,7 @@ var kinds = []struct {
 }{
 	{"vsftpd", StartVsftpd},
 	{"pure-ftpd", StartPureFTPd},
+	{"proftpd", StartProFTPD},
 }
 
 func dial(t *testing.T, s *Server) *ftp.ServerConn {
@@ -253,13 +257,29 @@ func TestMaxRate(t *testing.T) {
 	}
 }
 
-// TestTLS logs in with explicit TLS (data channel protected too).
+// TestTLS logs in with explicit TLS (data channel protected too), the
+// certificate verified against the test CA, and checks the fields Config
+// and the server give TLS clients.
 func TestTLS(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			s := k.start(t, Options{Addr: "127.0.0.3", TLS: true})
-			c, err := ftp.Dial(s.Addr(), ftp.DialWithTimeout(10*time.Second),
-				ftp.DialWithExplicitTLS(&tls.Config{InsecureSkipVerify: true}))
+			pemData, err := os.ReadFile(s.CAFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots := x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pemData) {
+				t.Fatal("no certificate in CAFile")
+			}
+			var seen []byte
+			tc := &tls.Config{RootCAs: roots, ServerName: s.Host,
+				ClientSessionCache: tls.NewLRUClientSessionCache(4),
+				VerifyConnection: func(cs tls.ConnectionState) error {
+					seen = cs.PeerCertificates[0].Raw
+					return nil
+				}}
+			c, err := ftp.Dial(s.Addr(), ftp.DialWithTimeout(10*time.Second), ftp.DialWithExplicitTLS(tc))
 			if err != nil {
 				t.Fatalf("dial with TLS: %v", err)
 			}
@@ -274,9 +294,42 @@ func TestTLS(t *testing.T) {
 			if got, _ := os.ReadFile(s.Path("/t.txt")); !bytes.Equal(got, data) {
 				t.Fatalf("on disk %q", got)
 			}
-			if cfg := s.Config(""); cfg.TLS != "explicit" || !cfg.TLSInsecure {
-				t.Errorf("Config TLS %q insecure %v", cfg.TLS, cfg.TLSInsecure)
+			sum := sha256.Sum256(seen)
+			if fp := "sha256:" + hex.EncodeToString(sum[:]); fp != s.Fingerprint {
+				t.Errorf("Fingerprint %s, the server presented %s", s.Fingerprint, fp)
+			}
+			if cfg := s.Config(""); cfg.TLS != "explicit" || cfg.TLSInsecure || cfg.TLSCAFile != s.CAFile {
+				t.Errorf("Config TLS %q insecure %v CA %q", cfg.TLS, cfg.TLSInsecure, cfg.TLSCAFile)
 			}
 		})
+	}
+}
+
+// TestCertKinds: each CertKind fails verification against the test CA the
+// way it should.
+func TestCertKinds(t *testing.T) {
+	dir := t.TempDir()
+	for kind, want := range map[CertKind]string{
+		CertValid: "", CertExpired: "expired", CertWrongHost: "valid for 192.0.2.1", CertSelfSigned: "unknown authority",
+	} {
+		cf, err := writeCert(dir, "127.0.0.5", kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.LoadX509KeyPair(cf.cert, cf.cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(pair.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pemData, _ := os.ReadFile(cf.ca)
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pemData)
+		_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "127.0.0.5"})
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%v: verify = %v, want %q", kind, err, want)
+		}
 	}
 }

@@ -4,47 +4,157 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
-// writeCert writes a self-signed certificate for host and its key, as one
-// PEM file (key first, then certificate: what both servers accept), into
-// dir, readable by root only. Clients must skip verification (TLSInsecure).
-func writeCert(dir, host string) (string, error) {
+// CertKind selects the certificate a TLS server presents, for tests of
+// certificate checks. Every kind but CertSelfSigned is signed by the test CA
+// (see Server.CAFile).
+type CertKind int
+
+// Certificate kinds.
+const (
+	CertValid      CertKind = iota // for the server's address, valid now
+	CertExpired                    // for the server's address, expired yesterday
+	CertWrongHost                  // valid now, for another name and address
+	CertSelfSigned                 // for the server's address, signed by itself (not the test CA)
+)
+
+func (k CertKind) String() string {
+	switch k {
+	case CertValid:
+		return "valid"
+	case CertExpired:
+		return "expired"
+	case CertWrongHost:
+		return "wrong-host"
+	case CertSelfSigned:
+		return "self-signed"
+	}
+	return fmt.Sprintf("CertKind(%d)", int(k))
+}
+
+// testCA is the certificate authority of one test process: made on first
+// use, kept in memory, written next to each server that needs it.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+var (
+	caOnce sync.Once
+	ca     *testCA
+	caErr  error
+)
+
+func theCA() (*testCA, error) {
+	caOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			caErr = fmt.Errorf("test CA key: %w", err)
+			return
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(1),
+			Subject:               pkix.Name{CommonName: "fxpfs test CA"},
+			NotBefore:             time.Now().Add(-time.Hour),
+			NotAfter:              time.Now().Add(7 * 24 * time.Hour),
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			BasicConstraintsValid: true,
+			IsCA:                  true,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			caErr = fmt.Errorf("test CA: %w", err)
+			return
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			caErr = fmt.Errorf("test CA: %w", err)
+			return
+		}
+		ca = &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	})
+	return ca, caErr
+}
+
+// certFiles are the files a TLS server instance uses.
+type certFiles struct {
+	cert        string // private key then certificate, one PEM file (what all three servers accept)
+	ca          string // the test CA's certificate
+	fingerprint string // "sha256:<hex>" of the server certificate (DER)
+}
+
+// writeCert writes a server certificate of the given kind for host, and the
+// test CA's certificate, into dir (readable by root only).
+func writeCert(dir, host string, kind CertKind) (certFiles, error) {
+	var out certFiles
+	auth, err := theCA()
+	if err != nil {
+		return out, err
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", fmt.Errorf("test certificate key: %w", err)
+		return out, fmt.Errorf("test certificate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return out, fmt.Errorf("test certificate serial: %w", err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "fxpfs test " + host},
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: host},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP(host)},
+		// Client auth too: a server that connects to its FXP peer as the
+		// TLS client (SSCN) may present the same certificate.
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP(host)},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	parent, signer := auth.cert, auth.key
+	switch kind {
+	case CertExpired:
+		tmpl.NotBefore = time.Now().Add(-48 * time.Hour)
+		tmpl.NotAfter = time.Now().Add(-24 * time.Hour)
+	case CertWrongHost:
+		tmpl.Subject.CommonName = "wrong.fxpfs.invalid"
+		tmpl.DNSNames = []string{"wrong.fxpfs.invalid"}
+		tmpl.IPAddresses = []net.IP{net.ParseIP("192.0.2.1")}
+	case CertSelfSigned:
+		parent, signer = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
 	if err != nil {
-		return "", fmt.Errorf("test certificate: %w", err)
+		return out, fmt.Errorf("test certificate: %w", err)
 	}
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return "", fmt.Errorf("test certificate key: %w", err)
+		return out, fmt.Errorf("test certificate key: %w", err)
 	}
 	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	p := filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(p, pemData, 0o600); err != nil {
-		return "", fmt.Errorf("test certificate: %w", err)
+	out.cert = filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(out.cert, pemData, 0o600); err != nil {
+		return out, fmt.Errorf("test certificate: %w", err)
 	}
-	return p, nil
+	out.ca = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(out.ca, auth.pem, 0o644); err != nil {
+		return out, fmt.Errorf("test CA file: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	out.fingerprint = "sha256:" + hex.EncodeToString(sum[:])
+	return out, nil
 }

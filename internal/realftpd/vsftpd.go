@@ -39,6 +39,9 @@ func StartVsftpd(t TB, opts Options) *Server {
 		missing(t, "vsftpd test instances need root (they log in a system user and chroot)")
 	}
 	opts.defaults(t, Vsftpd)
+	if opts.TLS12 || opts.TLSTickets {
+		t.Fatalf("realftpd: TLS12/TLSTickets: proftpd only")
+	}
 	uid, gid, err := ensureSystemUser()
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)
@@ -62,14 +65,9 @@ func StartVsftpd(t TB, opts Options) *Server {
 	srv := &Server{
 		Kind: Vsftpd, Name: opts.Name, Host: opts.Addr, Port: port,
 		User: SystemUser, Password: SystemPassword, Root: root, UID: uid, GID: gid,
-		LogFile: filepath.Join(state, "vsftpd.log"), TLS: opts.TLS,
+		LogFile: filepath.Join(state, "vsftpd.log"),
 	}
-	cert := ""
-	if opts.TLS {
-		if cert, err = writeCert(state, opts.Addr); err != nil {
-			t.Fatalf("realftpd: %v", err)
-		}
-	}
+	cert := setupTLS(t, srv, opts, state).cert
 	conf := filepath.Join(state, "vsftpd.conf")
 	if err := os.WriteFile(conf, []byte(vsftpdConfig(srv, opts, empty, cert)), 0o600); err != nil {
 		t.Fatalf("realftpd: %v", err)
@@ -79,10 +77,10 @@ func StartVsftpd(t TB, opts Options) *Server {
 		t.Fatalf("realftpd: vsftpd: %v", err)
 	}
 	srv.proc = p
-	if err := p.waitGreeting(srv.Addr()); err != nil {
+	if err := p.waitGreeting(srv.Addr(), opts.TLSImplicit); err != nil {
 		t.Fatalf("realftpd: vsftpd on %s: %v", srv.Addr(), err)
 	}
-	t.Logf("realftpd: vsftpd %s on %s root %s (fxp=%v)", srv.Name, srv.Addr(), root, opts.FXP)
+	t.Logf("realftpd: vsftpd %s on %s root %s (fxp=%v tls=%v)", srv.Name, srv.Addr(), root, opts.FXP, srv.TLS)
 	return srv
 }
 
@@ -142,16 +140,23 @@ func vsftpdConfig(s *Server, o Options, emptyDir, cert string) string {
 			"max_per_ip="+strconv.Itoa(o.MaxClients))
 	}
 	if cert != "" {
+		// require_ssl_reuse stays at vsftpd's default (YES). The default
+		// ssl_ciphers (DES-CBC3-SHA) is refused by OpenSSL 3 below TLS 1.3;
+		// HIGH is what configurations in use set.
 		lines = append(lines,
 			"ssl_enable=YES",
 			"rsa_cert_file="+cert,
 			"rsa_private_key_file="+cert,
 			"allow_anon_ssl=NO",
-			"force_local_logins_ssl=NO",
-			"force_local_data_ssl=NO",
-			"require_ssl_reuse=NO",
+			"force_local_logins_ssl="+yn(o.TLSRequired),
+			"force_local_data_ssl="+yn(o.TLSRequired),
+			"implicit_ssl="+yn(o.TLSImplicit),
 			"ssl_ciphers=HIGH",
+			"debug_ssl=YES",
 		)
+		if o.TLSNoReuse {
+			lines = append(lines, "require_ssl_reuse=NO")
+		}
 	}
 	if o.MaxRate > 0 {
 		lines = append(lines, "local_max_rate="+strconv.Itoa(o.MaxRate))

@@ -72,12 +72,15 @@ func (h *Handle) copyOn(ctx context.Context, src *Handle, offIn, offOut, length 
 	if h.st == stateFailed {
 		return 0, true, h.failedErr()
 	}
+	if h.st == stateMatching {
+		return 0, false, nil // its own FXP may be under way: the range is relayed into the stream
+	}
 	if j := h.job; j != nil {
 		if !j.expired && j.srcCl == srcCl && j.srcPath == srcPath && offIn == 0 && offOut == 0 {
 			n, err := h.awaitJob(ctx, j, length) // the call again, after an interrupt
 			return n, true, err
 		}
-		h.abandonJob() // something else (the program gave up on it), or cancelled after copyGrace
+		h.abandonJob("another call came instead of its retry") // or cancelled after copyGrace
 	}
 	if d := h.fxp; h.st == stateCopied && d.cl == srcCl && d.path == srcPath && offIn == offOut && offIn == d.claimed {
 		// A later call of a copy already done.
@@ -96,7 +99,7 @@ func (h *Handle) copyOn(ctx context.Context, src *Handle, offIn, offOut, length 
 	if err != nil || e.Type != ftpclient.TypeFile || (length < e.Size && length < maxKernelCopy) {
 		return 0, false, nil // not (known to be) the whole source
 	}
-	j, err := h.startJob(srcCl, srcPath)
+	j, err := h.startJob(srcCl, srcPath, false)
 	if err != nil {
 		return 0, true, err
 	}

@@ -46,6 +46,7 @@ type copyJob struct {
 	done    chan struct{}  // closed when the copy has ended
 	rec     fxpcopy.Record // valid after done
 	err     error          // valid after done
+	matched bool           // started by stream matching (match.go), not by a kernel copy
 
 	// Under the handle's wmu.
 	waiters int         // calls waiting for it
@@ -54,26 +55,34 @@ type copyJob struct {
 }
 
 // startJob starts the server-side copy of the whole source onto this
-// (empty) file: onto a new file directly, onto an existing one into a
-// temporary renamed over it once complete (replace.go). wmu held.
-func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string) (*copyJob, error) {
+// (empty) file: onto a new file directly, onto an existing one (and for
+// stream matching always) into a temporary renamed over it once complete
+// (replace.go). wmu held.
+func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool) (*copyJob, error) {
 	dstPath := h.currentPath()
 	h.target, h.tkind = dstPath, targetNew
-	if h.existed {
-		if err := h.probeWritable(h.ctx, dstPath); err != nil {
-			h.target, h.tkind = "", targetNone
-			return nil, h.failLocked(err)
+	if h.existed || matched { // a matched copy may be given up for an upload: never onto the name
+		if h.existed {
+			if err := h.probeWritable(h.ctx, dstPath); err != nil {
+				h.target, h.tkind = "", targetNone
+				return nil, h.failLocked(err)
+			}
 		}
 		h.target, h.tkind = h.v.newTemp(h.cl, dstPath, true), targetTemp
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
-	j := &copyJob{srcCl: srcCl, srcPath: srcPath, cancel: cancel, done: make(chan struct{})}
+	j := &copyJob{srcCl: srcCl, srcPath: srcPath, cancel: cancel, done: make(chan struct{}), matched: matched}
 	dst := fxpcopy.Endpoint{Client: h.cl, Path: h.target}
+	opts := fxpcopy.Options{NoPreserveMtime: true} // like cp: cp -p (rsync -a) sets the time itself
+	if matched {
+		// The written bytes are here: where FXP is refused they are
+		// uploaded, not relayed a second time.
+		opts.Origin, opts.NoRelay = fxpcopy.OriginMatchedStream, true
+	}
 	go func() {
 		defer close(j.done)
 		defer cancel()
-		j.rec, j.err = h.v.copyFn(ctx, fxpcopy.Endpoint{Client: srcCl, Path: srcPath}, dst,
-			fxpcopy.Options{NoPreserveMtime: true}) // like cp: cp -p sets the time itself
+		j.rec, j.err = h.v.copyFn(ctx, fxpcopy.Endpoint{Client: srcCl, Path: srcPath}, dst, opts)
 	}()
 	h.job = j
 	return j, nil
@@ -126,9 +135,10 @@ func (h *Handle) graceOver(j *copyJob) {
 	}
 }
 
-// abandonJob cancels the handle's server-side copy, waits for its end and
-// removes what it wrote: the file is as before the copy (empty). wmu held.
-func (h *Handle) abandonJob() {
+// abandonJob cancels the handle's server-side copy (why: for its record),
+// waits for its end and removes what it wrote: the file is as before the
+// copy (empty). wmu held.
+func (h *Handle) abandonJob(why string) {
 	j := h.job
 	if j == nil {
 		return
@@ -139,6 +149,9 @@ func (h *Handle) abandonJob() {
 	}
 	j.cancel()
 	<-j.done // fxpcopy's cleanup is bounded; the job never takes wmu
+	if j.err == nil && h.v.eng != nil {
+		h.v.eng.Reject(j.rec.ID, why) // it ended well, but its result is not used
+	}
 	switch {
 	case h.tkind == targetTemp:
 		h.v.dropTemp(h.ctx, h.cl, h.target, true)

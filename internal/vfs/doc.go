@@ -23,11 +23,22 @@
 //	           directory), uploaded by STOR at flush
 //	copied     filled server-to-server by a kernel copy (copy.go); nothing
 //	           local
+//	matching   written from offset 0 with the bytes of a file read through
+//	           the mount: the first block held in memory, then the bytes
+//	           spooled while an FXP copies the source (match.go)
 //	failed     an upload failed and was cleaned up; every later call fails
 //
 // Transitions:
 //
 //	open(O_TRUNC), create           → streaming (size 0)
+//	streaming (size 0): write at 0, files read recently
+//	                                → matching
+//	matching: first block, no source (or below MatchMin)
+//	                                → streaming (the block sent by STOR)
+//	matching: a write elsewhere, a read, a truncate
+//	                                → spooled (the FXP cancelled)
+//	matching: flush                 → uploaded: by the FXP where proven and
+//	                                  verified, else by uploading the spool
 //	open                            → clean (base = listed size)
 //	clean: write at base            → streaming (APPE, or STOR from 0)
 //	clean: write elsewhere, truncate to a size ≠ base
@@ -63,12 +74,21 @@
 // stored. A truncation nothing was written after is committed at the last
 // close or fsync, not at a flush (see flushLocked).
 //
+// # Server-side copies
+//
+// A kernel copy of a whole file (copy.go) and a matched write stream
+// (match.go) run as a job of the destination handle (copy_job.go),
+// detached from the request that started it: interrupts, retries and
+// cancellation are described there.
+//
 // # Locks
 //
 // Lock order: Handle.mu → Handle.wmu → File.mu → Handle.omu; reader.mu is
 // taken alone or under Handle.wmu (toSpool stops the read stream). Every
 // entry point of a Handle holds mu.RLock; Release takes mu.Lock, waiting
-// for them, and marks the handle released. wmu guards the write state; omu
+// for them, and marks the handle released. wmu guards the write state (a
+// server-side copy job never takes it, so wmu may be held while waiting
+// for one); omu
 // guards a mirror of it (size, mtime, pending) that stat and setattr of the
 // File read without waiting for a write blocked on the network.
 package vfs

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/internal/vfs/streammatch"
 )
 
 // state is where a writing handle's file is in its life (see the package
@@ -23,6 +24,7 @@ const (
 	stateStreaming              // [0,size) written in order, flowing into one STOR (or APPE) now
 	stateSpooled                // the content is in a local spool file, uploaded at flush
 	stateCopied                 // filled by a server-side copy (copy.go); nothing local
+	stateMatching               // written from 0 with bytes read elsewhere: FXP instead of upload (match.go)
 	stateFailed                 // an upload failed and was cleaned up; sticky
 )
 
@@ -38,6 +40,8 @@ func (s state) String() string {
 		return "copied"
 	case stateFailed:
 		return "failed"
+	case stateMatching:
+		return "matching"
 	}
 	return "?"
 }
@@ -82,6 +86,9 @@ type Handle struct {
 	werr  error            // stateFailed: why
 	fxp   *fxpDone         // stateCopied: the copy that filled the file (copy.go)
 	job   *copyJob         // a server-side copy under way (copy_job.go)
+	m     *matching        // stateMatching: the stream matcher (match.go)
+
+	tap *streammatch.Tap // read-only handles: what the mount served, for stream matching
 
 	// Where uploads go (see replace.go). existed: the server has a file at
 	// the name that a failed upload must not cost (the original, or this
@@ -92,6 +99,7 @@ type Handle struct {
 	target    string      // the path the upload under way writes, "" if none
 	tkind     targetKind  // what target is
 	tempDone  bool        // the temporary holds the whole file (truncated, nothing written): see flushLocked
+	upStart   time.Time   // when the last STOR started (link.go measures the upload rate)
 	openTrunc bool        // truncated by open(O_TRUNC), nothing done since: see flushLocked
 
 	// Mirror of the write state for stat and setattr of the file, which
@@ -123,6 +131,9 @@ func (f *File) Open(ctx context.Context, flags int) (*Handle, error) {
 		// checked against the server (ftpclient.OpenReadExpect).
 		if e, err := f.v.cache.Lookup(ctx, f.cl, p); err == nil && e.Type == ftpclient.TypeFile {
 			h.rd.expect(&ftpclient.Expect{Size: e.Size, Mtime: e.Mtime})
+			if f.v.ix != nil {
+				h.tap = f.v.ix.Tap(streammatch.SourceID{Server: f.cl.Name(), Path: p, Size: e.Size, Mtime: e.Mtime})
+			}
 		}
 	} else {
 		e, err := f.v.cache.Lookup(ctx, f.cl, p)
@@ -208,7 +219,7 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (*Reply, erro
 			h.wmu.Unlock()
 			return nil, h.failedErr()
 		}
-		h.abandonJob()
+		h.abandonJob("the program read the file instead")
 		if h.st == stateCopied && h.fxp.claimed < h.fxp.size {
 			if err := h.settle(); err != nil { // bytes beyond the copy's end are not the file's
 				h.wmu.Unlock()
@@ -228,7 +239,15 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (*Reply, erro
 		}
 		h.wmu.Unlock()
 	}
-	return h.rd.read(len(dest), off)
+	r, err := h.rd.read(len(dest), off)
+	if err == nil && h.tap != nil {
+		pos := off
+		for _, b := range r.Slices() { // before the reply goes out: see streammatch
+			h.tap.Served(pos, b)
+			pos += int64(len(b))
+		}
+	}
+	return r, err
 }
 
 // Write writes data at off.
@@ -294,6 +313,9 @@ func (h *Handle) Release(ctx context.Context) {
 		h.wmu.Unlock()
 	}
 	h.f.removeHandle(h)
+	if h.tap != nil {
+		h.tap.Close()
+	}
 	h.rd.close()
 	h.cancel()
 }
@@ -324,7 +346,7 @@ func (h *Handle) syncOverlay() {
 	h.omu.Lock()
 	defer h.omu.Unlock()
 	switch h.st {
-	case stateStreaming, stateSpooled, stateCopied:
+	case stateStreaming, stateSpooled, stateCopied, stateMatching:
 		h.ovOK, h.ovSize = true, h.size
 	}
 	if h.ovOK && h.dirty {

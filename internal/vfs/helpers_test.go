@@ -25,7 +25,7 @@ import (
 
 // env is a VFS over one or more in-process FTP servers, without FUSE.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	v       *VFS
 	cache   *cache.Cache
 	eng     *fxpcopy.Engine
@@ -42,7 +42,7 @@ type setup struct {
 	opts     Options
 }
 
-func newEnv(t *testing.T, s setup) *env {
+func newEnv(t testing.TB, s setup) *env {
 	t.Helper()
 	if len(s.names) == 0 {
 		s.names = []string{"alpha"}
@@ -67,6 +67,9 @@ func newEnv(t *testing.T, s setup) *env {
 	if s.opts.TempDir == "" {
 		s.opts.TempDir = t.TempDir()
 	}
+	if s.opts.MatchMin == 0 {
+		s.opts.MatchMin = 1 << 20 // a fixed threshold: the measured one depends on the machine
+	}
 	e.tmp = s.opts.TempDir
 	s.opts.Logger = log
 	e.v = New(e.cache, e.eng, s.opts)
@@ -79,7 +82,7 @@ func newEnv(t *testing.T, s setup) *env {
 }
 
 // testWriter sends log lines to t.Log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -248,4 +251,9 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// ftpEntry is a cache entry for a new file named name.
+func ftpEntry(name string) ftpclient.Entry {
+	return ftpclient.Entry{Name: name, Type: ftpclient.TypeFile, Mtime: time.Now()}
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
@@ -153,7 +154,11 @@ func (v *VFS) dropTemp(ctx context.Context, cl *ftpclient.Client, t string, remo
 // replace renames the complete upload tmp over p (see the top of this file).
 func (v *VFS) replace(ctx context.Context, cl *ftpclient.Client, tmp, p string) error {
 	if _, refuses := v.noRenameOver.Load(cl); !refuses {
+		t0 := time.Now()
 		err := cl.Rename(ctx, tmp, p)
+		if err == nil {
+			v.link(cl).roundTrip(time.Since(t0) / 2) // RNFR, RNTO
+		}
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

@@ -30,10 +30,10 @@ func (h *Handle) flushLocked(final bool) error {
 	if h.st == stateFailed {
 		return h.failedErr()
 	}
-	if h.job != nil {
+	if h.job != nil && !h.job.matched {
 		// Closed during a server-side copy nobody was told the end of (a
 		// program killed while copying): nothing of it stays.
-		h.abandonJob()
+		h.abandonJob("the file was closed before the copy was acknowledged")
 		return h.failLocked(fmt.Errorf("%w: %w", errCopyAbandoned, context.Canceled))
 	}
 	if h.isDiscarded() {
@@ -54,6 +54,14 @@ func (h *Handle) flushLocked(final bool) error {
 		}
 		return nil
 	}
+	matched := false
+	if h.st == stateMatching {
+		ok, err := h.settleMatch()
+		if err != nil {
+			return h.failLocked(err)
+		}
+		matched = ok
+	}
 	var err error
 	switch h.st {
 	case stateStreaming:
@@ -68,10 +76,15 @@ func (h *Handle) flushLocked(final bool) error {
 		}
 		h.setUp(nil)
 	case stateSpooled:
-		err = h.uploadSpool()
+		if !matched {
+			err = h.uploadSpool()
+		}
 	}
 	if err != nil {
 		return h.failLocked(err)
+	}
+	if !matched && h.tkind != targetAppend && h.tkind != targetNone && !h.upStart.IsZero() {
+		h.v.link(h.cl).uploaded(h.size, time.Since(h.upStart))
 	}
 	if h.isDiscarded() { // unlinked while the upload ended: nothing to commit
 		h.abortUpload()
@@ -143,6 +156,7 @@ func (h *Handle) afterUpload(ctx context.Context, p string, size int64, mtime *t
 		}
 	})
 	h.f.node.Changed() // cached pages (this and other descriptors, mmaps) are stale
+	h.v.Forget(h.cl, p)
 }
 
 // uploadSpool sends the spool by STOR (see openStor for where).

@@ -13,6 +13,7 @@ import (
 	"github.com/fxpfs/fxpfs/cache"
 	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/fxpcopy"
+	"github.com/fxpfs/fxpfs/internal/vfs/streammatch"
 )
 
 // Errors a Handle returns besides those of ftpclient, fxpcopy and the local
@@ -35,6 +36,15 @@ type Options struct {
 	// IdleClose: a read stream nobody reads from for this long gives its
 	// connection back (a later read resumes with REST); default 5s.
 	IdleClose time.Duration
+
+	// MatchMin is the smallest source whose copy by read and write
+	// (rsync, gio copy...) is replaced by FXP (match.go): 0 (the default)
+	// measures it from the servers' round trips and the upload rate
+	// (link.go); negative: never match.
+	MatchMin int64
+	// MatchBlock is the stream matcher's block size (streammatch); default
+	// streammatch.DefaultBlockSize.
+	MatchBlock int
 
 	Logger *slog.Logger // default slog.Default()
 }
@@ -61,8 +71,11 @@ type VFS struct {
 
 	copyGrace    time.Duration // copy_job.go; fields for tests
 	copyFn       func(ctx context.Context, src, dst fxpcopy.Endpoint, opts fxpcopy.Options) (fxpcopy.Record, error)
-	temps        inflight // temporary names being written (replace.go)
-	noRenameOver sync.Map // *ftpclient.Client → true: its server never renames onto a file
+	temps        inflight           // temporary names being written (replace.go)
+	ix           *streammatch.Index // what readers were served (match.go); nil: no matching
+	clients      sync.Map           // server name → *ftpclient.Client, of every File made
+	links        sync.Map           // *ftpclient.Client → *linkStats (link.go)
+	noRenameOver sync.Map           // *ftpclient.Client → true: its server never renames onto a file
 }
 
 // New returns a VFS over the listing cache c, with server-to-server copies
@@ -80,9 +93,15 @@ func New(c *cache.Cache, eng *fxpcopy.Engine, opts Options) *VFS {
 	if opts.IdleClose <= 0 {
 		opts.IdleClose = defaultIdleClose
 	}
+	if opts.MatchBlock <= 0 {
+		opts.MatchBlock = streammatch.DefaultBlockSize
+	}
 	v := &VFS{cache: c, eng: eng, opts: opts, log: opts.Logger, copyGrace: copyGrace}
 	if eng != nil {
 		v.copyFn = eng.Copy
+		if opts.MatchMin >= 0 {
+			v.ix = streammatch.NewIndex(streammatch.Options{BlockSize: opts.MatchBlock})
+		}
 	}
 	return v
 }
@@ -151,8 +170,9 @@ func (v *VFS) SetMeta(ctx context.Context, cl *ftpclient.Client, p string, mtime
 
 // Node is what the VFS needs from the layer above for one file (fusefs's
 // file node implements it): where the file is now, and how to tell the
-// kernel about changes it did not make itself. Gone and Changed must not
-// block on the kernel.
+// kernel about changes it did not make itself. Gone and Changed may wait
+// for the kernel only briefly and bounded: they are called with the
+// handle's locks held, while a kernel request may be under way.
 type Node interface {
 	// Path is the file's current mount path on its server (it may have
 	// been renamed while open); an error once it was unlinked.
@@ -179,7 +199,24 @@ type File struct {
 
 // NewFile returns the File of node n on cl's server.
 func (v *VFS) NewFile(cl *ftpclient.Client, n Node) *File {
+	v.clients.LoadOrStore(cl.Name(), cl)
 	return &File{v: v, cl: cl, node: n}
+}
+
+// client returns the server named name, nil if no File of it was made.
+func (v *VFS) client(name string) *ftpclient.Client {
+	if c, ok := v.clients.Load(name); ok {
+		return c.(*ftpclient.Client)
+	}
+	return nil
+}
+
+// Forget tells stream matching that p on cl's server was changed, renamed
+// or removed through the mount: what was read of it proves nothing now.
+func (v *VFS) Forget(cl *ftpclient.Client, p string) {
+	if v.ix != nil {
+		v.ix.Forget(cl.Name(), p)
+	}
 }
 
 // Client is the file's server.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
@@ -22,7 +23,9 @@ import (
 
 // write writes data at off.
 func (h *Handle) write(data []byte, off int64) (int, error) {
-	h.abandonJob() // a program falling back to writes after an interrupted copy
+	if h.st != stateMatching {
+		h.abandonJob("the program writes the file itself") // after an interrupted copy
+	}
 	if err := h.settle(); err != nil {
 		return 0, err
 	}
@@ -30,6 +33,17 @@ func (h *Handle) write(data []byte, off int64) (int, error) {
 	if h.isDiscarded() { // unlinked while open: the data goes nowhere
 		h.abortUpload()
 		return len(data), nil
+	}
+	if h.st == stateStreaming && h.size == 0 && off == 0 && h.up == nil && h.tkind == targetNone && h.v.mayMatch() {
+		h.startMatching()
+	}
+	if h.st == stateMatching {
+		if off == h.size {
+			return h.matchWrite(data, off)
+		}
+		if err := h.unmatch(); err != nil { // not one stream: spooled
+			return 0, h.failLocked(err)
+		}
 	}
 	if h.st == stateClean {
 		if off == h.base {
@@ -102,6 +116,7 @@ func (h *Handle) openAppend() error {
 // directory) an existing file is overwritten in place, with a warning.
 func (h *Handle) openStor() (ftpclient.Upload, error) {
 	p := h.currentPath()
+	h.upStart = time.Now()
 	if h.tkind == targetTemp {
 		h.tempDone = false
 		return h.cl.OpenWrite(h.ctx, h.target, 0, ftpclient.WriteTruncate)
@@ -162,8 +177,10 @@ func (h *Handle) probeWritable(ctx context.Context, p string) error {
 	return up.Close()
 }
 
-// abortUpload stops the upload under way and drops a temporary it wrote.
+// abortUpload stops the upload (or server-side copy) under way and drops
+// a temporary it wrote.
 func (h *Handle) abortUpload() {
+	h.abandonJob("the file was unlinked")
 	if h.up != nil {
 		_ = h.up.Abort()
 		h.setUp(nil)
@@ -179,6 +196,9 @@ func (h *Handle) abortUpload() {
 func (h *Handle) toSpool() error {
 	if err := h.settle(); err != nil {
 		return err
+	}
+	if h.st == stateMatching {
+		return h.unmatch()
 	}
 	if h.st == stateSpooled {
 		return nil
@@ -235,7 +255,12 @@ func (h *Handle) toSpool() error {
 // truncateLocked sets the size: 0 restarts an empty file (streamable
 // again); other sizes go through the spool.
 func (h *Handle) truncateLocked(size int64) error {
-	h.abandonJob()
+	if h.st == stateMatching {
+		if err := h.unmatch(); err != nil {
+			return h.failLocked(err)
+		}
+	}
+	h.abandonJob("the file was truncated")
 	if err := h.settle(); err != nil {
 		return err
 	}

@@ -321,7 +321,7 @@ start_pureftpd() {
 	fi
 	start_bg "$st/stderr.log" nsenter --net="/run/netns/$ns" -- "$PURE_BIN" \
 		-S "$host,$port" -l "puredb:$WORK/secret/$name.pdb" -A -E -H -D -4 -u 1 \
-		-U 133:022 -O "clf:$SRV_LOG" -W -c 100 -C 100
+		-U 133:022 -O "clf:$SRV_LOG" -W -c 100 -C 100 ${PURE_EXTRA[@]+"${PURE_EXTRA[@]}"}
 	wait_until 15 ftp_greets "$ns" "$host" "$port" ||
 		die "pure-ftpd $name on $host:$port did not greet: $(tail -c 500 "$st/stderr.log")"
 	log "pure-ftpd $name on $host:$port (netns $ns), root $root"
@@ -334,6 +334,123 @@ start_server() {
 	pure-ftpd) start_pureftpd "${@:2}" ;;
 	*) die "unknown server kind $1 (vsftpd|pure-ftpd)" ;;
 	esac
+}
+
+# ------------------------------------------------------------------------- TLS
+
+PRO_PREFIX="${FXPFS_TEST_PREFIX:-/opt/fxpfs-test}/proftpd"
+PRO_BIN="$PRO_PREFIX/usr/sbin/proftpd"
+PRO_MODULES="$PRO_PREFIX/usr/lib/proftpd"
+
+# ensure_proftpd: unpack proftpd (with mod_tls) with scripts/install-deps.sh if missing.
+ensure_proftpd() {
+	[[ -x $PRO_BIN && -f $PRO_MODULES/mod_tls.so ]] && return 0
+	log "proftpd not in $PRO_PREFIX: running scripts/install-deps.sh"
+	timeout 900 "$REPO/scripts/install-deps.sh" >&2 || die "install-deps.sh failed"
+	[[ -x $PRO_BIN && -f $PRO_MODULES/mod_tls.so ]] || die "proftpd still missing in $PRO_PREFIX"
+}
+
+# make_certs DIR IP...: a test CA (DIR/ca.pem) and, for each IP, DIR/IP.pem
+# (private key then certificate, for that IP, signed by the CA). Sets TLS_CA.
+make_certs() {
+	local dir=$1 ip
+	shift
+	mkdir -p "$dir"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=fxpfs bench CA" -keyout "$dir/ca.key" -out "$dir/ca.pem" >/dev/null 2>&1 || die "openssl: CA"
+	for ip in "$@"; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$ip" \
+			-keyout "$dir/$ip.key" -out "$dir/$ip.csr" >/dev/null 2>&1 || die "openssl: key for $ip"
+		printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$ip" >"$dir/$ip.ext"
+		openssl x509 -req -in "$dir/$ip.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+			-days 2 -extfile "$dir/$ip.ext" -out "$dir/$ip.crt" >/dev/null 2>&1 || die "openssl: certificate for $ip"
+		cat "$dir/$ip.key" "$dir/$ip.crt" >"$dir/$ip.pem"
+		chmod 0600 "$dir/$ip.pem" "$dir/$ip.key"
+	done
+	TLS_CA=$dir/ca.pem
+}
+
+# start_pureftpd_tls NS HOST PORT ROOT NAME CERT: start_pureftpd with TLS
+# offered (-Y 1: clear data stays allowed, for clear-FXP comparisons).
+start_pureftpd_tls() {
+	PURE_EXTRA=(-Y 1 -2 "$6")
+	start_pureftpd "${@:1:5}"
+	PURE_EXTRA=()
+}
+
+# start_proftpd NS HOST PORT ROOT NAME CERT [CONF_LINE...]: proftpd with
+# mod_tls (TLS offered, SSCN available, the peer's certificate checked
+# against TLS_CA when it is the TLS client of an FXP data connection), FXP
+# allowed, a virtual user with a random password. Extra lines go into its
+# config. Sets SRV_USER, SRV_PASS, SRV_LOG.
+start_proftpd() {
+	local ns=$1 host=$2 port=$3 root=$4 name=$5 cert=$6
+	shift 6
+	local st=$WORK/$name hash l
+	mkdir -p "$st"
+	chmod 0755 "$st"
+	SRV_PASS=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	SRV_USER=$PURE_USER
+	SRV_LOG=$st/xferlog
+	hash=$(printf '%s' "$SRV_PASS" | openssl passwd -6 -stdin) || die "openssl passwd"
+	printf '%s:%s:%s:%s::%s:/bin/false\n' "$SRV_USER" "$hash" "$TEST_UID" "$TEST_GID" "$root" >"$WORK/secret/$name.passwd"
+	printf '%s:x:%s:\n' "$SRV_USER" "$TEST_GID" >"$st/group"
+	chmod 0600 "$WORK/secret/$name.passwd"
+	cat >"$st/proftpd.conf" <<CONF
+ServerType standalone
+ServerName "fxpfs bench $name"
+DefaultServer on
+UseIPv6 off
+DefaultAddress $host
+SocketBindTight on
+Port $port
+User $TEST_USER
+Group $TEST_USER
+PidFile $st/proftpd.pid
+ScoreboardFile $st/scoreboard
+DelayTable none
+WtmpLog off
+UseReverseDNS off
+UseLastlog off
+ModulePath $PRO_MODULES
+<IfModule mod_auth_pam.c>
+  AuthPAM off
+</IfModule>
+AuthOrder mod_auth_file.c
+AuthUserFile $WORK/secret/$name.passwd
+AuthGroupFile $st/group
+RequireValidShell off
+DefaultRoot ~
+Umask 022
+AllowOverwrite on
+AllowStoreRestart on
+AllowRetrieveRestart on
+TimesGMT on
+AllowForeignAddress on
+SystemLog $st/proftpd.log
+TransferLog $SRV_LOG
+TimeoutIdle 600
+MaxInstances 200
+LoadModule mod_tls.c
+<IfModule mod_tls.c>
+  TLSEngine on
+  TLSLog $st/tls.log
+  TLSProtocol TLSv1.2 TLSv1.3
+  TLSECCertificateFile $cert
+  TLSECCertificateKeyFile $cert
+  TLSCACertificateFile $TLS_CA
+  TLSVerifyClient off
+  TLSVerifyServer on
+  TLSRenegotiate none
+  TLSRequired off
+</IfModule>
+CONF
+	for l in "$@"; do printf '%s\n' "$l" >>"$st/proftpd.conf"; done
+	chmod 0600 "$st/proftpd.conf"
+	start_bg "$st/stderr.log" nsenter --net="/run/netns/$ns" -- "$PRO_BIN" --nodaemon --config "$st/proftpd.conf"
+	wait_until 15 ftp_greets "$ns" "$host" "$port" ||
+		die "proftpd $name on $host:$port did not greet: $(tail -c 500 "$st/stderr.log" "$st/proftpd.log" 2>/dev/null)"
+	log "proftpd $name on $host:$port (netns $ns), root $root, TLS"
 }
 
 # curl_config FILE USER PASS: a curl -K file holding the credentials.
@@ -422,14 +539,15 @@ fxpfs_status() {
 	fxpfs_env timeout 20 "$FXPFS_BIN" status --json "$1" | jq -r ".[0] | $2"
 }
 
-# rclone_mount NS MNT REMOTE LOG: `rclone mount` (no VFS cache) in NS; the
-# remote's config comes from RCLONE_CONFIG_* variables exported by the caller.
-# Sets MOUNT_PID.
+# rclone_mount NS MNT REMOTE LOG [ARG...]: `rclone mount` (no VFS cache) in
+# NS; the remote's config comes from RCLONE_CONFIG_* variables exported by the
+# caller; extra ARGs go to rclone. Sets MOUNT_PID.
 rclone_mount() {
 	local ns=$1 mnt=$2 remote=$3 lg=$4
+	shift 4
 	mkdir -p "$mnt"
 	setsid env HOME="$WORK/home" RCLONE_CONFIG=/dev/null nsenter --net="/run/netns/$ns" -- \
-		rclone mount "$remote:" "$mnt" --vfs-cache-mode off --log-file "$lg" -v \
+		rclone mount "$remote:" "$mnt" --vfs-cache-mode off --log-file "$lg" -v "$@" \
 		>"$lg.stderr" 2>&1 </dev/null &
 	MOUNT_PID=$!
 	on_exit "fxpfs_unmount '$mnt' $MOUNT_PID"
@@ -445,15 +563,16 @@ machine_line() {
 
 # ------------------------------------------------------------ the test bed
 
-# bed_setup DOWN UP: three test hosts in network namespaces, joined by veth
-# pairs to a bridge in a fourth namespace, addresses from 198.18.0.0/15 only:
+# bed_setup DOWN UP [SERVERS]: three test hosts in network namespaces, joined
+# by veth pairs to a bridge in a fourth namespace, addresses from
+# 198.18.0.0/15 only:
 #   client 198.18.0.1   its link shaped: DOWN towards it (tbf on the bridge's
 #                       end of its veth), UP from it (tbf on its own end)
-#   s1     198.18.0.2   source server, link unshaped
-#   s2     198.18.0.3   destination server, unshaped
+#   s1     198.18.0.2   source server, link unshaped (SERVERS: shaped to that
+#   s2     198.18.0.3   destination server            rate both ways)
 # Sets NS_BR NS_C NS_S1 NS_S2, C_IP S1_IP S2_IP, CLIENT_IF_NS CLIENT_IF.
 bed_setup() {
-	local down=$1 up=$2 ns h spec dev rate
+	local down=$1 up=$2 servers=${3:-} ns h spec dev rate
 	local p=fxb$$
 	NS_BR=${p}br NS_C=${p}c NS_S1=${p}s1 NS_S2=${p}s2
 	C_IP=198.18.0.1 S1_IP=198.18.0.2 S2_IP=198.18.0.3
@@ -470,7 +589,9 @@ bed_setup() {
 	# tbf on the client's own end shapes what it sends (upload), on the
 	# bridge's end what it receives (download). burst >= rate/HZ; 256 KiB
 	# holds full-size GSO packets. (This kernel has no netem.)
-	for spec in "$NS_C eth0 $up" "$NS_BR vc $down"; do
+	local specs=("$NS_C eth0 $up" "$NS_BR vc $down")
+	[[ -z $servers ]] || specs+=("$NS_S1 eth0 $servers" "$NS_BR vs1 $servers" "$NS_S2 eth0 $servers" "$NS_BR vs2 $servers")
+	for spec in "${specs[@]}"; do
 		read -r ns dev rate <<<"$spec"
 		tc -n "$ns" qdisc add dev "$dev" root tbf rate "$rate" burst 256kb latency 100ms ||
 			die "tc tbf $rate on $dev in $ns"
