@@ -63,7 +63,7 @@ func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool)
 	h.target, h.tkind = dstPath, targetNew
 	if h.existed || matched { // a matched copy may be given up for an upload: never onto the name
 		if h.existed {
-			if err := h.probeWritable(h.ctx, dstPath); err != nil {
+			if err := h.cl.ProbeWritable(h.ctx, dstPath); err != nil {
 				h.target, h.tkind = "", targetNone
 				return nil, h.failLocked(err)
 			}
