@@ -70,6 +70,10 @@ func IsTempName(name string) bool {
 	return strings.HasPrefix(name, tempPrefix) && (strings.HasSuffix(name, partSuffix) || strings.HasSuffix(name, origSuffix))
 }
 
+// ErrOriginalAside: Replace failed after renaming the original to its
+// backup name, and could not rename it back; the error names the backup.
+var ErrOriginalAside = errors.New("the original is under its backup name")
+
 // Replaced says how Replace put the new file in place.
 type Replaced int
 
@@ -85,9 +89,9 @@ func (c *Client) RefusesRenameOver() bool { return c.noRenameOver.Load() }
 
 // Replace puts the complete file tmp in place of p (see the top of this
 // file): renamed over p, or where the server refuses that, by way of a
-// backup name for the original. On failure p is as it was — except in the
-// one case the error says: the original could not be put back from its
-// backup name, which the error names.
+// backup name for the original. On failure p is as it was — except where
+// the error wraps ErrOriginalAside: the original could not be put back
+// from its backup name, which the error names.
 //
 // hide, if not nil, is called with the backup name before the original is
 // renamed to it, and the function it returns once that name is gone (a
@@ -130,7 +134,7 @@ func (c *Client) Replace(ctx context.Context, tmp, p string, hide func(backup st
 			c.log.Error("could not put the original back: it is under its backup name",
 				slog.String("server", c.cfg.Name), slog.String("path", Printable(p)),
 				slog.String("backup", Printable(backup)), slog.Any("err", rerr))
-			return 0, fmt.Errorf("%w (the original is at %s: %v)", err, Printable(backup), rerr)
+			return 0, fmt.Errorf("%w (%w: %s: %v)", err, ErrOriginalAside, Printable(backup), rerr)
 		}
 		return 0, err
 	}

@@ -73,7 +73,9 @@ func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool)
 	ctx, cancel := context.WithCancel(h.ctx)
 	j := &copyJob{srcCl: srcCl, srcPath: srcPath, cancel: cancel, done: make(chan struct{}), matched: matched}
 	dst := fxpcopy.Endpoint{Client: h.cl, Path: h.target}
-	opts := fxpcopy.Options{NoPreserveMtime: true} // like cp: cp -p (rsync -a) sets the time itself
+	// Like cp: cp -p (rsync -a) sets the time itself. InPlace: h.target is
+	// this handle's own temporary (or a new file), put in place by commit.
+	opts := fxpcopy.Options{NoPreserveMtime: true, InPlace: true}
 	if matched {
 		// The written bytes are here: where FXP is refused they are
 		// uploaded, not relayed a second time.
