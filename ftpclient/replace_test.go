@@ -13,22 +13,6 @@ import (
 	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
 
-// tempsOnDisk lists the temporary names in dir of the server's disk.
-func tempsOnDisk(t *testing.T, root, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if ftpclient.IsTempName(e.Name()) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
 func diskIs(t *testing.T, root, rel string, want []byte) {
 	t.Helper()
 	got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
@@ -94,7 +78,7 @@ func TestReplace(t *testing.T) {
 					t.Fatalf("replace %d: %v, %v; want %v", i, way, err, tc.want)
 				}
 				diskIs(t, srv.Root, "/d/f", []byte(content))
-				if l := tempsOnDisk(t, srv.Root, "/d"); len(l) != 0 {
+				if l := ftptest.TempFiles(t, filepath.Join(srv.Root, "d")); len(l) != 0 {
 					t.Errorf("replace %d: temporaries left: %v", i, l)
 				}
 				if way == ftpclient.ReplacedByBackup {
@@ -143,7 +127,7 @@ func TestReplaceFailureKeepsOriginal(t *testing.T) {
 				t.Errorf("replace with a vanished file: %v, want ErrNotFound", err)
 			}
 			diskIs(t, srv.Root, "/f", []byte("original"))
-			if l := tempsOnDisk(t, srv.Root, "/"); len(l) != 0 {
+			if l := ftptest.TempFiles(t, srv.Root); len(l) != 0 {
 				t.Errorf("temporaries left: %v", l)
 			}
 			if c.RefusesRenameOver() != tc.learn {

@@ -71,25 +71,11 @@ func TestFailedCopyKeepsExisting(t *testing.T) {
 		}, want: ftpclient.ErrPermission},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var ss, ds []func(*fakeFTP)
-			if c.src != nil {
-				ss = append(ss, c.src)
-			}
-			if c.dst != nil {
-				ds = append(ds, c.dst)
-			}
-			src := startFake(t, "src", "127.0.0.2", ss...)
-			dst := startFake(t, "dst", "127.0.0.3", ds...)
-			src.put("/a.bin", randomBytes(t, 4<<20))
+			fc := newFakeCopy(t, c.src, c.dst, c.cfg)
+			dst, e := fc.dst, fc.e
+			fc.src.put("/a.bin", randomBytes(t, 4<<20))
 			orig := randomBytes(t, 300_000)
 			dst.put("/b.bin", orig)
-			var cm []func(*ftpclient.ServerConfig)
-			if c.cfg != nil {
-				cm = append(cm, c.cfg)
-			}
-			cs, cd := fakeClient(t, src, cm...), fakeClient(t, dst, cm...)
-			e := newEngine(t)
-			e.timing.completeSilence = 500 * time.Millisecond
 			if c.mismatch {
 				e.beforeVerify = func(Record) {
 					dst.mu.Lock()
@@ -101,17 +87,11 @@ func TestFailedCopyKeepsExisting(t *testing.T) {
 					}
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			opts := Options{}
+			var cancelAt int64
 			if c.cancel {
-				opts.Progress = func(r Record) {
-					if r.Active && r.Bytes > 300_000 {
-						cancel()
-					}
-				}
+				cancelAt = 300_000
 			}
-			rec, err := e.Copy(ctx, Endpoint{cs, "/a.bin"}, Endpoint{cd, "/b.bin"}, opts)
+			rec, err := fc.run(cancelAt)
 			t.Logf("err: %v (mode %s, attempts %d, reason %q)", err, rec.Mode, rec.Attempts, rec.Reason)
 			if !errors.Is(err, c.want) {
 				t.Errorf("err = %v, want one wrapping %v", err, c.want)
@@ -187,7 +167,7 @@ func TestCopyReplacesExisting(t *testing.T) {
 					t.Errorf("copy %d: mode %v, mtime %v; want the original's 0600 and the source's %v",
 						i, fi.Mode().Perm(), fi.ModTime().UTC(), mtime)
 				}
-				if l := tempFiles(t, dst.Root, "/d"); len(l) != 0 {
+				if l := ftptest.TempFiles(t, filepath.Join(dst.Root, "d")); len(l) != 0 {
 					t.Errorf("copy %d: temporaries left: %v", i, l)
 				}
 			}
@@ -284,7 +264,7 @@ func TestTreeAndSyncKeepExisting(t *testing.T) {
 				t.Errorf("replaced file has mode %v, want the original's 0600", fi.Mode().Perm())
 			}
 			diskFile(t, dst.Root, "/m/big", bigOld)
-			if l := tempFiles(t, dst.Root, "/m"); len(l) != 0 {
+			if l := ftptest.TempFiles(t, filepath.Join(dst.Root, "m")); len(l) != 0 {
 				t.Errorf("temporaries left: %v", l)
 			}
 		})
@@ -337,20 +317,4 @@ func diskFile(t *testing.T, root, rel string, want []byte) os.FileInfo {
 		t.Fatal(err)
 	}
 	return fi
-}
-
-// tempFiles lists the temporary names in dir under root.
-func tempFiles(t *testing.T, root, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if ftpclient.IsTempName(e.Name()) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
 }

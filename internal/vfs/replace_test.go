@@ -16,17 +16,7 @@ import (
 // leftovers lists the temporary names in the server's directory dir.
 func leftovers(t *testing.T, e *env, name, dir string) []string {
 	t.Helper()
-	ents, err := os.ReadDir(e.disk(name, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, ent := range ents {
-		if ftpclient.IsTempName(ent.Name()) {
-			out = append(out, ent.Name())
-		}
-	}
-	return out
+	return ftptest.TempFiles(t, e.disk(name, dir))
 }
 
 // TestFailedOverwriteKeepsOriginal: every way of rewriting an existing
