@@ -110,8 +110,9 @@
 // file in trees of new files. Options.InPlace writes the destination
 // directly even where it exists: for callers that made it a temporary of
 // their own (the mount's kernel copies, which hide their temporaries).
-// CopyTree and Sync pass what their listings say is at each destination,
-// so that a copy asks the server only for the write check.
+// CopyTree and Sync pass what their listings say is at each destination:
+// a copy to a name their listing found free asks nothing; one onto a file
+// asks SIZE (it may be gone since) and the write check, not a listing.
 //
 // Every error wraps the sentinel that classifies it: ftpclient's (ErrNoSpace,
 // ErrPermission, ErrNotFound, ErrTimeout, ErrUnavailable, ...),

@@ -14,7 +14,7 @@ import (
 // ftpclient's Client.Replace only once it is complete and verified.
 
 // dstHint is what a listing made by the caller (CopyTree, Sync) says is at
-// a copy's destination, so that the copy need not ask again.
+// a copy's destination, so that the copy asks less.
 type dstHint struct {
 	exists bool
 	entry  ftpclient.Entry // if exists
@@ -26,27 +26,28 @@ type original struct {
 }
 
 // original returns the file a copy onto dst would replace, nil if there is
-// none (hint, else SIZE and, for its mode, a listing). It fails where the
-// server would refuse to overwrite that file (a refused STOR, as before
-// copies went by way of a temporary), leaving it intact.
+// none: SIZE says (the hint of a caller's listing, where it says there is
+// nothing, spares even that; where it says there is a file, the listing
+// may be old, and an APPE onto a file since removed would make it again).
+// Its mode comes from the hint, else a listing. It fails where the server
+// would refuse to overwrite that file (a refused STOR, as before copies
+// went by way of a temporary), leaving it intact.
 func (e *Engine) original(ctx context.Context, dst Endpoint, hint *dstHint) (*original, error) {
+	if hint != nil && !hint.exists {
+		return nil, nil
+	}
+	ok, err := dst.Client.Exists(ctx, dst.Path)
+	if err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	if !ok {
+		return nil, nil
+	}
 	var ent ftpclient.Entry
 	if hint != nil {
-		if !hint.exists {
-			return nil, nil
-		}
 		ent = hint.entry
-	} else {
-		ok, err := dst.Client.Exists(ctx, dst.Path)
-		if err != nil {
-			return nil, fmt.Errorf("destination: %w", err)
-		}
-		if !ok {
-			return nil, nil
-		}
-		if ent, err = dst.Client.Stat(ctx, dst.Path); err != nil {
-			e.log.Debug("existing destination: mode unknown", "dst", dst.String(), "err", err)
-		}
+	} else if ent, err = dst.Client.Stat(ctx, dst.Path); err != nil {
+		e.log.Debug("existing destination: mode unknown", "dst", dst.String(), "err", err)
 	}
 	switch ent.Type {
 	case ftpclient.TypeDir:

@@ -178,6 +178,43 @@ func TestCopyReplacesExisting(t *testing.T) {
 	}
 }
 
+// TestContinueOntoLongerFile: --continue onto a file longer than the source
+// (not a prefix of it) is a replacement like any other: a failure leaves
+// the file as it was, a success replaces it.
+func TestContinueOntoLongerFile(t *testing.T) {
+	for _, fail := range []bool{true, false} {
+		t.Run(map[bool]string{true: "fails", false: "succeeds"}[fail], func(t *testing.T) {
+			fc := newFakeCopy(t, nil, func(f *fakeFTP) {
+				f.storFinal = func(p string, _ int64) string {
+					if fail && p != "/b.bin" {
+						return "552 Quota exceeded"
+					}
+					return ""
+				}
+			}, nil)
+			data, orig := randomBytes(t, 200_000), randomBytes(t, 300_000)
+			fc.src.put("/a.bin", data)
+			fc.dst.put("/b.bin", orig)
+			rec, err := fc.e.Copy(ctxT(t, time.Minute), Endpoint{fc.cs, "/a.bin"}, Endpoint{fc.cd, "/b.bin"}, Options{Continue: true})
+			want := data
+			if fail {
+				want = orig
+				if !errors.Is(err, ftpclient.ErrNoSpace) || !DestinationIntact(err) {
+					t.Errorf("err = %v (intact: %v), want ErrNoSpace, destination intact", err, DestinationIntact(err))
+				}
+			} else if err != nil || rec.Resumed != 0 {
+				t.Errorf("copy: %v, resumed %d; want a whole copy", err, rec.Resumed)
+			}
+			if got, _ := fc.dst.get("/b.bin"); !bytes.Equal(got, want) {
+				t.Errorf("destination has %d bytes, want %d (the %s)", len(got), len(want), map[bool]string{true: "original", false: "source"}[fail])
+			}
+			if names := fc.dst.names(); !slices.Equal(names, []string{"/b.bin"}) {
+				t.Errorf("at the destination: %q", names)
+			}
+		})
+	}
+}
+
 // TestCopyTemporaryNames: where the server refuses dot files, the copy goes
 // to a visible temporary; where it refuses any new file in that directory
 // (but lets this file be written), the file is overwritten in place.
