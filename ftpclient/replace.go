@@ -80,7 +80,7 @@ type Replaced int
 // Ways of replacing.
 const (
 	ReplacedByRename Replaced = iota + 1 // one RNFR/RNTO onto the name
-	ReplacedByBackup                     // the original renamed aside first, then deleted
+	ReplacedByBackup                     // the backup way: the original renamed aside first (if still there), then deleted
 )
 
 // RefusesRenameOver reports whether this server was found to refuse
@@ -121,7 +121,7 @@ func (c *Client) Replace(ctx context.Context, tmp, p string, hide func(backup st
 	}
 	if err := c.Rename(ctx, p, backup); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return ReplacedByRename, c.Rename(ctx, tmp, p) // nothing to replace
+			return ReplacedByBackup, c.Rename(ctx, tmp, p) // nothing to replace
 		}
 		return 0, fmt.Errorf("keep the original aside: %w", err)
 	}
