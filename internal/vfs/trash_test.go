@@ -562,3 +562,28 @@ func TestTrashesLimit(t *testing.T) {
 		t.Error("two trashes for one uid")
 	}
 }
+
+func TestTrashInfoWhileMatching(t *testing.T) {
+	// Files were read through the mount, so a new file's writes are
+	// matched against them first (match.go): the info file goes up all
+	// the same, as what was written.
+	e, ts, ns := trashEnv(t, setup{names: []string{"alpha", "beta"}, fxp: true})
+	ctx := context.Background()
+	tr := ts.Of(testUID)
+	content := gioInfo("beta/f.txt")
+	e.put("alpha", "/same.txt", []byte(content)) // the very bytes of the info file
+	h := e.open(t, "alpha", "/same.txt", os.O_RDONLY)
+	if got, err := readAll(h, 4096); err != nil || string(got) != content {
+		t.Fatalf("read: %q, %v", got, err)
+	}
+	h.Release(ctx)
+	e.put("beta", "/f.txt", []byte("data"))
+	if err := writeInfo(t, tr, ns, "f.txt", content); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.MoveIn(ctx, e.clients["beta"], "/f.txt", TrashFiles, "f.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	e.diskEquals("beta", "/"+TrashName(testUID)+"/info/f.txt.trashinfo", []byte(content))
+	e.diskEquals("beta", "/"+TrashName(testUID)+"/files/f.txt", []byte("data"))
+}
