@@ -71,9 +71,20 @@ func (r *Root) changed(srv *server, c change) {
 	}
 	if c.content != nil {
 		n := c.content
-		if f, ok := n.Operations().(*fileNode); ok {
+		f, _ := n.Operations().(*fileNode)
+		if f != nil {
 			f.contentChanged()
+			f.notifyStart()
 		}
-		go n.NotifyContent(0, 0)
+		// Asynchronous: the kernel may hold a page of the file locked
+		// for the request that led here (a write), which dropping the
+		// pages would wait for. The next open of the file waits for it
+		// (pagecache.go), so that it cannot drop pages read after it.
+		go func() {
+			n.NotifyContent(0, 0)
+			if f != nil {
+				f.notifyEnd()
+			}
+		}()
 	}
 }

@@ -122,8 +122,9 @@ type Root struct {
 	// as their generation, so a node that moved away never aliases a new
 	// file at its old path (see stableAttr).
 	epoch atomic.Uint64
-	// reads counts READ requests (tests check read-ahead and caching).
-	reads atomic.Int64
+	// reads counts READ requests, keptOpens the opens that kept the
+	// kernel's cached pages (tests check read-ahead and caching).
+	reads, keptOpens atomic.Int64
 
 	trashMu sync.Mutex
 	trashes map[uint32]*trashRoot // MOUNT/.Trash-UID, made by lookup (trash.go)

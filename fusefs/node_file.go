@@ -24,8 +24,10 @@ type fileNode struct {
 
 	goneNote atomic.Pointer[chan struct{}] // a "gone" notification on its way to the kernel (Gone)
 
-	mu    sync.Mutex
-	pages pageVersion // what the kernel's cached pages hold (pagecache.go)
+	mu        sync.Mutex
+	pages     pageVersion   // what the kernel's cached pages hold (pagecache.go)
+	notifying int           // NotifyContent calls under way
+	notified  chan struct{} // closed when notifying drops to 0
 }
 
 // Path is the node's current path (vfs.Node).

@@ -69,6 +69,7 @@ func (f *fileNode) openFlags(ctx context.Context, p string, flags uint32) uint32
 	if f.root.opts.DirectIO || f.vf.HasWriters() {
 		return fuse.FOPEN_DIRECT_IO
 	}
+	f.notifyWait(notifyWait)
 	e, err := f.root.cache.Lookup(ctx, f.srv.cl, p)
 	if err != nil {
 		// The open goes ahead (the read will say what is wrong); the
@@ -77,9 +78,49 @@ func (f *fileNode) openFlags(ctx context.Context, p string, flags uint32) uint32
 		return 0
 	}
 	if f.keepPages(e) {
+		f.root.keptOpens.Add(1)
 		return fuse.FOPEN_KEEP_CACHE
 	}
 	return 0
+}
+
+// notifyWait bounds how long an open waits for the kernel to drop a file's
+// pages after a change (changed): an open that came first would have its
+// freshly read pages dropped again.
+const notifyWait = 2 * time.Second
+
+// notifyStart, notifyEnd and notifyWait track the NotifyContent calls of f.
+func (f *fileNode) notifyStart() {
+	f.mu.Lock()
+	if f.notifying == 0 {
+		f.notified = make(chan struct{})
+	}
+	f.notifying++
+	f.mu.Unlock()
+}
+
+func (f *fileNode) notifyEnd() {
+	f.mu.Lock()
+	f.notifying--
+	if f.notifying == 0 {
+		close(f.notified)
+	}
+	f.mu.Unlock()
+}
+
+func (f *fileNode) notifyWait(d time.Duration) {
+	f.mu.Lock()
+	n, ch := f.notifying, f.notified
+	f.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
 }
 
 // createFlags returns the FUSE open flags for a file created with flags:

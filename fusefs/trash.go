@@ -269,7 +269,7 @@ func (tr *trashRoot) find(ctx context.Context, sub, name string) (*server, ftpcl
 		}
 	}
 	if firstErr != nil {
-		tr.root.log.Warn("trash: a server could not be searched", "name", name, "err", firstErr)
+		tr.root.log.Debug("trash: a server could not be searched", "name", name, "err", firstErr)
 	}
 	return nil, ftpclient.Entry{}, syscall.ENOENT
 }

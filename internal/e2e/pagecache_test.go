@@ -73,16 +73,25 @@ func TestPageCacheReads(t *testing.T) {
 					t.Fatalf("dd bs=%s: sha %s, want %s", bs, got, shaHex(v1))
 				}
 			}
-			// Read again at once (within the TTL): from the page cache, not one FTP command.
-			c0 := m.stats(t, s.Name).Commands
-			if got := m.ddSHA(t, p, "32k"); got != shaHex(v1) {
-				t.Fatal("third read: wrong data")
+			// Read again at once (within the TTL): from the page cache, not
+			// one FTP command. (The kernel may reclaim pages at any time,
+			// this machine's DAMON within seconds: a try that finds some
+			// gone is repeated.)
+			var cmds int64
+			for try := 0; try < 3; try++ {
+				c0 := m.stats(t, s.Name).Commands
+				if got := m.ddSHA(t, p, "32k"); got != shaHex(v1) {
+					t.Fatal("third read: wrong data")
+				}
+				if got := mmapSHA(t, p); got != shaHex(v1) {
+					t.Fatal("mmap: wrong data")
+				}
+				if cmds = m.stats(t, s.Name).Commands - c0; cmds == 0 {
+					break
+				}
 			}
-			if got := mmapSHA(t, p); got != shaHex(v1) {
-				t.Fatal("mmap: wrong data")
-			}
-			if n := m.stats(t, s.Name).Commands - c0; n != 0 {
-				t.Errorf("re-reading the unchanged file (dd, mmap) sent %d FTP commands, want 0", n)
+			if cmds != 0 {
+				t.Errorf("re-reading the unchanged file (dd, mmap) sent %d FTP commands, want 0 (3 tries)", cmds)
 			}
 
 			// Changed on the server: after the TTL the listing shows it, and

@@ -30,22 +30,22 @@
 //
 // Transitions:
 //
+//	open                            → clean (base = listed size)
 //	open(O_TRUNC), create           → streaming (size 0)
+//	clean: write at base            → streaming (APPE, or STOR from 0)
+//	clean: write elsewhere, truncate to a size ≠ base
+//	                                → spooled (the server's file is downloaded first)
 //	streaming (size 0): write at 0, files read recently
 //	                                → matching
-//	matching: first block, no source (or below MatchMin)
+//	streaming: write not at the end, truncate to a size ≠ 0, read
+//	                                → spooled (the stream is finished, then downloaded)
+//	streaming, no APPE on the server → spooled
+//	matching: first block, no source (or one below the threshold)
 //	                                → streaming (the block sent by STOR)
 //	matching: a write elsewhere, a read, a truncate
 //	                                → spooled (the FXP cancelled)
 //	matching: flush                 → uploaded: by the FXP where proven and
-//	                                  verified, else by uploading the spool
-//	open                            → clean (base = listed size)
-//	clean: write at base            → streaming (APPE, or STOR from 0)
-//	clean: write elsewhere, truncate to a size ≠ base
-//	                                → spooled (the server's file is downloaded first)
-//	streaming: write not at the end, truncate to a size ≠ 0, read
-//	                                → spooled (the stream is finished, then downloaded)
-//	streaming, no APPE on the server → spooled
+//	                                  verified, else by uploading the bytes
 //	any: truncate(0)                → streaming (size 0), except spooled
 //	clean (empty): copy_file_range of a whole file
 //	                                → copied
@@ -55,8 +55,9 @@
 //	                                  spool stays for more random writes)
 //	any: upload fails               → failed: a temporary or a new file's
 //	                                  partial upload removed, an original
-//	                                  left as it was
-//
+//	                                  left as it was (a failed append keeps
+//	                                  the file)
+
 // # Where uploads go (replace.go)
 //
 // An upload of a whole file over an existing one (O_TRUNC then write, a
@@ -88,7 +89,9 @@
 // entry point of a Handle holds mu.RLock; Release takes mu.Lock, waiting
 // for them, and marks the handle released. wmu guards the write state (a
 // server-side copy job never takes it, so wmu may be held while waiting
-// for one); omu
-// guards a mirror of it (size, mtime, pending) that stat and setattr of the
-// File read without waiting for a write blocked on the network.
+// for one); omu guards a mirror of it (size, mtime, pending: mirror.go)
+// that stat and setattr of the File read without waiting for a write
+// blocked on the network. The Node's callbacks (Gone, Changed) are made
+// with wmu held; the layer above may take File.mu and readers' mu in them
+// (File.DropReadAhead), never a Handle's mu or wmu.
 package vfs
