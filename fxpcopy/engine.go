@@ -5,7 +5,9 @@
 //
 // One copy (Engine.Copy):
 //  1. SIZE (and MDTM) of the source; with Options.Continue, SIZE of the
-//     destination gives the resume offset.
+//     destination gives the resume offset. Otherwise, where a file exists
+//     at the destination, the copy goes to a temporary next to it (see
+//     "Existing destinations").
 //  2. Policy (ServerConfig.FXP of both sides): "off" on either side means
 //     relay; "force" on either side means FXP or an error.
 //  3. The ways to copy, tried in turn until one works: FXP with PASV on the
@@ -31,6 +33,7 @@
 //     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch
 //     removes the destination.
 //  7. MFMT (or SITE UTIME) copies the source's mtime.
+//  8. A temporary is renamed over the file it replaces.
 //
 // # Command order
 //
@@ -79,9 +82,37 @@
 // hidden file (pure-ftpd renames a file to .pureftpd-rename.* for DELE and
 // keeps it if its size changes meanwhile).
 //
-// A failed copy removes the destination unless it was a resume
+// A failed copy removes what it wrote unless it was a resume
 // (Options.Continue) whose data so far verified as a prefix, or its STOR
 // was refused (DestinationIntact): nothing that looks complete is left.
+//
+// # Existing destinations
+//
+// A copy onto a file that exists (and is not resumed) never writes onto
+// it. It first checks that the server would let it overwrite that file
+// (ftpclient's ProbeWritable: an APPE of nothing), then copies — FXP or
+// relay, any orientation — into a temporary in the same directory
+// (".fxpfs-XXXXXXXXXX.part", without the dot where the server refuses dot
+// files), verifies it, gives it the source's mtime and the original's
+// permission bits, and only then renames it over the original
+// (ftpclient's Client.Replace: RNFR/RNTO, or by way of a backup name on
+// servers that cannot rename onto a file). Any failure before that —
+// refusal, mismatch, cancellation, a server gone — removes the temporary
+// like any failed destination (ABOR, wait, DELE, check gone) and leaves the
+// original byte for byte as it was (DestinationIntact). Exceptions: where
+// the directory takes no new file at all, the file is overwritten in place
+// with a warning (a failure then removes it); a file created at the
+// destination by someone else between the check and the copy is written
+// directly; the replacement has the copying user as owner.
+//
+// A destination that does not exist is written directly: there is nothing
+// to lose, a failure removes it, and a temporary would cost a rename per
+// file in trees of new files. Options.InPlace writes the destination
+// directly even where it exists: for callers that made it a temporary of
+// their own (the mount's kernel copies, which hide their temporaries).
+// CopyTree and Sync pass what their listings say is at each destination:
+// a copy to a name their listing found free asks nothing; one onto a file
+// asks SIZE (it may be gone since) and the write check, not a listing.
 //
 // Every error wraps the sentinel that classifies it: ftpclient's (ErrNoSpace,
 // ErrPermission, ErrNotFound, ErrTimeout, ErrUnavailable, ...),
@@ -153,6 +184,11 @@ type Options struct {
 	// NoRelay: FXP or fail, never a relay through this host (the caller
 	// has the bytes already: vfs's stream matching uploads them instead).
 	NoRelay bool
+	// InPlace: write dst itself even where a file exists there, without a
+	// temporary (see "Existing destinations"): the caller made dst a
+	// temporary of its own (the mount's kernel copies) and puts it in
+	// place itself.
+	InPlace bool
 }
 
 // Record is the outcome of one transfer (also kept in the engine's history).

@@ -281,13 +281,15 @@ func (a *attempt) activeAddr(ctx context.Context, addr string) error {
 }
 
 // dstIntact marks a failure that left the destination as it was (its STOR
-// was refused): it must not be removed, it may be someone's file.
+// was refused, or the copy went to a temporary): it must not be removed,
+// it may be someone's file.
 type dstIntact struct{ error }
 
 func (e *dstIntact) Unwrap() error { return e.error }
 
 // DestinationIntact reports whether a failed Copy left the destination as it
-// was before (the server refused to write it), rather than removing it.
+// was before (the server refused to write it, or an existing file was being
+// replaced by way of a temporary), rather than removing it.
 func DestinationIntact(err error) bool {
 	var di *dstIntact
 	return errors.As(err, &di)

@@ -257,9 +257,9 @@ func (x *syncRun) copies(ctx context.Context) {
 				return
 			}
 		}
-		rec, err := x.e.Copy(ctx, src, dst, copyOpts)
+		rec, err := x.e.copy(ctx, src, dst, copyOpts, it.dst)
 		x.mu.Lock()
-		x.sum.Copied.add(job{src, dst, it.Size}, rec, err)
+		x.sum.Copied.add(job{src, dst, it.Size, it.dst}, rec, err)
 		x.mu.Unlock()
 		if err != nil {
 			x.fail(src.String(), err)

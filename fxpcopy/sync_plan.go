@@ -45,6 +45,8 @@ type SyncItem struct {
 	MtimeExact bool
 	Replace    bool   // DST has a non-directory (file, symlink) there that goes first
 	Why        string // copy: "new", "size 10 → 12", "mtime ..."
+
+	dst *dstHint // copy: what the listing found at DST (a file it replaces, or nothing)
 }
 
 // SyncPlan is what Sync will do: the result of walking both trees.
@@ -247,16 +249,16 @@ func (pl *planner) visit(ctx context.Context, rel string, dstExists bool) {
 				MtimeExact: pl.src.listStamp(se, pl.now).prec == time.Second}
 			switch {
 			case !onDst:
-				it.Why = "new"
+				it.Why, it.dst = "new", &dstHint{}
 				copies = append(copies, it)
 			case de.Type == ftpclient.TypeDir:
 				pl.fail(pl.dst.Client.Name()+":"+join(pl.dst.Path, crel),
 					errors.New("is a directory where the source has a file: remove it by hand"))
 			case de.Type != ftpclient.TypeFile:
-				it.Why, it.Replace = "replaces a symlink", true
+				it.Why, it.Replace, it.dst = "replaces a symlink", true, &dstHint{} // removed first
 				copies = append(copies, it)
 			case de.Size != se.Size:
-				it.Why = fmt.Sprintf("size %d → %d", de.Size, se.Size)
+				it.Why, it.dst = fmt.Sprintf("size %d → %d", de.Size, se.Size), &dstHint{true, de}
 				copies = append(copies, it)
 			case pl.opts.SizeOnly:
 				upToDate++
@@ -385,7 +387,7 @@ func (pl *planner) resolve(ctx context.Context) {
 		}
 		pl.plan.Copies = append(pl.plan.Copies, SyncItem{Action: SyncCopy, Rel: c.rel, Size: c.src.Size,
 			Mtime: ss.t, MtimeExact: ss.prec == time.Second,
-			Why: fmt.Sprintf("mtime %s → %s", fmtStamp(ds), fmtStamp(ss))})
+			Why: fmt.Sprintf("mtime %s → %s", fmtStamp(ds), fmtStamp(ss)), dst: &dstHint{true, c.dst}})
 	})
 }
 
@@ -479,12 +481,12 @@ func (e *Engine) PlanSync(ctx context.Context, src, dst Endpoint, opts SyncOptio
 			MtimeExact: ss.listStamp(sst, pl.now).prec == time.Second}
 		switch {
 		case !dstExists:
-			it.Why = "new"
+			it.Why, it.dst = "new", &dstHint{}
 			plan.Copies = append(plan.Copies, it)
 		case dst0.Type == ftpclient.TypeDir:
 			return plan, fmt.Errorf("sync %s: %s is a directory: %w", src, dst, ftpclient.ErrIsDir)
 		case dst0.Size != sst.Size:
-			it.Why = fmt.Sprintf("size %d → %d", dst0.Size, sst.Size)
+			it.Why, it.dst = fmt.Sprintf("size %d → %d", dst0.Size, sst.Size), &dstHint{true, dst0}
 			plan.Copies = append(plan.Copies, it)
 		case opts.SizeOnly:
 			plan.UpToDate++

@@ -68,6 +68,7 @@ func (s Summary) String() string {
 type job struct {
 	src, dst Endpoint
 	size     int64
+	hint     *dstHint // what is at dst (nil: unknown)
 }
 
 // CopyTree copies src to dst: a file to the file dst, or a directory
@@ -99,7 +100,7 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 			return sum, err
 		}
 	} else {
-		work = []job{{src, dst, st.Size}}
+		work = []job{{src, dst, st.Size, nil}}
 	}
 	if opts.Plan != nil {
 		var total int64
@@ -117,7 +118,7 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 		go func() {
 			defer wg.Done()
 			for j := range ch {
-				rec, err := e.Copy(ctx, j.src, j.dst, opts)
+				rec, err := e.copy(ctx, j.src, j.dst, opts, j.hint)
 				mu.Lock()
 				sum.add(j, rec, err)
 				mu.Unlock()
@@ -165,7 +166,10 @@ func (s *Summary) add(j job, rec Record, err error) {
 }
 
 // plan walks the source tree breadth-first, makes every directory at the
-// destination, and returns the files to copy.
+// destination, and returns the files to copy, each with what is at its
+// destination: nothing in a directory it made, else what a listing of the
+// directory that was there says (a failed listing: unknown, each copy
+// asks).
 func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]job, error) {
 	type dir struct{ src, dst string }
 	queue := []dir{{src.Path, dst.Path}}
@@ -173,10 +177,15 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 	for len(queue) > 0 {
 		d := queue[0]
 		queue = queue[1:]
-		if err := mkdir(ctx, dst.Client, d.dst); err != nil {
+		made, err := mkdirNew(ctx, dst.Client, d.dst)
+		if err != nil {
 			return nil, fmt.Errorf("make directory %s:%s: %w", dst.Client.Name(), d.dst, err)
 		}
 		sum.Dirs++
+		there := map[string]ftpclient.Entry{} // with made: nothing
+		if !made {
+			there = e.listDst(ctx, Endpoint{dst.Client, d.dst})
+		}
 		entries, err := src.Client.List(ctx, d.src)
 		if err != nil {
 			return nil, fmt.Errorf("list %s:%s: %w", src.Client.Name(), d.src, err)
@@ -187,7 +196,12 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 			case ftpclient.TypeDir:
 				queue = append(queue, dir{sp, dp})
 			case ftpclient.TypeFile:
-				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size})
+				var hint *dstHint
+				if there != nil {
+					de, ok := there[en.Name]
+					hint = &dstHint{exists: ok, entry: de}
+				}
+				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size, hint})
 			default:
 				sum.Skipped = append(sum.Skipped, src.Client.Name()+":"+sp)
 				e.log.Info("not copied: not a regular file", "src", src.Client.Name()+":"+sp)
@@ -199,22 +213,43 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 
 // mkdir makes p unless it already exists as a directory.
 func mkdir(ctx context.Context, c *ftpclient.Client, p string) error {
+	_, err := mkdirNew(ctx, c, p)
+	return err
+}
+
+// mkdirNew is mkdir, also saying whether it made p (false: it was there).
+func mkdirNew(ctx context.Context, c *ftpclient.Client, p string) (made bool, err error) {
 	if p == "/" {
-		return nil
+		return false, nil
 	}
-	err := c.Mkdir(ctx, p)
+	err = c.Mkdir(ctx, p)
 	if err == nil {
-		return nil
+		return true, nil
 	}
 	st, serr := c.Stat(ctx, p)
 	if serr == nil && st.Type == ftpclient.TypeDir {
-		return nil
+		return false, nil
 	}
 	if serr == nil {
-		return fmt.Errorf("%w: exists and is not a directory", ftpclient.ErrNotDir)
+		return false, fmt.Errorf("%w: exists and is not a directory", ftpclient.ErrNotDir)
 	}
 	if errors.Is(err, ftpclient.ErrExists) {
-		return serr
+		return false, serr
 	}
-	return err
+	return false, err
+}
+
+// listDst lists a destination directory that was there before the copy,
+// by name; nil where the listing fails (each copy then asks).
+func (e *Engine) listDst(ctx context.Context, dir Endpoint) map[string]ftpclient.Entry {
+	ents, err := dir.Client.List(ctx, dir.Path)
+	if err != nil {
+		e.log.Debug("destination directory not listed: each copy asks what is there", "dir", dir.String(), "err", err)
+		return nil
+	}
+	m := make(map[string]ftpclient.Entry, len(ents))
+	for _, en := range ents {
+		m[en.Name] = en
+	}
+	return m
 }

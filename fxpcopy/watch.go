@@ -77,7 +77,30 @@ func (a *attempt) watch(ctx context.Context) error {
 			return a.result(ctx)
 		}
 	}
+	a.quiesce(quiesceWait)
 	return a.result(ctx)
+}
+
+// quiesceWait bounds how long a finished attempt waits for its reply
+// readers to stop (they mark their side idle just after delivering its
+// final reply).
+const quiesceWait = time.Second
+
+// quiesce waits, at most d, until no reader is collecting replies, so that
+// a connection whose transfer ended is released to the pool rather than
+// reset for looking busy (a reader descheduled between its last reply and
+// marking its side idle, on a loaded machine).
+func (a *attempt) quiesce(d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for a.s.busy() || a.d.busy() {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 // awaitEarly waits up to w for the passive server's first reply.

@@ -63,7 +63,7 @@ func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool)
 	h.target, h.tkind = dstPath, targetNew
 	if h.existed || matched { // a matched copy may be given up for an upload: never onto the name
 		if h.existed {
-			if err := h.probeWritable(h.ctx, dstPath); err != nil {
+			if err := h.cl.ProbeWritable(h.ctx, dstPath); err != nil {
 				h.target, h.tkind = "", targetNone
 				return nil, h.failLocked(err)
 			}
@@ -73,7 +73,9 @@ func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool)
 	ctx, cancel := context.WithCancel(h.ctx)
 	j := &copyJob{srcCl: srcCl, srcPath: srcPath, cancel: cancel, done: make(chan struct{}), matched: matched}
 	dst := fxpcopy.Endpoint{Client: h.cl, Path: h.target}
-	opts := fxpcopy.Options{NoPreserveMtime: true} // like cp: cp -p (rsync -a) sets the time itself
+	// Like cp: cp -p (rsync -a) sets the time itself. InPlace: h.target is
+	// this handle's own temporary (or a new file), put in place by commit.
+	opts := fxpcopy.Options{NoPreserveMtime: true, InPlace: true}
 	if matched {
 		// The written bytes are here: where FXP is refused they are
 		// uploaded, not relayed a second time.

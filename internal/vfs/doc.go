@@ -63,8 +63,10 @@
 // An upload of a whole file over an existing one (O_TRUNC then write, a
 // spooled rewrite, an append rewritten because the server has no APPE, a
 // kernel copy onto it) goes to a temporary name next to it
-// (".fxpfs-XXXXXXXXXX.part") and is renamed over it only once complete: a
-// failed upload removes the temporary and leaves the original as it was.
+// (".fxpfs-XXXXXXXXXX.part") and is renamed over it only once complete
+// (ftpclient.Replace, which also knows servers that cannot rename onto a
+// file): a failed upload removes the temporary and leaves the original as
+// it was.
 // A new file streams straight to its name, and a failed one is removed:
 // there is nothing to keep, and a temporary would cost two commands per
 // file in trees of small files (and rsync renames its own temporaries

@@ -69,13 +69,12 @@ type VFS struct {
 	spoolMu  sync.Mutex
 	spoolDir string // private directory of the spools, "" until first use
 
-	copyGrace    time.Duration // copy_job.go; fields for tests
-	copyFn       func(ctx context.Context, src, dst fxpcopy.Endpoint, opts fxpcopy.Options) (fxpcopy.Record, error)
-	temps        inflight           // temporary names being written (replace.go)
-	ix           *streammatch.Index // what readers were served (match.go); nil: no matching
-	clients      sync.Map           // server name → *ftpclient.Client, of every File made
-	links        sync.Map           // *ftpclient.Client → *linkStats (link.go)
-	noRenameOver sync.Map           // *ftpclient.Client → true: its server never renames onto a file
+	copyGrace time.Duration // copy_job.go; fields for tests
+	copyFn    func(ctx context.Context, src, dst fxpcopy.Endpoint, opts fxpcopy.Options) (fxpcopy.Record, error)
+	temps     inflight           // temporary names being written (replace.go)
+	ix        *streammatch.Index // what readers were served (match.go); nil: no matching
+	clients   sync.Map           // server name → *ftpclient.Client, of every File made
+	links     sync.Map           // *ftpclient.Client → *linkStats (link.go)
 }
 
 // New returns a VFS over the listing cache c, with server-to-server copies

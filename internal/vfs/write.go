@@ -1,7 +1,6 @@
 package vfs
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -122,7 +121,7 @@ func (h *Handle) openStor() (ftpclient.Upload, error) {
 		return h.cl.OpenWrite(h.ctx, h.target, 0, ftpclient.WriteTruncate)
 	}
 	if h.existed {
-		if err := h.probeWritable(h.ctx, p); err != nil {
+		if err := h.cl.ProbeWritable(h.ctx, p); err != nil {
 			return nil, err
 		}
 		var first error
@@ -158,23 +157,6 @@ func (h *Handle) openStor() (ftpclient.Upload, error) {
 	h.target, h.tkind = p, targetNew
 	h.markOpened()
 	return up, nil
-}
-
-// probeWritable asks whether the server lets this user write the existing
-// file p, without changing it: an APPE of no bytes. Replacing a file by
-// renaming an upload over it needs only the directory's permission; without
-// this check a file the server refuses to write (read-only, someone else's,
-// in a writable directory) would be replaced, where a plain STOR, and open(2)
-// on a local disk, are refused. Servers without APPE are not asked.
-func (h *Handle) probeWritable(ctx context.Context, p string) error {
-	up, err := h.cl.OpenWrite(ctx, p, 0, ftpclient.WriteAppend)
-	switch {
-	case errors.Is(err, ftpclient.ErrUnsupported):
-		return nil
-	case err != nil:
-		return err
-	}
-	return up.Close()
 }
 
 // abortUpload stops the upload (or server-side copy) under way and drops
