@@ -77,11 +77,16 @@ var neutral = map[string]bool{
 // reply. An error is returned only for I/O or protocol failures, not for a
 // 4xx/5xx reply: the caller inspects Reply.Code.
 func (r *RawConn) Cmd(ctx context.Context, format string, args ...any) (Reply, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	line := fmt.Sprintf(format, args...)
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
+	if r.outstanding() > 0 {
+		// Refused at once, not after a ReadReply that may wait for a
+		// transfer's end (it holds mu meanwhile).
+		return Reply{}, r.c.translate(verb, "", errors.New("replies to earlier commands not read yet"))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.released.Load() {
 		return Reply{}, r.c.translate(verb, "", ErrClosed)
 	}
