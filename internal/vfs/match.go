@@ -168,13 +168,9 @@ func (h *Handle) decide() error {
 	case why != "":
 		return h.stream(why)
 	}
-	f, err := h.v.newSpool()
+	f, err := h.newSpool(h.m.buf)
 	if err != nil {
-		return fmt.Errorf("spool for %s: %w", h.path, err)
-	}
-	if _, err := f.WriteAt(h.m.buf, 0); err != nil {
-		f.Close()
-		return errorf("write spool of", h.path, err)
+		return err
 	}
 	h.spool, h.m.buf = f, nil
 	return nil
@@ -230,13 +226,9 @@ func (h *Handle) unmatch() error {
 	h.m = nil
 	h.abandonJob("the written stream is no copy of it after all")
 	if h.spool == nil {
-		f, err := h.v.newSpool()
+		f, err := h.newSpool(m.buf)
 		if err != nil {
-			return fmt.Errorf("spool for %s: %w", h.path, err)
-		}
-		if _, err := f.WriteAt(m.buf, 0); err != nil {
-			f.Close()
-			return errorf("write spool of", h.path, err)
+			return err
 		}
 		h.spool = f
 	}
