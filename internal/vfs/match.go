@@ -186,8 +186,11 @@ func (h *Handle) beginFXP(src streammatch.SourceID) (why string, err error) {
 		return "no other file to copy from", nil
 	}
 	at, err := h.v.versionOf(h.ctx, srcCl, src.Path)
-	if err != nil || at.size != src.Size || !sameTime(src.Mtime, at.mtime) {
-		return fmt.Sprintf("the source changed on its server since it was read (%v)", err), nil
+	if err != nil {
+		return "the source's size and time could not be checked: " + err.Error(), nil
+	}
+	if at.size != src.Size || !sameTime(src.Mtime, at.mtime) {
+		return "the source changed on its server since it was read", nil
 	}
 	if min := h.v.matchMin(srcCl, h.cl); src.Size < min {
 		return fmt.Sprintf("the source has %d bytes: below %d, an upload costs less than an FXP", src.Size, min), nil
