@@ -16,12 +16,7 @@ const proUser = "fxpfs"
 // scripts/install-deps.sh (proftpd-core and proftpd-mod-crypto conflict with
 // vsftpd in apt), else the system's.
 func proftpdDirs() (bin, modules string) {
-	var prefixes []string
-	if p := os.Getenv("FXPFS_TEST_PREFIX"); p != "" {
-		prefixes = append(prefixes, filepath.Join(p, "proftpd"))
-	}
-	prefixes = append(prefixes, "/opt/fxpfs-test/proftpd", "/")
-	for _, p := range prefixes {
+	for _, p := range append(unpacked("proftpd"), "/") {
 		b, m := filepath.Join(p, "usr/sbin/proftpd"), filepath.Join(p, "usr/lib/proftpd")
 		if isExec(b) {
 			if _, err := os.Stat(filepath.Join(m, "mod_tls.so")); err == nil {

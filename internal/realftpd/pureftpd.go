@@ -15,12 +15,7 @@ const pureUser = "fxpfs"
 // pureBins finds pure-ftpd and pure-pw: unpacked by scripts/install-deps.sh,
 // else on PATH.
 func pureBins() (server, pw string) {
-	var prefixes []string
-	if p := os.Getenv("FXPFS_TEST_PREFIX"); p != "" {
-		prefixes = append(prefixes, filepath.Join(p, "pure-ftpd"))
-	}
-	prefixes = append(prefixes, "/opt/fxpfs-test/pure-ftpd")
-	for _, p := range prefixes {
+	for _, p := range unpacked("pure-ftpd") {
 		s, w := filepath.Join(p, "usr/sbin/pure-ftpd"), filepath.Join(p, "usr/bin/pure-pw")
 		if isExec(s) && isExec(w) {
 			return s, w

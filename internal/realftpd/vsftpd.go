@@ -235,6 +235,17 @@ func lockSetup() (func(), error) {
 	}, nil
 }
 
+// unpacked lists where scripts/install-deps.sh unpacks the Debian package
+// of a server that cannot be installed with apt beside vsftpd:
+// $FXPFS_TEST_PREFIX/<dir> (if set), then /opt/fxpfs-test/<dir>.
+func unpacked(dir string) []string {
+	var prefixes []string
+	if p := os.Getenv("FXPFS_TEST_PREFIX"); p != "" {
+		prefixes = append(prefixes, filepath.Join(p, dir))
+	}
+	return append(prefixes, filepath.Join("/opt/fxpfs-test", dir))
+}
+
 // lookBin finds name on PATH, else at the given fallback paths.
 func lookBin(name string, fallbacks ...string) string {
 	if p, err := exec.LookPath(name); err == nil {
