@@ -88,12 +88,6 @@ func (s *side) ended() bool { return s.final != nil || s.err != nil }
 // succeeded reports a 2xx final reply.
 func (s *side) succeeded() bool { return s.final != nil && s.final.Code/100 == 2 && s.err == nil }
 
-func (s *side) outstanding() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.expect
-}
-
 // fxp runs one FXP attempt in the given orientation. It returns nil on
 // success, a *refusal when nothing reached the destination, else the error.
 // The attempt's connections are released (a failed attempt's destroyed)

@@ -22,7 +22,7 @@ import (
 //     that does not hold and no encrypted way exists is refused, so the
 //     engine relays: each leg of a relay is protected as its server's own
 //     connections are.
-//   - Two TLS servers: both stay in PROT P (as the pool's sessions are), and
+//   - Two TLS servers: both stay in PROT P (as ftpclient keeps its sessions), and
 //     one server must act as the TLS client of the data connection, since
 //     both would otherwise wait as TLS servers: SSCN ON on a server that
 //     offers it (proftpd's mod_tls, glftpd, DrFTPD, ...), in either

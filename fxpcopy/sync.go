@@ -69,13 +69,8 @@ func (s SyncSummary) String() string {
 		fmt.Fprintf(&b, "; %d MDTM checks", s.MtimeChecks)
 	}
 	fmt.Fprintf(&b, "; %.1fs", s.Duration.Seconds())
-	if reasons := s.Copied.Reasons; len(reasons) > 0 {
-		rs := make([]string, 0, len(reasons))
-		for r, n := range reasons {
-			rs = append(rs, fmt.Sprintf("%d× %s", n, r))
-		}
-		sort.Strings(rs)
-		fmt.Fprintf(&b, "\nnot by FXP because: %s", strings.Join(rs, "; "))
+	if len(s.Copied.Reasons) > 0 {
+		fmt.Fprintf(&b, "\nnot by FXP because: %s", reasonsText(s.Copied.Reasons))
 	}
 	if s.NoMtime > 0 {
 		fmt.Fprintf(&b, "\nwarning: %d files: the destination cannot set file times, so the next run copies them again (use --size-only)", s.NoMtime)

@@ -440,9 +440,7 @@ func (e *Engine) PlanSync(ctx context.Context, src, dst Endpoint, opts SyncOptio
 	if jobs < 1 {
 		jobs = 4
 	}
-	if src.Client == dst.Client && (dst.Path == src.Path || src.Path == "/" ||
-		strings.HasPrefix(dst.Path, strings.TrimSuffix(src.Path, "/")+"/") ||
-		strings.HasPrefix(src.Path, strings.TrimSuffix(dst.Path, "/")+"/") || dst.Path == "/") {
+	if src.Client == dst.Client && (within(dst.Path, src.Path) || within(src.Path, dst.Path)) {
 		return plan, fmt.Errorf("sync %s with %s: one is inside the other: %w", src, dst, ftpclient.ErrExists)
 	}
 	ss, err := newSide(ctx, src)

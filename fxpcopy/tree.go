@@ -42,12 +42,7 @@ func (s Summary) String() string {
 	}
 	fmt.Fprintf(&b, "; %d by FXP, %d relayed", s.FXP, s.Relay)
 	if len(s.Reasons) > 0 {
-		reasons := make([]string, 0, len(s.Reasons))
-		for r, n := range s.Reasons {
-			reasons = append(reasons, fmt.Sprintf("%d× %s", n, r))
-		}
-		sort.Strings(reasons)
-		fmt.Fprintf(&b, " (why: %s)", strings.Join(reasons, "; "))
+		fmt.Fprintf(&b, " (why: %s)", reasonsText(s.Reasons))
 	}
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(&b, "; %d skipped (symlinks/special)", len(s.Skipped))
@@ -91,7 +86,7 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 	}
 	var work []job
 	if st.Type == ftpclient.TypeDir {
-		if src.Client == dst.Client && (dst.Path == src.Path || strings.HasPrefix(dst.Path, strings.TrimSuffix(src.Path, "/")+"/")) {
+		if src.Client == dst.Client && within(dst.Path, src.Path) {
 			return sum, fmt.Errorf("copy %s into itself (%s): %w", src, dst, ftpclient.ErrExists)
 		}
 		work, err = e.plan(ctx, src, dst, &sum)
@@ -111,30 +106,12 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 	}
 
 	var mu sync.Mutex
-	ch := make(chan job)
-	var wg sync.WaitGroup
-	for range min(jobs, max(len(work), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range ch {
-				rec, err := e.copy(ctx, j.src, j.dst, opts, j.hint)
-				mu.Lock()
-				sum.add(j, rec, err)
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, j := range work {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(ch)
-	wg.Wait()
+	forEach(ctx, jobs, work, func(j job) {
+		rec, err := e.copy(ctx, j.src, j.dst, opts, j.hint)
+		mu.Lock()
+		sum.add(j, rec, err)
+		mu.Unlock()
+	})
 	sum.Duration = time.Since(start)
 	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Src < sum.Failures[b].Src })
 	if err := ctx.Err(); err != nil {
@@ -209,6 +186,21 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 		}
 	}
 	return work, nil
+}
+
+// reasonsText lists counted reasons, "3× reason; 1× other", sorted.
+func reasonsText(reasons map[string]int) string {
+	rs := make([]string, 0, len(reasons))
+	for r, n := range reasons {
+		rs = append(rs, fmt.Sprintf("%d× %s", n, r))
+	}
+	sort.Strings(rs)
+	return strings.Join(rs, "; ")
+}
+
+// within reports whether p is dir or below it (both clean, absolute).
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // mkdir makes p unless it already exists as a directory.

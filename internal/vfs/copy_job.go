@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
@@ -159,12 +160,7 @@ func (h *Handle) abandonJob(why string) {
 		h.v.dropTemp(h.ctx, h.cl, h.target, true)
 	case h.tkind == targetNew && j.err == nil:
 		// Complete, but nobody was told: not part of the file.
-		cctx, cancel := cleanupCtx(h.ctx)
-		if err := h.cl.Remove(cctx, h.target); err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
-			h.v.log.Warn("could not remove an abandoned copy", "server", h.cl.Name(), "path", h.target, "err", err)
-		}
-		cancel()
-		h.v.cache.Remove(h.cl, h.target)
+		h.v.removeLeftover(h.ctx, h.cl, h.target, "an abandoned copy", slog.LevelWarn)
 	}
 	h.target, h.tkind = "", targetNone
 	h.v.log.Info("server-side copy abandoned", "server", h.cl.Name(), "path", h.path, "src", j.srcPath)

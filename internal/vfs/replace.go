@@ -2,8 +2,8 @@ package vfs
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"sync"
 	"time"
@@ -100,13 +100,10 @@ func (v *VFS) reserve(cl *ftpclient.Client, t string) string {
 // set, and from the cache (a listing made meanwhile may hold it).
 func (v *VFS) dropTemp(ctx context.Context, cl *ftpclient.Client, t string, remove bool) {
 	if remove {
-		cctx, cancel := cleanupCtx(ctx)
-		if err := cl.Remove(cctx, t); err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
-			v.log.Warn("could not remove a temporary upload", "server", cl.Name(), "path", t, "err", err)
-		}
-		cancel()
+		v.removeLeftover(ctx, cl, t, "a temporary upload", slog.LevelWarn)
+	} else {
+		v.cache.Remove(cl, t)
 	}
-	v.cache.Remove(cl, t)
 	v.temps.remove(cl, t)
 }
 

@@ -175,5 +175,18 @@ func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 // cleanupTimeout bounds one cleanup step (DELE, RNFR/RNTO back).
 const cleanupTimeout = 30 * time.Second
 
+// removeLeftover deletes p (what a failed or abandoned upload or copy left,
+// named by what in the log) from cl's server within cleanupTimeout, even
+// when ctx is done, and drops it from the cache. A file already gone is
+// fine; any other failure is logged at level.
+func (v *VFS) removeLeftover(ctx context.Context, cl *ftpclient.Client, p, what string, level slog.Level) {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	if err := cl.Remove(cctx, p); err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
+		v.log.Log(cctx, level, "could not remove "+what, "server", cl.Name(), "path", p, "err", err)
+	}
+	v.cache.Remove(cl, p)
+}
+
 // errorf wraps err with an operation and path.
 func errorf(op, p string, err error) error { return fmt.Errorf("%s %s: %w", op, p, err) }
