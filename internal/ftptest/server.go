@@ -32,9 +32,10 @@ type Server struct {
 	User     string
 	Password string
 
-	l    *listener
-	done chan struct{}
-	once sync.Once
+	l      *listener
+	done   chan struct{}
+	once   sync.Once
+	quirky *quirkServer // StartQuirky's state, nil for Start's servers
 }
 
 type options struct {
