@@ -114,14 +114,15 @@ func (c *Client) ModTime(ctx context.Context, p string) (time.Time, error) {
 	if perr != nil {
 		return time.Time{}, c.translate("MDTM", p, errProtocolf("MDTM reply %q", truncate(r.Msg, 40)))
 	}
-	return t, nil
+	return c.mdtmTime(t), nil
 }
 
 const mdtmLayout = "20060102150405"
 
 // SetModTime sets the mtime (MFMT, else SITE UTIME, else vsftpd's MDTM write);
 // ErrUnsupported if none works, or if the server refuses it for a directory
-// (some set file times only).
+// (some set file times only). The first time set is read back with MDTM
+// (see learnMdtmOffset).
 func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
 	sp, err := c.sp(p)
 	if err != nil {
@@ -136,7 +137,10 @@ func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
 	if f.MFMT {
 		_, err := c.simple(ctx, "MFMT", p, true, []int{213, 200, 250}, "MFMT %s %s",
 			func(sp string) []any { return []any{ts, sp} })
-		return c.explain(ctx, "MFMT", p, err)
+		if err = c.explain(ctx, "MFMT", p, err); err == nil {
+			c.learnMdtmOffset(ctx, p, t)
+		}
+		return err
 	}
 	if c.noUtime.Load() {
 		return c.mdtmWrite(ctx, p, ts, c.translate("SITE UTIME", p, ErrUnsupported))
@@ -150,7 +154,10 @@ func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
 	for _, form := range forms {
 		_, err = c.simple(ctx, "SITE UTIME", p, true, []int{200, 213, 250}, "SITE UTIME %s", form)
 		if !errors.Is(err, ErrUnsupported) {
-			return c.explain(ctx, "SITE UTIME", p, err)
+			if err = c.explain(ctx, "SITE UTIME", p, err); err == nil {
+				c.learnMdtmOffset(ctx, p, t)
+			}
+			return err
 		}
 	}
 	c.noUtime.Store(true)
