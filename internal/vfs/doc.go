@@ -1,7 +1,8 @@
 // Package vfs is the life of a remote file while it is open: reading it
 // through a read-ahead window, writing it (streamed to STOR, or spooled
 // locally and uploaded), replacing it by a server-side copy, and cleaning up
-// after a failed upload. It runs without FUSE (like rclone's vfs under
+// after a failed upload; and the changes by path and the desktop trash
+// built on them. It runs without FUSE (like rclone's vfs under
 // cmd/mount2): package fusefs only adapts kernel requests to a *Handle and
 // maps the errors returned here to errno values. Data flows one way: fusefs
 // → vfs → (cache, fxpcopy, ftpclient).
@@ -83,6 +84,16 @@
 // (match.go) run as a job of the destination handle (copy_job.go),
 // detached from the request that started it: interrupts, retries and
 // cancellation are described there.
+//
+// # Changes by path and the trash
+//
+// Mkdir, Rmdir, Remove and Rename (ops.go) make one change on a server and
+// record it in the cache. Trashes (trash.go) are the desktop trash of a
+// mount, one Trash per uid: the union of the servers' own /.Trash-UID
+// folders, moves into them by server-side renames, the .trashinfo files
+// GIO writes before the server is known (held in memory, then uploaded
+// through a Handle like any file), and whether a server can hold a trash
+// at all.
 //
 // # Locks
 //
