@@ -83,7 +83,7 @@ func (p *SyncPlan) Lines() []string {
 		add(it, "%s", p.dstPath(it.Rel))
 	}
 	for _, it := range p.Copies {
-		add(it, "%s -> %s (%s, %s)", p.srcPath(it.Rel), p.dstPath(it.Rel), it.Why, formatBytes(it.Size))
+		add(it, "%s -> %s (%s, %s)", p.srcPath(it.Rel), p.dstPath(it.Rel), it.Why, FormatBytes(it.Size))
 	}
 	for _, it := range p.Deletes {
 		add(it, "%s", p.dstPath(it.Rel))
