@@ -180,8 +180,9 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 				}
 				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size, hint})
 			default:
-				sum.Skipped = append(sum.Skipped, src.Client.Name()+":"+sp)
-				e.log.Info("not copied: not a regular file", "src", src.Client.Name()+":"+sp)
+				name := Endpoint{src.Client, sp}.String()
+				sum.Skipped = append(sum.Skipped, name)
+				e.log.Info("not copied: not a regular file", "src", name)
 			}
 		}
 	}
