@@ -71,6 +71,7 @@ type Quirks struct {
 	FailAfter1xx     string        // a reply ("425 ...") right after the 1xx, no data, data connection left open
 	MidTransfer      string        // a reply ("451 ...", "452 ...") after MidAfter bytes, data connection closed
 	MidAfter         int64         // bytes moved before MidTransfer
+	FailOn           string        // the commands FailAfter1xx and MidTransfer apply to ("STOR APPE"); "": all
 	DataHold         time.Duration // how long a data connection left open stays open (default 30 s)
 
 	// Names and changes.

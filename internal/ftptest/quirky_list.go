@@ -131,7 +131,7 @@ func (ss *qsession) list(arg string) {
 			ss.fail(550, opt+": No such file or directory")
 			return
 		case DashAAsEmpty:
-			ss.download(strings.NewReader(""), "ASCII")
+			ss.download("LIST", strings.NewReader(""), "ASCII")
 			return
 		}
 	}
@@ -152,7 +152,7 @@ func (ss *qsession) list(arg string) {
 	for _, l := range q.ListExtra {
 		b.WriteString(l + "\r\n")
 	}
-	ss.download(&b, "ASCII")
+	ss.download("LIST", &b, "ASCII")
 }
 
 // nlst is NLST [path]: names only.
@@ -170,7 +170,7 @@ func (ss *qsession) nlst(arg string) {
 	for _, e := range ents {
 		b.WriteString(e.name + "\r\n")
 	}
-	ss.download(&b, "ASCII")
+	ss.download("NLST", &b, "ASCII")
 }
 
 func (ss *qsession) mlsd(arg string) {
@@ -196,7 +196,7 @@ func (ss *qsession) mlsd(arg string) {
 	for _, e := range ents {
 		b.WriteString(ss.s.mlsxFacts(e, "") + " " + e.name + "\r\n")
 	}
-	ss.download(&b, "ASCII")
+	ss.download("MLSD", &b, "ASCII")
 }
 
 func (ss *qsession) mlst(arg string) {

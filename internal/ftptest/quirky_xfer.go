@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,12 +167,21 @@ func (ss *qsession) hold(dc net.Conn) {
 	}()
 }
 
+// failing reports whether FailAfter1xx and MidTransfer apply to verb.
+func (ss *qsession) failing(verb string) bool {
+	on := ss.s.q.FailOn
+	return on == "" || slices.Contains(strings.Fields(on), verb)
+}
+
 // download sends src on a data connection with the server's transfer quirks.
-func (ss *qsession) download(src io.Reader, what string) {
+func (ss *qsession) download(verb string, src io.Reader, what string) {
 	q := &ss.s.q
 	dc, ok := ss.start(what)
 	if !ok {
 		return
+	}
+	if !ss.failing(verb) {
+		q = &Quirks{NeverCloseData: q.NeverCloseData, FinalBeforeClose: q.FinalBeforeClose}
 	}
 	if q.FailAfter1xx != "" {
 		ss.reply(q.FailAfter1xx)
@@ -221,7 +231,7 @@ func (ss *qsession) retr(arg string) {
 		ss.fail(554, "Invalid REST parameter.")
 		return
 	}
-	ss.download(f, "BINARY")
+	ss.download("RETR", f, "BINARY")
 }
 
 // stor is STOR (truncating, or writing at the REST offset) and APPE.
@@ -277,6 +287,7 @@ func (ss *qsession) stor(verb, arg string) {
 		return
 	}
 	switch {
+	case !ss.failing(verb):
 	case q.FailAfter1xx != "":
 		ss.reply(q.FailAfter1xx)
 		ss.hold(dc)
