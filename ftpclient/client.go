@@ -30,6 +30,7 @@ type Client struct {
 	dashA        atomic.Bool              // "LIST -a" has listed entries: it is understood or ignored (list.go)
 	nlstOnly     atomic.Bool              // no LIST: list with NLST (nlst.go)
 	noMLST       atomic.Bool              // MLST is refused although MLSD works: Stat lists the parent
+	noSize       atomic.Bool              // SIZE is refused: Size lists the parent
 	noUtime      atomic.Bool              // SITE UTIME was refused
 	noChmod      atomic.Bool              // SITE CHMOD was refused
 	noMdtmWrite  atomic.Bool              // "MDTM time path" was refused

@@ -291,3 +291,38 @@ func TestQuirkNames(t *testing.T) {
 		})
 	}
 }
+
+// TestQuirkRewrittenNames: a server that stores a name other than the one
+// given (spaces become '_') makes the upload, the MKD and the rename fail
+// with ErrBadName, saying so, instead of leaving the entry under a name the
+// caller never saw; the MKD's directory is removed again. Names without
+// such characters cost no extra command.
+func TestQuirkRewrittenNames(t *testing.T) {
+	c, srv := quirkClient(t, ftptest.Quirks{RewriteSpaces: true})
+	ctx := ctxT(t)
+	up, err := c.OpenWrite(ctx, "/a b.txt", 0, ftpclient.WriteTruncate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("x"))
+	if err := up.Close(); !errors.Is(err, ftpclient.ErrBadName) || !strings.Contains(err.Error(), "rewrites") {
+		t.Errorf("upload of \"a b.txt\": %v, want ErrBadName", err)
+	}
+	if err := c.Mkdir(ctx, "/x y"); !errors.Is(err, ftpclient.ErrBadName) || !strings.Contains(err.Error(), `"x_y"`) {
+		t.Errorf("MKD \"x y\": %v, want ErrBadName naming x_y", err)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Root, "x_y")); err == nil {
+		t.Error("x_y left on the server")
+	}
+	write(t, srv.Root, "plain", []byte("p"))
+	if err := c.Rename(ctx, "/plain", "/p q"); !errors.Is(err, ftpclient.ErrBadName) {
+		t.Errorf("rename to \"p q\": %v, want ErrBadName", err)
+	}
+	before := len(srv.Received())
+	if err := c.Mkdir(ctx, "/nospace"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Received()) - before; n != 1 {
+		t.Errorf("MKD of a plain name took %d commands, want 1", n)
+	}
+}

@@ -122,11 +122,6 @@ func (u *upload) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// Close ends the data stream and returns the server's verdict.
-func (u *upload) Close() error {
-	return u.finish(nil)
-}
-
 // Abort stops the transfer; the connection is not reused.
 func (u *upload) Abort() error {
 	u.finish(errAborted)
@@ -178,4 +173,19 @@ func (u *upload) finish(abort error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), u.c.cfg.CmdTimeout)
 	defer cancel()
 	return u.c.explain(ctx, u.op, u.p, u.c.translate(u.op, u.p, err))
+}
+
+// Close ends the data stream and returns the server's verdict: its final
+// reply, and for a name servers are known to rewrite, whether the file is
+// there under that name (names.go).
+func (u *upload) Close() error {
+	u.mu.Lock()
+	again := u.released
+	u.mu.Unlock()
+	if err := u.finish(nil); err != nil || again || u.op != "STOR" {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), u.c.cleanupWait())
+	defer cancel()
+	return u.c.checkStored(ctx, u.op, u.p, false)
 }
