@@ -326,3 +326,40 @@ func TestQuirkRewrittenNames(t *testing.T) {
 		t.Errorf("MKD of a plain name took %d commands, want 1", n)
 	}
 }
+
+// TestQuirkRestWrites: an upload at an offset (resuming a copy) needs a REST
+// that works: on a server without one, or one that answers 350 and writes
+// from the start anyway, it fails with ErrUnsupported and the file keeps
+// its bytes; elsewhere it writes at the offset.
+func TestQuirkRestWrites(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		q    ftptest.Quirks
+		want error
+	}{
+		{"REST works", ftptest.Quirks{}, nil},
+		{"no REST", ftptest.Quirks{NoREST: true}, ftpclient.ErrUnsupported},
+		{"REST ignored", ftptest.Quirks{RESTIgnored: true}, ftpclient.ErrUnsupported},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, srv := quirkClient(t, tt.q)
+			ctx := ctxT(t)
+			write(t, srv.Root, "part", []byte("0123456789"))
+			want := "0123456789"
+			up, err := c.OpenWrite(ctx, "/part", 10, ftpclient.WriteAt)
+			if err == nil {
+				_, err = up.Write([]byte("abc"))
+				if cerr := up.Close(); err == nil {
+					err = cerr
+				}
+				want += "abc"
+			}
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("upload at 10: %v, want %v", err, tt.want)
+			}
+			if got, _ := os.ReadFile(filepath.Join(srv.Root, "part")); string(got) != want {
+				t.Errorf("file holds %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -63,7 +63,21 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	}
 	var x *xfer
 	stop := cn.bind(ctx)
-	x, r, err := cn.startXfer(op+" "+sp, off, true)
+	if off > 0 {
+		// REST is checked on the file itself (it holds off bytes) before
+		// it is trusted to place an upload: see rest.go.
+		var start int64
+		if start, err = cn.restOffset(sp, off, &Expect{Size: off}); err == nil && start != off {
+			err = errRestIgnored
+		}
+		if errors.Is(err, errRestIgnored) {
+			err = fmt.Errorf("writing at offset %d: %w: %w", off, err, ErrUnsupported)
+		}
+	}
+	var r Reply
+	if err == nil {
+		x, r, err = cn.startXfer(op+" "+sp, off, true)
+	}
 	if err == nil && x == nil {
 		err = withCmd(cn, expect(r, 125, 150))
 	}
