@@ -363,3 +363,23 @@ func TestQuirkRestWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestQuirkSlowGreeting: a greeting that takes a second (a server doing
+// reverse DNS, say), after "120" and over several lines, is waited for
+// within dial_timeout; one slower than dial_timeout fails with ErrTimeout
+// within it.
+func TestQuirkSlowGreeting(t *testing.T) {
+	c, _ := quirkClient(t, ftptest.Quirks{GreetDelay: time.Second, Greet120: true, GreetMultiline: true})
+	if err := c.Connect(ctxT(t)); err != nil {
+		t.Fatalf("greeting after 1 s, dial timeout 2 s: %v", err)
+	}
+	c, _ = quirkClient(t, ftptest.Quirks{GreetDelay: 5 * time.Second})
+	start := time.Now()
+	err := c.Connect(ctxT(t))
+	if !errors.Is(err, ftpclient.ErrTimeout) {
+		t.Errorf("greeting after 5 s: %v, want ErrTimeout", err)
+	}
+	if took := time.Since(start); took > 2*time.Second+slack {
+		t.Errorf("failed after %v, dial timeout 2 s", took.Round(time.Millisecond))
+	}
+}
