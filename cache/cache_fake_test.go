@@ -240,3 +240,44 @@ func TestZeroTTLDisablesCaching(t *testing.T) {
 		t.Fatalf("TTL 0: %d listings for 3 lookups, want 3", n)
 	}
 }
+
+// TestEntryChangesTouchTheDirectory: a file made, replaced or removed in a
+// directory changes the directory's mtime on the server, so a time set on
+// the directory before (rsync -a sets it, then renames its last file into
+// it) must not show any longer: the program would not set it again.
+func TestEntryChangesTouchTheDirectory(t *testing.T) {
+	old := time.Date(2021, 3, 4, 10, 11, 12, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		change func(c *Cache, f *fakeLister)
+	}{
+		{"put", func(c *Cache, f *fakeLister) { c.Put(f, "/pub/new", ftpclient.Entry{Size: 1}) }},
+		{"remove", func(c *Cache, f *fakeLister) { c.Remove(f, "/pub/b.bin") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(time.Minute)
+			c := New(0)
+			ctx := context.Background()
+			for _, d := range []string{"/", "/pub"} {
+				if _, err := c.List(ctx, f, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !c.Update(f, "/pub", func(e *ftpclient.Entry) { e.Mtime = old }) {
+				t.Fatal("/pub not cached")
+			}
+			before := time.Now()
+			tc.change(c, f)
+			e, err := c.Lookup(ctx, f, "/pub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Mtime.Before(before) {
+				t.Errorf("/pub mtime %v after a change in it, want about now (not the time set before)", e.Mtime)
+			}
+			if a, _ := c.Lookup(ctx, f, "/a.txt"); a.Mtime.After(before) {
+				t.Errorf("a file next to the directory was touched too: %v", a.Mtime)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cache
 import (
 	"path"
 	"strings"
+	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
@@ -10,6 +11,13 @@ import (
 // Every change made through the mount goes through one of these, so that
 // the cache shows it at once. Each bumps the server's epoch: a listing
 // fetch that was in flight during the change is then not stored.
+//
+// Put and Remove change a directory's entries, which changes the
+// directory's own mtime on the server: they show it as now in the parent's
+// listing (touchDir). Without that, a time set on the directory earlier
+// (rsync -a sets it before its last rename into it) would still show,
+// the program would see its time in place and not set it again, and the
+// server would keep the time of the rename.
 
 // Put inserts or replaces the entry for path p in its parent's cached
 // listing (e.Name is set to p's base name). When the parent is not cached
@@ -24,6 +32,7 @@ func (c *Cache) Put(cl Lister, p string, e ftpclient.Entry) {
 		l.byName[name] = e
 		l.mu.Unlock()
 	}
+	s.touchDir(dir)
 }
 
 // Update changes the cached entry for path p in place with fn and reports
@@ -59,7 +68,25 @@ func (c *Cache) Remove(cl Lister, p string) {
 		delete(l.byName, name)
 		l.mu.Unlock()
 	}
+	s.touchDir(dir)
 	c.InvalidateTree(cl, p)
+}
+
+// touchDir shows directory dir as modified now in its parent's cached
+// listing (if cached): an entry of it was made, replaced or removed.
+func (s *serverCache) touchDir(dir string) {
+	if dir == "/" {
+		return
+	}
+	parent, name := split(dir)
+	if l, ok := s.get(parent); ok {
+		l.mu.Lock()
+		if e, ok := l.byName[name]; ok && e.Type == ftpclient.TypeDir {
+			e.Mtime = time.Now()
+			l.byName[name] = e
+		}
+		l.mu.Unlock()
+	}
 }
 
 // Invalidate drops the cached listing of dir; the next lookup lists it again.

@@ -85,10 +85,12 @@ type MtimePolicy string
 // Mtime policies.
 const (
 	// MtimeAuto (the default, also ""): MDTM for every file of a LIST
-	// listing, pipelined, except files whose size and listed time are
-	// those of an earlier MDTM answer that was over an hour old when it
-	// came (such a file cannot have changed without its listed time
-	// changing); at most maxPreciseMtimes per listing.
+	// listing, pipelined, except files listed to the minute whose size
+	// and listed time are those of an earlier MDTM answer that was over
+	// an hour old when it came and that this client has not changed since
+	// (a file written since has another listed minute; only a time set
+	// into the same minute on a same-size file would not show); at most
+	// maxPreciseMtimes per listing.
 	MtimeAuto MtimePolicy = "auto"
 	// MtimeAlways: MDTM for every file of every LIST listing, no reuse.
 	MtimeAlways MtimePolicy = "always"
@@ -123,6 +125,8 @@ type Features struct {
 	Hashes                                   []string // HASH algorithms (RFC draft), e.g. "SHA-256", "MD5"
 	XMD5, XSHA1, XCRC                        bool
 	SSCN, CPSV                               bool // the server can be the TLS client of a data connection (FXP over TLS)
+
+	mlstOpts string // OPTS MLST argument that turns on unix.mode (see mlstOpts), sent on every connection
 }
 
 // Stats are counters for one server since the Client was made.

@@ -23,19 +23,20 @@ type Client struct {
 	roots *x509.CertPool // from TLSCAFile; nil: the system's
 	pin   []byte         // from TLSFingerprint: SHA-256 of the only certificate accepted
 
-	features    atomic.Pointer[Features] // from the first login's FEAT
-	loggedIn    atomic.Bool              // a login has succeeded once (see tooMany)
-	epsvBroken  atomic.Bool              // EPSV was refused: use PASV from now on
-	listPlain   atomic.Bool              // "LIST -a" was refused: use plain LIST
-	noUtime     atomic.Bool              // SITE UTIME was refused
-	noChmod     atomic.Bool              // SITE CHMOD was refused
-	noMdtmWrite atomic.Bool              // "MDTM time path" was refused
-	mdtmWriteOK atomic.Bool              // "MDTM time path" has worked at least once
-	connID      atomic.Int64
-	mdtmSerial  atomic.Bool // pipelined MDTM failed once: one at a time
-	mtimes      *lru.Cache[string, mtimeMemo]
-	activity    atomic.Int64 // UnixNano of the last sign of life (see sched.quiet)
-	longWaits   atomic.Int32 // FXP final replies being waited for (see sched.quiet)
+	features     atomic.Pointer[Features] // from the first login's FEAT
+	loggedIn     atomic.Bool              // a login has succeeded once (see tooMany)
+	epsvBroken   atomic.Bool              // EPSV was refused: use PASV from now on
+	listPlain    atomic.Bool              // "LIST -a" was refused: use plain LIST
+	noUtime      atomic.Bool              // SITE UTIME was refused
+	noChmod      atomic.Bool              // SITE CHMOD was refused
+	noMdtmWrite  atomic.Bool              // "MDTM time path" was refused
+	mdtmWriteOK  atomic.Bool              // "MDTM time path" has worked at least once
+	noRenameOver atomic.Bool              // RNTO onto an existing file was refused (replace.go)
+	connID       atomic.Int64
+	mdtmSerial   atomic.Bool // pipelined MDTM failed once: one at a time
+	mtimes       *lru.Cache[string, mtimeMemo]
+	activity     atomic.Int64 // UnixNano of the last sign of life (see sched.quiet)
+	longWaits    atomic.Int32 // FXP final replies being waited for (see sched.quiet)
 
 	stats struct {
 		commands, dials, bytesIn, bytesOut atomic.Int64

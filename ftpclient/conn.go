@@ -17,7 +17,7 @@ import (
 	"github.com/jlaffaye/ftp"
 )
 
-// conn is one logged-in control connection, as pooled.
+// conn is one logged-in control connection, as the scheduler (sched.go) keeps it.
 //
 // Why our own control channel next to jlaffaye's: jlaffaye/ftp exports no way
 // to send a raw command (FXP needs PASV/PORT/RETR/STOR split across two
@@ -27,7 +27,7 @@ import (
 // reader (br) buffers everything, and jlaffaye reads from it one line at a
 // time (lineConn), so no reply can hide in jlaffaye's own buffer. A
 // connection whose state we cannot vouch for (I/O error, transfer in flight,
-// bytes nobody asked for) is destroyed, never pooled.
+// bytes nobody asked for) is destroyed, never kept idle for reuse.
 type conn struct {
 	cl  *Client
 	id  int64
@@ -43,8 +43,8 @@ type conn struct {
 	dirty     bool // a state-changing raw command (PROT, CWD, TYPE A, ...) was sent
 	pending   bool // a REST or RNFR was accepted and not yet consumed
 	suspect   bool // a transfer ended early: check for stray replies before reuse
-	protClear bool // PROT C is in force (FXP): not pooled until PROT P restores it
-	sscnOn    bool // SSCN ON is in force (FXP): not pooled until SSCN OFF restores it
+	protClear bool // PROT C is in force (FXP): not kept idle until PROT P restores it
+	sscnOn    bool // SSCN ON is in force (FXP): not kept idle until SSCN OFF restores it
 
 	mu    sync.Mutex
 	data  *dataConn       // open data connection, reset on interrupt
@@ -278,7 +278,7 @@ func (cn *conn) abortData() {
 	}
 }
 
-// reusable says whether the connection may go back to the pool after an
+// reusable says whether the connection may go back to the idle list after an
 // operation that ended with err.
 func (cn *conn) reusable(err error) bool {
 	if cn.ctl.broken.Load() || cn.transfer || cn.dirty || cn.pending || cn.protClear || cn.sscnOn {

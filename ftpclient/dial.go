@@ -149,7 +149,8 @@ func (c *Client) login(cn *conn) error {
 	return expect(r, 230, 202)
 }
 
-// configure asks FEAT once per Client, then TYPE I, UTF8 and TLS data protection.
+// configure asks FEAT once per Client, then TYPE I, UTF8, the MLSD facts
+// (modes, see mlstOpts) and TLS data protection.
 func (c *Client) configure(cn *conn) error {
 	f := c.features.Load()
 	if f == nil {
@@ -169,6 +170,12 @@ func (c *Client) configure(cn *conn) error {
 	}
 	if f.UTF8 {
 		if _, err := cn.cmd("OPTS UTF8 ON"); err != nil { // refusal is fine
+			return err
+		}
+	}
+	if f.mlstOpts != "" && !c.cfg.DisableMLSD {
+		// Per session: modes in MLSD/MLST (pyftpdlib). A refusal is fine.
+		if _, err := cn.cmd("OPTS MLST %s", f.mlstOpts); err != nil {
 			return err
 		}
 	}

@@ -166,17 +166,25 @@ func TestSetModTimeOnDirectoryRefused(t *testing.T) {
 }
 
 // TestPreciseMtimeAuto: by default a LIST listing's files get MDTM's
-// seconds, pipelined; a file whose MDTM answer was over an hour old is not
-// asked again while its size and listed time stay the same; a recent one is.
+// seconds, pipelined. A file listed to the minute whose MDTM answer was over
+// an hour old is not asked again while its size and listed time stay the
+// same and this client has not changed it; a file listed with a day only
+// (over six months old) or changed less than an hour ago is asked every
+// time.
 func TestPreciseMtimeAuto(t *testing.T) {
 	now := time.Now().UTC()
 	recent := now.Add(-10 * time.Minute).Truncate(time.Second)
+	hours := now.Add(-3 * time.Hour).Truncate(time.Minute).Add(17 * time.Second)
+	if hours.Hour() == 0 && hours.Minute() == 0 {
+		hours = hours.Add(-time.Minute) // 00:00 is taken for a day
+	}
 	old := time.Date(2020, 3, 1, 10, 11, 12, 0, time.UTC)
 	size := "5"
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.handlers["FEAT"] = func(fc *fakeConn, _ string) { fc.reply("211-Features:", " MDTM", " SIZE", "211 End") }
 		s.handlers["LIST"] = func(fc *fakeConn, arg string) {
-			listHandler("-rw-r--r-- 1 u g "+size+" Mar  1  2020 old\r\n"+
+			listHandler("-rw-r--r-- 1 u g 5 Mar  1  2020 old\r\n"+
+				"-rw-r--r-- 1 u g "+size+" "+hours.Format("Jan _2 15:04")+" hours\r\n"+
 				"-rw-r--r-- 1 u g 5 "+recent.Format("Jan _2 15:04")+" new\r\n"+
 				"drwxr-xr-x 2 u g 4096 Mar  1  2020 dir\r\n")(fc, arg)
 		}
@@ -184,33 +192,50 @@ func TestPreciseMtimeAuto(t *testing.T) {
 			switch arg {
 			case "/d/old":
 				fc.reply("213 " + old.Format("20060102150405"))
+			case "/d/hours":
+				fc.reply("213 " + hours.Format("20060102150405"))
 			case "/d/new":
 				fc.reply("213 " + recent.Format("20060102150405"))
 			default:
+				if strings.HasPrefix(arg, "20") && strings.HasSuffix(arg, " /d/hours") {
+					fc.reply("213 set") // vsftpd's MDTM time path
+					return
+				}
 				fc.reply("550 no")
 			}
 		}
 	})
 	c := newFakeClient(t, s, nil)
-	check := func(round string, wantMDTM int) {
+	check := func(round string, want ...string) {
 		t.Helper()
-		before := countPrefix(s.lines(), "MDTM")
+		before := len(s.lines())
 		ents, err := c.List(context.Background(), "/d")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range ents {
-			want := map[string]time.Time{"old": old, "new": recent}[e.Name]
+			want := map[string]time.Time{"old": old, "hours": hours, "new": recent}[e.Name]
 			if e.Type == ftpclient.TypeFile && !e.Mtime.Equal(want) {
 				t.Errorf("%s: %s mtime %v, want %v", round, e.Name, e.Mtime, want)
 			}
 		}
-		if n := countPrefix(s.lines(), "MDTM") - before; n != wantMDTM {
-			t.Errorf("%s: %d MDTM, want %d", round, n, wantMDTM)
+		var asked []string
+		for _, l := range s.lines()[before:] {
+			if f, ok := strings.CutPrefix(l, "MDTM /d/"); ok {
+				asked = append(asked, f)
+			}
+		}
+		if strings.Join(asked, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: MDTM for %q, want %q", round, asked, want)
 		}
 	}
-	check("first listing", 2)
-	check("second listing", 1) // only the recent file
-	size = "6"                 // the old file changed (same listed time)
-	check("after a change", 2)
+	check("first listing", "old", "hours", "new")
+	check("second listing", "old", "new") // the day-only and the recent one
+	if err := c.SetModTime(context.Background(), "/d/hours", hours); err != nil {
+		t.Fatal(err)
+	}
+	check("after this client set its time", "old", "hours", "new")
+	check("then", "old", "new")
+	size = "6" // changed by another client (same listed time)
+	check("after a change of size", "old", "hours", "new")
 }

@@ -18,6 +18,9 @@ func parseFeat(msg string) Features {
 		switch strings.ToUpper(name) {
 		case "MLST", "MLSD":
 			f.MLSD = true
+			if strings.EqualFold(name, "MLST") {
+				f.mlstOpts = mlstOpts(arg)
+			}
 		case "MFMT":
 			f.MFMT = true
 		case "MDTM":
@@ -58,4 +61,34 @@ func parseFeat(msg string) Features {
 		}
 	}
 	return f
+}
+
+// mlstOpts reads the fact list of FEAT's MLST line ("type*;size*;modify*;
+// unix.mode;": a '*' marks the facts the server sends now) and returns the
+// argument of the OPTS MLST that also turns on unix.mode, or "" when the
+// server sends it already or does not have it. pyftpdlib offers unix.mode
+// but leaves it off: its listings would show every file as 0644 (the
+// mount's default), so rsync -a would set the modes again on every run.
+func mlstOpts(arg string) string {
+	var on []string
+	mode := false
+	for _, fact := range strings.Split(arg, ";") {
+		fact = strings.TrimSpace(fact)
+		enabled := strings.HasSuffix(fact, "*")
+		fact = strings.TrimSuffix(fact, "*")
+		switch {
+		case fact == "":
+		case strings.EqualFold(fact, "unix.mode"):
+			if enabled {
+				return ""
+			}
+			mode = true
+		case enabled:
+			on = append(on, fact)
+		}
+	}
+	if !mode || len(on) == 0 {
+		return ""
+	}
+	return strings.Join(append(on, "unix.mode"), ";") + ";"
 }

@@ -58,6 +58,8 @@ func parseMLSxLine(line string) (Entry, error) {
 			}
 			e.Mtime = t
 		case "unix.mode":
+			// Octal; pyftpdlib writes Python's "0o600".
+			v = strings.TrimPrefix(strings.TrimPrefix(v, "0o"), "0O")
 			m, err := strconv.ParseUint(v, 8, 32)
 			if err == nil {
 				e.Mode = modeBits(uint32(m))

@@ -61,6 +61,8 @@ func TestParseListLine(t *testing.T) {
 		{name: "slash in name", line: "-rw-r--r-- 1 u g 5 Mar  1 10:00 ../etc/passwd", bad: true},
 		{name: "mlsd file", mlsd: true, line: "type=file;size=1024;modify=20220813133357;UNIX.mode=0640; a file",
 			want: Entry{Name: "a file", Type: TypeFile, Size: 1024, Mode: 0o640, Mtime: time.Date(2022, 8, 13, 13, 33, 57, 0, time.UTC)}},
+		{name: "mlsd pyftpdlib mode", mlsd: true, line: "type=file;size=0;modify=20220813133357;unix.mode=0o600; p",
+			want: Entry{Name: "p", Type: TypeFile, Mode: 0o600, Mtime: time.Date(2022, 8, 13, 13, 33, 57, 0, time.UTC)}},
 		{name: "mlsd goftp", mlsd: true, line: "Type=dir;Modify=20220813133357;Size=4096; d",
 			want: Entry{Name: "d", Type: TypeDir, Mtime: time.Date(2022, 8, 13, 13, 33, 57, 0, time.UTC)}},
 		{name: "mlsd fraction", mlsd: true, line: "type=file;size=1;modify=20220813133357.123; f",

@@ -18,9 +18,12 @@ const (
 	mdtmBatch = 64
 	// mtimeMemoAge: an MDTM answer is reused for a later listing of the
 	// same file only if the time it gave was this much older than the
-	// moment it was asked. A file changed after that has a later time,
-	// which shows as another listed minute (or day). The margin covers a
-	// server clock that is off by less than this.
+	// moment it was asked, and LIST gave that time to the minute. A file
+	// written later gets the time of its writing, which shows as another
+	// listed minute; only a time set explicitly (rsync -a, cp -p, tar x,
+	// MFMT) into the same minute, on a file of the same size, would not
+	// (README "mtime precision"). The margin covers a server clock that is
+	// off by less than this.
 	mtimeMemoAge = time.Hour
 	// mtimeMemoSize bounds the reused answers kept per server.
 	mtimeMemoSize = 1 << 16
@@ -37,6 +40,23 @@ type mtimeMemo struct {
 // recent files, days for older ones).
 func imprecise(t time.Time) bool {
 	return !t.IsZero() && t.Second() == 0 && t.Nanosecond() == 0
+}
+
+// reusable reports whether an MDTM answer may stand for a file listed with
+// time listed (see mtimeMemoAge): LIST gave it to the minute. A day (LIST's
+// "Mar  4  2021" for files over six months old, parsed as midnight) is never
+// reused: rsync -a, cp -p or tar x setting a same-size file's time to
+// another hour of the same day would not show. A minute-precision time at
+// 00:00 is taken for a day too, which costs only its reuse.
+func reusable(listed time.Time) bool {
+	return listed.Hour() != 0 || listed.Minute() != 0
+}
+
+// forgetMtime drops the MDTM answer kept for server path sp: this client
+// changed the file (wrote, removed, renamed it, or set its time), so a
+// later listing must ask again even if it shows the same size and time.
+func (c *Client) forgetMtime(sp string) {
+	c.mtimes.Remove(sp)
 }
 
 // preciseMtimes replaces the minute- or day-precision times that LIST gave
@@ -56,7 +76,7 @@ func (cn *conn) preciseMtimes(sp string, ents []Entry) {
 		if e.Type != TypeFile || !imprecise(e.Mtime) {
 			continue
 		}
-		if policy != MtimeAlways {
+		if policy != MtimeAlways && reusable(e.Mtime) {
 			if m, ok := c.mtimes.Get(path.Join(sp, e.Name)); ok && m.size == e.Size && m.listed.Equal(e.Mtime) {
 				ents[i].Mtime = m.mtime
 				continue
@@ -114,7 +134,7 @@ func (cn *conn) mdtmBatch(sp string, ents []Entry, idx []int, policy MtimePolicy
 		if err != nil {
 			continue
 		}
-		if policy != MtimeAlways && t.Before(asked.Add(-mtimeMemoAge)) {
+		if policy != MtimeAlways && reusable(ents[i].Mtime) && t.Before(asked.Add(-mtimeMemoAge)) {
 			cn.cl.mtimes.Add(path.Join(sp, ents[i].Name), mtimeMemo{size: ents[i].Size, listed: ents[i].Mtime, mtime: t})
 		}
 		ents[i].Mtime = t

@@ -240,7 +240,7 @@ func (d *dataConn) tcp() *net.TCPConn {
 
 // Close ends an upload with a half-close: TLS close_notify and TCP FIN, so
 // the server reads to the end. The socket itself stays open until the final
-// reply is in (finish, called by the pool): closing it now would turn into
+// reply is in (finish, called by the scheduler): closing it now would turn into
 // a TCP reset whenever unread bytes are pending (a TLS 1.3 session ticket,
 // say), and the server could lose the tail of the upload ("426 Failure
 // reading network stream" from vsftpd). Downloads, and aborted uploads,

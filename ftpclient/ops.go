@@ -45,7 +45,10 @@ func (c *Client) Rmdir(ctx context.Context, p string) error {
 
 // Remove deletes a file (DELE).
 func (c *Client) Remove(ctx context.Context, p string) error {
-	_, err := c.simple(ctx, "DELE", p, false, []int{250, 200}, "DELE %s", spArg)
+	_, err := c.simple(ctx, "DELE", p, false, []int{250, 200}, "DELE %s", func(sp string) []any {
+		c.forgetMtime(sp)
+		return spArg(sp)
+	})
 	return c.explain(ctx, "DELE", p, err)
 }
 
@@ -56,6 +59,8 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 	if err == nil {
 		var sto string
 		if sto, err = c.sp(to); err == nil {
+			c.forgetMtime(sfrom)
+			c.forgetMtime(sto)
 			op := "RNFR"
 			err = c.do(ctx, "RENAME", desc, false, func(cn *conn) error {
 				if _, err := cn.cmdExpect([]int{350}, "RNFR %s", sfrom); err != nil {
@@ -118,9 +123,11 @@ const mdtmLayout = "20060102150405"
 // ErrUnsupported if none works, or if the server refuses it for a directory
 // (some set file times only).
 func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
-	if _, err := c.sp(p); err != nil {
+	sp, err := c.sp(p)
+	if err != nil {
 		return c.translate("MFMT", p, err)
 	}
+	c.forgetMtime(sp)
 	f, err := c.Features(ctx)
 	if err != nil {
 		return err

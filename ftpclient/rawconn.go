@@ -77,11 +77,16 @@ var neutral = map[string]bool{
 // reply. An error is returned only for I/O or protocol failures, not for a
 // 4xx/5xx reply: the caller inspects Reply.Code.
 func (r *RawConn) Cmd(ctx context.Context, format string, args ...any) (Reply, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	line := fmt.Sprintf(format, args...)
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
+	if r.outstanding() > 0 {
+		// Refused at once, not after a ReadReply that may wait for a
+		// transfer's end (it holds mu meanwhile).
+		return Reply{}, r.c.translate(verb, "", errors.New("replies to earlier commands not read yet"))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.released.Load() {
 		return Reply{}, r.c.translate(verb, "", ErrClosed)
 	}
@@ -90,6 +95,7 @@ func (r *RawConn) Cmd(ctx context.Context, format string, args ...any) (Reply, e
 		// this command's would put the channel out of step.
 		return Reply{}, r.c.translate(verb, "", errors.New("replies to earlier commands not read yet"))
 	}
+	r.forget(verb, arg)
 	var rep Reply
 	err := r.c.run(ctx, r.cn, func(cn *conn) error {
 		var err error
@@ -101,6 +107,19 @@ func (r *RawConn) Cmd(ctx context.Context, format string, args ...any) (Reply, e
 	}
 	r.track(verb, arg, rep)
 	return rep, nil
+}
+
+// forget drops the kept MDTM answer (see forgetMtime) for the file that a
+// command about to be sent changes.
+func (r *RawConn) forget(verb, arg string) {
+	switch verb {
+	case "STOR", "APPE", "DELE", "RNFR", "RNTO":
+		r.c.forgetMtime(arg)
+	case "MFMT":
+		if _, p, ok := strings.Cut(arg, " "); ok {
+			r.c.forgetMtime(p)
+		}
+	}
 }
 
 // track updates the session state the pool needs to know about.
@@ -157,6 +176,7 @@ func (r *RawConn) Send(ctx context.Context, format string, args ...any) error {
 	if err := checkArg(line); err != nil {
 		return r.c.translate(verb, "", err)
 	}
+	r.forget(verb, arg)
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	r.smu.Lock()

@@ -24,8 +24,9 @@ const abortSettle = 250 * time.Millisecond
 const maxReopens = 3
 
 // OpenRead starts a RETR of p at offset off (REST). The returned stream holds
-// one pooled connection until Close. Reads time out after DataTimeout without
-// progress. Close before EOF aborts the transfer cleanly.
+// one connection (a slot of the server's scheduler) until Close. Reads time
+// out after DataTimeout without progress. Close before EOF aborts the
+// transfer cleanly.
 //
 // ctx governs the opening only (FUSE cancels an open's ctx when the open
 // returns); later reads are bounded by DataTimeout. A read that fails on a
@@ -256,7 +257,7 @@ func (rs *readStream) Read(b []byte) (int, error) {
 // ABOR (so that servers blocked in the transfer notice: pure-ftpd over TLS
 // otherwise never answers), reads the transfer's reply (426/451/226) and
 // ABOR's (225/226, or 500 where ABOR is unknown), then syncs with NOOP.
-// Then the connection is known to be in sync and goes back to the pool; if
+// Then the connection is known to be in sync and goes back to the idle list; if
 // that takes longer than earlyCloseWait it is destroyed.
 //
 // Close may be called while a Read blocks in another goroutine: it then
@@ -312,10 +313,10 @@ func (rs *readStream) stop() {
 	rs.c.sched.release(cn, err)
 }
 
-// idleSince is when the stream was last read (for the pool's reclaim).
+// idleSince is when the stream was last read (for the scheduler's reclaim).
 func (rs *readStream) idleSince() time.Time { return time.Unix(0, rs.used.Load()) }
 
-// reclaim gives the connection back to the pool while nobody reads: a
+// reclaim gives the connection back to the scheduler while nobody reads: a
 // server capped below our connection count would otherwise leave a caller
 // waiting forever behind open but unread streams. The next Read reopens
 // the transfer at the same offset.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -208,15 +210,21 @@ func realAdaptive(t *testing.T, srv *realftpd.Server) {
 // TestRealPreciseMtimeCost measures what precise mtimes cost on vsftpd
 // (LIST only, minute precision): the FTP commands and time of a listing of
 // 200 files, the first time and again (as after the listing TTL), for files
-// written two days ago and for files written ten minutes ago. The figures
-// are in README ("mtime precision").
+// written 400 days ago (LIST shows the day), two days ago and ten minutes
+// ago; on loopback, and through a proxy that gives the control connection a
+// 20 ms round trip, against precise_mtime = never. The figures are in README
+// ("mtime precision").
 func TestRealPreciseMtimeCost(t *testing.T) {
 	srv := realftpd.StartVsftpd(t, realftpd.Options{})
 	const n = 200
+	ages := []time.Duration{400 * 24 * time.Hour, 48 * time.Hour, 10 * time.Minute}
 	mts := map[time.Duration]time.Time{}
-	for _, age := range []time.Duration{48 * time.Hour, 10 * time.Minute} {
+	for _, age := range ages {
 		dir := fmt.Sprintf("age%v", age)
 		mt := time.Now().Add(-age).Truncate(time.Minute).Add(17 * time.Second)
+		if mt.UTC().Hour() == 0 && mt.UTC().Minute() == 0 {
+			mt = mt.Add(-time.Minute) // listed as 00:00: taken for a day
+		}
 		mts[age] = mt
 		for i := range n {
 			rel := fmt.Sprintf("%s/f%03d", dir, i)
@@ -226,40 +234,62 @@ func TestRealPreciseMtimeCost(t *testing.T) {
 			}
 		}
 	}
-	c := realClient(t, srv)
-	ctx := ctxT(t)
-	if err := c.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, age := range []time.Duration{48 * time.Hour, 10 * time.Minute} {
-		dir := fmt.Sprintf("/age%v", age)
-		var cmds [2]int64
-		for round := range 2 {
-			before := c.Stats().Commands
-			start := time.Now()
-			ents, err := c.List(ctx, dir)
-			if err != nil || len(ents) != n {
-				t.Fatalf("List: %d entries, %v", len(ents), err)
-			}
-			cmds[round] = c.Stats().Commands - before
-			for _, e := range ents {
-				if !e.Mtime.Equal(mts[age]) {
-					t.Fatalf("%s: %s mtime %v, want %v (to the second)", dir, e.Name, e.Mtime, mts[age])
+	proxy := delayProxy(t, srv.Addr(), 10*time.Millisecond)
+	for _, tc := range []struct {
+		link   string
+		policy ftpclient.MtimePolicy
+	}{{"loopback", ""}, {"20 ms RTT", ""}, {"20 ms RTT", ftpclient.MtimeNever}} {
+		cfg := srv.Config("real")
+		cfg.PreciseMtime = tc.policy
+		if tc.link != "loopback" {
+			host, port, _ := net.SplitHostPort(proxy)
+			cfg.Host = host
+			cfg.Port, _ = strconv.Atoi(port)
+		}
+		c, err := ftpclient.New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx := ctxT(t)
+		if err := c.Connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, age := range ages {
+			dir := fmt.Sprintf("/age%v", age)
+			var cmds [2]int64
+			for round := range 2 {
+				before := c.Stats().Commands
+				start := time.Now()
+				ents, err := c.List(ctx, dir)
+				if err != nil || len(ents) != n {
+					t.Fatalf("List: %d entries, %v", len(ents), err)
 				}
+				cmds[round] = c.Stats().Commands - before
+				for _, e := range ents {
+					if tc.policy != ftpclient.MtimeNever && !e.Mtime.Equal(mts[age]) {
+						t.Fatalf("%s: %s mtime %v, want %v (to the second)", dir, e.Name, e.Mtime, mts[age])
+					}
+				}
+				t.Logf("%s, precise_mtime %q: files %v old, listing #%d of %d files: %d FTP commands, %v",
+					tc.link, tc.policy, age, round+1, n, cmds[round], time.Since(start).Round(time.Millisecond))
 			}
-			t.Logf("files %v old, listing #%d of %d files: %d FTP commands, %v", age, round+1, n, cmds[round],
-				time.Since(start).Round(time.Millisecond))
-		}
-		// CWD, EPSV, LIST -a, then one MDTM per file asked.
-		if cmds[0] != 3+n {
-			t.Errorf("%s: first listing %d commands, want %d", dir, cmds[0], 3+n)
-		}
-		want := int64(3 + n) // recent files: asked every time
-		if age > time.Hour {
-			want = 3 // old files: the earlier answers are reused
-		}
-		if cmds[1] != want {
-			t.Errorf("%s: second listing %d commands, want %d", dir, cmds[1], want)
+			if tc.policy == ftpclient.MtimeNever {
+				continue
+			}
+			// CWD, EPSV, LIST -a, then one MDTM per file asked.
+			if cmds[0] != 3+n {
+				t.Errorf("%s: first listing %d commands, want %d", dir, cmds[0], 3+n)
+			}
+			// Files listed with a day only, or changed in the last hour:
+			// asked every time; others: the earlier answers are reused.
+			want := int64(3 + n)
+			if age > time.Hour && age < 150*24*time.Hour {
+				want = 3
+			}
+			if cmds[1] != want {
+				t.Errorf("%s: second listing %d commands, want %d", dir, cmds[1], want)
+			}
 		}
 	}
 }

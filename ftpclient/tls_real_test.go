@@ -15,6 +15,7 @@ import (
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/internal/realftpd"
+	"github.com/fxpfs/fxpfs/internal/testutil"
 )
 
 type tlsServer struct {
@@ -48,7 +49,7 @@ func TestTLSRealServers(t *testing.T) {
 	for _, ts := range tlsServers {
 		t.Run(ts.name, func(t *testing.T) {
 			srv := ts.start(t, ts.opts)
-			var trace syncBuffer
+			var trace testutil.SyncBuffer
 			cfg := srv.Config("tls")
 			cfg.MaxConns = 1
 			c, err := ftpclient.New(cfg, slog.New(slog.NewTextHandler(&trace, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -215,24 +216,6 @@ func TestTLSCertificateChecks(t *testing.T) {
 			t.Fatalf("a CA-signed certificate that is not the pinned one: %v", err)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRawTLSModes: a raw connection left in PROT C or SSCN ON (FXP between

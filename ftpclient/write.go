@@ -44,6 +44,7 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	if err != nil {
 		return nil, c.translate(op, p, err)
 	}
+	c.forgetMtime(sp)
 	if off < 0 || (mode == WriteTruncate || mode == WriteAppend) && off != 0 {
 		return nil, c.translate(op, p, fmt.Errorf("offset %d with write mode %d: %w", off, mode, ErrUnsupported))
 	}

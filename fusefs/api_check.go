@@ -36,8 +36,8 @@ var (
 )
 
 // trashRoot: MOUNT/.Trash-UID; trashDir: its files/, info/, expunged/
-// (union of the servers' trash folders); pendingInfo: an info file not on
-// a server yet (trash.go).
+// (union of the servers' trash folders); infoNode: an info file not on a
+// server yet (trash.go).
 var (
 	_ = (fs.NodeGetattrer)((*trashRoot)(nil))
 	_ = (fs.NodeSetattrer)((*trashRoot)(nil))
@@ -59,13 +59,13 @@ var (
 	_ = (fs.NodeRmdirer)((*trashDir)(nil))
 	_ = (fs.NodeRenamer)((*trashDir)(nil))
 
-	_ = (fs.NodeOpener)((*pendingInfo)(nil))
-	_ = (fs.NodeReader)((*pendingInfo)(nil))
-	_ = (fs.NodeWriter)((*pendingInfo)(nil))
-	_ = (fs.NodeGetattrer)((*pendingInfo)(nil))
-	_ = (fs.NodeSetattrer)((*pendingInfo)(nil))
-	_ = (fs.NodeFlusher)((*pendingInfo)(nil))
-	_ = (fs.NodeFsyncer)((*pendingInfo)(nil))
+	_ = (fs.NodeOpener)((*infoNode)(nil))
+	_ = (fs.NodeReader)((*infoNode)(nil))
+	_ = (fs.NodeWriter)((*infoNode)(nil))
+	_ = (fs.NodeGetattrer)((*infoNode)(nil))
+	_ = (fs.NodeSetattrer)((*infoNode)(nil))
+	_ = (fs.NodeFlusher)((*infoNode)(nil))
+	_ = (fs.NodeFsyncer)((*infoNode)(nil))
 )
 
 // fileNode: a regular file; fileHandle: an open one.

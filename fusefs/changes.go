@@ -1,6 +1,8 @@
 package fusefs
 
 import (
+	"syscall"
+
 	"github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
@@ -32,13 +34,10 @@ type change struct {
 func (r *Root) changed(srv *server, c change) {
 	if c.remove != "" {
 		r.epoch.Add(1)
-		r.cache.Remove(srv.cl, c.remove)
-		r.vfs.Forget(srv.cl, c.remove) // what was read of it proves nothing now (stream matching)
+		r.vfs.Removed(srv.cl, c.remove)
 	}
 	if c.put != "" {
-		r.vfs.Forget(srv.cl, c.put)
-		r.cache.InvalidateTree(srv.cl, c.put) // a directory replaced by a rename
-		r.cache.Put(srv.cl, c.put, c.entry)
+		r.vfs.Put(srv.cl, c.put, c.entry)
 	}
 	if c.update != "" {
 		r.cache.Update(srv.cl, c.update, c.fn)
@@ -87,4 +86,15 @@ func (r *Root) changed(srv *server, c change) {
 			}
 		}()
 	}
+}
+
+// moved is the answer to an operation below fusefs that removed or renamed
+// entries (and recorded it in the cache itself) and returned err: on
+// success the inode epoch is bumped (see stableAttr).
+func (r *Root) moved(err error) syscall.Errno {
+	if err != nil {
+		return r.errno(err)
+	}
+	r.epoch.Add(1)
+	return 0
 }

@@ -44,6 +44,11 @@ var errnoMap = []struct {
 	{ftpclient.ErrShortRead, syscall.EIO},
 	{vfs.ErrFailed, syscall.EIO},
 	{vfs.ErrBadHandle, syscall.EBADF},
+	{vfs.ErrCrossServer, syscall.EXDEV},
+	{vfs.ErrNotPermitted, syscall.EPERM},
+	{vfs.ErrTrashFull, syscall.ENOSPC},
+	{vfs.ErrInfoTooLarge, syscall.EFBIG},
+	{vfs.ErrInfoUploaded, syscall.EROFS},
 	{context.Canceled, syscall.EINTR},
 	{context.DeadlineExceeded, syscall.ETIMEDOUT},
 }

@@ -99,11 +99,6 @@ type server struct {
 	name  string
 	cl    *ftpclient.Client
 	inode *fs.Inode // its directory under the root
-
-	// Whether it can hold a trash (trash_access.go).
-	trashState atomic.Int32
-	trashAt    atomic.Int64 // UnixNano of the last refusal
-	trashProbe sync.Mutex   // one probe at a time
 }
 
 // Root is the mount root: one directory per server. Build it with NewRoot
@@ -126,8 +121,9 @@ type Root struct {
 	// kernel's cached pages (tests check read-ahead and caching).
 	reads, keptOpens atomic.Int64
 
-	trashMu sync.Mutex
-	trashes map[uint32]*trashRoot // MOUNT/.Trash-UID, made by lookup (trash.go)
+	trashes    *vfs.Trashes // the servers' trashes (internal/vfs/trash.go)
+	trashMu    sync.Mutex
+	trashNodes map[uint32]*trashRoot // MOUNT/.Trash-UID, made by lookup (trash.go)
 }
 
 // NewRoot returns the root of a mount of clients (one directory each, named
@@ -164,7 +160,18 @@ func NewRoot(clients []*ftpclient.Client, c *cache.Cache, eng *fxpcopy.Engine, o
 		seen[name] = true
 		r.servers = append(r.servers, &server{name: name, cl: cl})
 	}
+	r.trashes = r.vfs.NewTrashes(clients)
 	return r, nil
+}
+
+// serverOf returns the server of cl.
+func (r *Root) serverOf(cl *ftpclient.Client) *server {
+	for _, s := range r.servers {
+		if s.cl == cl {
+			return s
+		}
+	}
+	panic("fusefs: a client that is not one of the mount's servers")
 }
 
 // Close releases what the file system keeps outside the mount (the spool

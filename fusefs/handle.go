@@ -40,6 +40,11 @@ func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 func (fh *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	errno := fh.root.errno(fh.h.Flush(ctx))
 	fh.node.awaitGone(goneWaitAtClose) // a failed upload's file is gone when close returns
+	// ... and the attributes and pages this handle showed (an O_TRUNC open
+	// whose overwrite the server refused showed size 0) are dropped: a stat
+	// right after close sees the server's file. FLUSH holds no lock the
+	// kernel needs for that.
+	fh.node.notifyWait(goneWaitAtClose)
 	return errno
 }
 

@@ -34,7 +34,7 @@ func (n *node) path() (string, error) {
 	prefix := ""
 	for in != n.srv.inode {
 		if td, ok := in.Operations().(*trashDir); ok {
-			prefix = td.tr.folder(td.sub)
+			prefix = td.tr.t.Folder(td.sub)
 			break
 		}
 		name, parent := in.Parent()

@@ -16,9 +16,10 @@ import (
 // renameNoreplace is RENAME_NOREPLACE from renameat2(2).
 const renameNoreplace = 0x1
 
-// Changes are made with a context detached from FUSE interrupts: a
-// half-done MKD, DELE or RNFR/RNTO must finish so that the cache and the
-// kernel learn the truth. The client's own timeouts bound them.
+// Changes are made by vfs (ops.go) with a context detached from FUSE
+// interrupts: a half-done MKD, DELE or RNFR/RNTO must finish so that the
+// cache and the kernel learn the truth. The client's own timeouts bound
+// them.
 
 // Mkdir makes a directory (MKD).
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -29,11 +30,11 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if errno != 0 {
 		return nil, errno
 	}
-	if err := d.srv.cl.Mkdir(context.WithoutCancel(ctx), p); err != nil {
+	e, err := d.root.vfs.Mkdir(ctx, d.srv.cl, p)
+	if err != nil {
 		return nil, d.root.errno(err)
 	}
-	e := ftpclient.Entry{Name: name, Type: ftpclient.TypeDir, Mtime: time.Now()}
-	d.root.changed(d.srv, change{put: p, entry: e})
+	e.Name = name
 	in := d.root.newNode(ctx, d.EmbeddedInode(), d.srv, p, e)
 	d.root.fillAttr(in, e, &out.Attr)
 	t := d.root.timeout(d.srv, dir)
@@ -51,11 +52,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	if err := d.srv.cl.Rmdir(context.WithoutCancel(ctx), p); err != nil {
-		return d.root.errno(err)
-	}
-	d.root.changed(d.srv, change{remove: p})
-	return 0
+	return d.root.moved(d.root.vfs.Rmdir(ctx, d.srv.cl, p))
 }
 
 // Unlink deletes a file (DELE). Open handles of it stop uploading.
@@ -71,19 +68,18 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if f, ok := d.fileChild(name); ok {
 		pendingOnly = f.vf.Discard()
 	}
-	err := d.srv.cl.Remove(context.WithoutCancel(ctx), p)
-	if err != nil && !(pendingOnly && errors.Is(err, ftpclient.ErrNotFound)) {
-		return d.root.errno(err)
+	err := d.root.vfs.Remove(ctx, d.srv.cl, p)
+	if pendingOnly && errors.Is(err, ftpclient.ErrNotFound) {
+		err = nil // it never reached the server
 	}
-	d.root.changed(d.srv, change{remove: p})
-	return 0
+	return d.root.moved(err)
 }
 
 // Rename moves an entry within one server (RNFR/RNTO), also into the trash
-// (MOUNT/.Trash-UID/..., which is this server's own trash folder: see
-// trash.go). Onto another server it fails with EXDEV (mv then copies and
-// unlinks). RENAME_NOREPLACE is honoured by checking the destination
-// first; RENAME_EXCHANGE is not supported (EINVAL).
+// (MOUNT/.Trash-UID/..., which is this server's own trash folder:
+// vfs.Trash.MoveIn). Onto another server it fails with EXDEV (mv then
+// copies and unlinks). RENAME_NOREPLACE is honoured by checking the
+// destination first; RENAME_EXCHANGE is not supported (EINVAL).
 func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	if errno := d.root.writable(); errno != 0 {
 		return errno
@@ -115,14 +111,11 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 			return d.root.errno(err)
 		}
 	}
-	e, err := d.root.cache.Lookup(ctx, d.srv.cl, from)
-	if err != nil {
-		return d.root.errno(err)
-	}
+	noReplace := flags&renameNoreplace != 0
 	if toTrash {
-		return d.root.moveIntoTrash(ctx, d.srv, from, e, td, newName, flags)
+		return d.root.moved(td.tr.t.MoveIn(ctx, d.srv.cl, from, td.sub, newName, noReplace))
 	}
-	return d.root.renameOnServer(ctx, d.srv, from, to, e, flags)
+	return d.root.moved(d.root.vfs.Rename(ctx, d.srv.cl, from, to, noReplace))
 }
 
 // Create makes a new file. Nothing is sent yet: the upload starts with the

@@ -6,6 +6,8 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/fxpfs/fxpfs/internal/vfs"
 )
 
 // The root directory lists the servers (its children, made in OnAdd). Its
@@ -15,7 +17,7 @@ import (
 
 // Lookup finds a server's folder or a trash.
 func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if uid, ok := parseTrashName(name); ok {
+	if uid, ok := vfs.ParseTrashName(name); ok {
 		tr := r.trash(ctx, uid)
 		if tr == nil {
 			return nil, syscall.ENOENT

@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -75,29 +76,6 @@ func confineLink(base, p, target string) string {
 	} else {
 		to = path.Join(dir, target) // Clean drops ".." at the root
 	}
-	return relPath(dir, to)
-}
-
-// relPath returns the path of to relative to from (both clean and absolute).
-func relPath(from, to string) string {
-	split := func(p string) []string {
-		if p == "/" {
-			return nil
-		}
-		return strings.Split(strings.TrimPrefix(p, "/"), "/")
-	}
-	f, t := split(from), split(to)
-	i := 0
-	for i < len(f) && i < len(t) && f[i] == t[i] {
-		i++
-	}
-	parts := make([]string, 0, len(f)-i+len(t)-i)
-	for range f[i:] {
-		parts = append(parts, "..")
-	}
-	parts = append(parts, t[i:]...)
-	if len(parts) == 0 {
-		return "."
-	}
-	return strings.Join(parts, "/")
+	rel, _ := filepath.Rel(dir, to) // both absolute: no error (slash paths: fusefs is Linux-only)
+	return rel
 }

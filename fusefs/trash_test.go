@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fxpfs/fxpfs/internal/ftptest"
+	"github.com/fxpfs/fxpfs/internal/vfs"
 )
 
 // gioTrash does what GIO's g_local_file_trash does for a file outside the
@@ -65,7 +66,7 @@ func gioTrash(t *testing.T, mnt, rel string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("temporary info file: %w", err)
 	}
-	fmt.Fprintf(tmp, "[Trash Info]\nPath=%s\nDeletionDate=2026-01-02T03:04:05\n", escapeTrashPath(rel))
+	fmt.Fprintf(tmp, "[Trash Info]\nPath=%s\nDeletionDate=2026-01-02T03:04:05\n", vfs.EscapeTrashPath(rel))
 	tmp.Close()
 	if err := os.Rename(tmp.Name(), info); err != nil {
 		return "", fmt.Errorf("rename the info file into place: %w", err)

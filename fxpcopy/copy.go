@@ -11,8 +11,16 @@ import (
 )
 
 // Copy copies src to dst, replacing dst (or resuming it with opts.Continue).
-// On failure no complete-looking destination is left (it is removed).
+// On failure no complete-looking destination is left, and a file that was
+// at dst before is as it was (see the package doc, "Existing
+// destinations").
 func (e *Engine) Copy(ctx context.Context, src, dst Endpoint, opts Options) (Record, error) {
+	return e.copy(ctx, src, dst, opts, nil)
+}
+
+// copy is Copy, given what a listing the caller made says is at dst (nil:
+// unknown, ask the server).
+func (e *Engine) copy(ctx context.Context, src, dst Endpoint, opts Options, hint *dstHint) (Record, error) {
 	if src.Client == nil || dst.Client == nil {
 		return Record{}, errors.New("fxpcopy: endpoint without a client")
 	}
@@ -30,7 +38,7 @@ func (e *Engine) Copy(ctx context.Context, src, dst Endpoint, opts Options) (Rec
 	t := e.begin(src, dst)
 	t.update(func(r *Record) { r.Origin = opts.Origin })
 	stop := e.report(t, opts.Progress)
-	err := e.run(ctx, t, src, dst, opts)
+	err := e.run(ctx, t, src, dst, opts, hint)
 	stop()
 	rec := e.finish(t, err)
 	if opts.Progress != nil {
@@ -76,7 +84,7 @@ func (e *Engine) report(t *transfer, progress func(Record)) (stop func()) {
 }
 
 // run does one copy; t records what happens.
-func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts Options) error {
+func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts Options, hint *dstHint) error {
 	tryFXP, allowRelay, why, err := policy(src.Client.Config(), dst.Client.Config())
 	if err != nil {
 		return err
@@ -93,52 +101,83 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 	}
 	t.update(func(r *Record) { r.Size = size })
 
-	var mtime time.Time
+	w := write{src: src, size: size, tryFXP: tryFXP, allowRelay: allowRelay, why: why, opts: opts}
 	if !opts.NoPreserveMtime {
-		mtime = e.sourceMtime(ctx, src)
+		w.mtime = e.sourceMtime(ctx, src)
 	}
-
-	var off int64
 	if opts.Continue {
-		off, err = resumeOffset(ctx, dst, size)
+		w.off, err = resumeOffset(ctx, dst, size)
 		if err != nil {
 			return err
 		}
-		if off > 0 {
-			e.log.Debug("resuming", "dst", dst.String(), "offset", off, "size", size)
+		if w.off > 0 {
+			e.log.Debug("resuming", "dst", dst.String(), "offset", w.off, "size", size)
 		}
 	}
-	t.update(func(r *Record) { r.Resumed = off })
-	t.bytes.Store(off)
+	t.update(func(r *Record) { r.Resumed = w.off })
+	t.bytes.Store(w.off)
 
-	if off == size && opts.Continue && size > 0 {
+	if w.off == size && opts.Continue && size > 0 {
 		t.update(func(r *Record) { r.Mode, r.Fallback = ModeNone, "destination already complete" })
-	} else if err := e.transfer(ctx, t, src, dst, size, off, tryFXP, allowRelay, why); err != nil {
+		return e.settle(ctx, t, dst, w)
+	}
+	if w.off == 0 && !opts.InPlace {
+		orig, err := e.original(ctx, dst, hint)
+		if err != nil {
+			return err
+		}
+		if orig != nil {
+			return e.replace(ctx, t, dst, orig, w)
+		}
+	}
+	return e.write(ctx, t, dst, w, opts.Continue)
+}
+
+// write is one copy's data: where from, how much, and how it may go.
+type write struct {
+	src                Endpoint
+	size, off          int64     // source size; resume offset
+	mtime              time.Time // the source's, to copy (zero: none)
+	tryFXP, allowRelay bool
+	why                string // why FXP is not tried, if so (policy)
+	opts               Options
+}
+
+// write copies w onto target, verifies it and gives it the source's
+// mtime. A failure removes target (after ABOR and the wait of
+// removeAfterFailure), unless its STOR was refused or keepPrefix keeps a
+// resumed prefix for the next --continue.
+func (e *Engine) write(ctx context.Context, t *transfer, target Endpoint, w write, keepPrefix bool) error {
+	if err := e.transfer(ctx, t, w.src, target, w.size, w.off, w.tryFXP, w.allowRelay, w.why); err != nil {
 		var intact *dstIntact
 		if !errors.As(err, &intact) {
-			e.removeAfterFailure(ctx, t, dst, opts.Continue)
+			e.removeAfterFailure(ctx, t, target, keepPrefix)
 		}
 		return err
 	}
+	return e.settle(ctx, t, target, w)
+}
 
+// settle verifies target against the source (a mismatch removes it,
+// resumed or not: the whole file is suspect) and copies the mtime.
+func (e *Engine) settle(ctx context.Context, t *transfer, target Endpoint, w write) error {
 	if e.beforeVerify != nil {
 		e.beforeVerify(t.snapshot())
 	}
-	if !opts.NoVerify {
-		verified, err := e.verify(ctx, src, dst, size)
+	if !w.opts.NoVerify {
+		verified, err := e.verify(ctx, w.src, target, w.size)
 		t.update(func(r *Record) { r.Verified = verified })
 		if err != nil {
-			// A mismatch makes the whole destination suspect, resume or not.
-			e.removeAfterFailure(ctx, t, dst, false)
+			e.removeAfterFailure(ctx, t, target, false)
 			return err
 		}
 	}
-	if !mtime.IsZero() {
-		if err := dst.Client.SetModTime(ctx, dst.Path, mtime); err != nil {
+	if !w.mtime.IsZero() {
+		if err := target.Client.SetModTime(ctx, target.Path, w.mtime); err != nil {
 			if !errors.Is(err, ftpclient.ErrUnsupported) {
-				e.log.Warn("could not copy mtime", "dst", dst.String(), "err", err)
+				e.log.Warn("could not copy mtime", "dst", target.String(), "err", err)
 			} else {
-				e.log.Debug("mtime not copied: unsupported", "dst", dst.String())
+				e.log.Debug("mtime not copied: unsupported", "dst", target.String())
 			}
 		}
 	}
@@ -301,7 +340,7 @@ func (e *Engine) removeAfterFailure(ctx context.Context, t *transfer, dst Endpoi
 		if err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
 			e.log.Debug("removing failed destination", "dst", dst.String(), "err", err)
 		}
-		still, cerr := exists(cctx, dst)
+		still, cerr := dst.Client.Exists(cctx, dst.Path)
 		switch {
 		case cerr != nil:
 			e.log.Warn("could not check that the failed destination is gone", "dst", dst.String(), "err", cerr)
@@ -320,21 +359,6 @@ func (e *Engine) removeAfterFailure(ctx context.Context, t *transfer, dst Endpoi
 
 // removeRetry is the pause between removal attempts and size samples.
 const removeRetry = 300 * time.Millisecond
-
-// exists reports whether ep's file exists (SIZE, else a listing).
-func exists(ctx context.Context, ep Endpoint) (bool, error) {
-	_, err := ep.Client.Size(ctx, ep.Path)
-	if err == nil {
-		return true, nil
-	}
-	if errors.Is(err, ftpclient.ErrNotFound) {
-		return false, nil
-	}
-	if _, err = ep.Client.Stat(ctx, ep.Path); errors.Is(err, ftpclient.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
 
 // waitStable waits until two samples of dst's size agree (or it is gone).
 func (e *Engine) waitStable(ctx context.Context, dst Endpoint) {

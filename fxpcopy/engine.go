@@ -1,91 +1,3 @@
-// Package fxpcopy is the server-to-server transfer engine: it copies a file
-// from one FTP server to another (or within one) by FXP where the servers
-// allow it, falls back to a bounded-memory relay where they do not, verifies,
-// resumes, preserves mtime, and reports progress. It does not import FUSE.
-//
-// One copy (Engine.Copy):
-//  1. SIZE (and MDTM) of the source; with Options.Continue, SIZE of the
-//     destination gives the resume offset.
-//  2. Policy (ServerConfig.FXP of both sides): "off" on either side means
-//     relay; "force" on either side means FXP or an error.
-//  3. The ways to copy, tried in turn until one works: FXP with PASV on the
-//     destination, FXP with PASV on the source (reversed), the relay. The
-//     orientation that last worked for the server pair goes first; one
-//     refused by the pair within RefusalMemory is skipped. Each attempt
-//     takes fresh control connections (a failed attempt's are destroyed,
-//     never reused). A copy fails only when every way has failed, or at
-//     once when the file itself is refused (missing source, no permission,
-//     no space: no other way would fare better) or ctx is done.
-//  4. FXP attempt: PASV (EPSV where PASV is refused or over IPv6) to the
-//     passive side; PORT (EPRT for IPv6) to the active side with the
-//     passive server's own control address — never a third host a PASV
-//     reply may name; then the transfer commands, the passive side's first
-//     (see "Command order"); then both control connections are watched at
-//     once while a spare connection polls the destination's SIZE, under the
-//     deadlines of deadlines.go. Where a server uses TLS, protect.go
-//     decides how the servers' direct data connection is protected
-//     (encrypted with SSCN/CPSV; clear only where fxp_clear_data allows it;
-//     else the orientation is refused).
-//  5. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
-//  6. Verify: destination SIZE equals the source's, plus a common hash
-//     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch
-//     removes the destination.
-//  7. MFMT (or SITE UTIME) copies the source's mtime.
-//
-// # Command order
-//
-// The passive server (the one that got PASV) is sent its transfer command
-// first, the active server (PORT) its own right after, without waiting for
-// a 1xx: vsftpd, pure-ftpd and proftpd send it only once the data
-// connection exists, so waiting would deadlock. Why this is safe:
-//   - Default orientation (PASV on the destination): STOR goes to the
-//     destination, then RETR to the source. The source connects and sends
-//     only after it has RETR, which left after STOR; a destination that
-//     accepts in its STOR handler finds the connection queued in its listen
-//     backlog; a destination that accepts at once and drops a connection
-//     arriving before its command (pyftpdlib) answers STOR at once, and is
-//     given time to (Engine.earlyWait), so the connection cannot overtake
-//     the command. No byte can flow before the destination has opened the
-//     file: the destination reads only what arrives on the connection it
-//     accepted for STOR.
-//   - Reversed (PASV on the source): RETR goes to the source, then STOR to
-//     the destination. The destination connects only once it has STOR and
-//     has opened its file, and the source sends only on a connection it
-//     accepted for RETR: again no byte flows before both commands are in.
-//
-// The old order (the active server first, waiting for its 150) let the
-// active source's data reach a passive pyftpdlib before its STOR, which
-// dropped it and then waited for ever.
-//
-// # Watching both sides
-//
-// Both control connections are read at once, so an attempt that cannot work
-// ends in seconds: a passive server that refuses its peer's address
-// (pure-ftpd without FXP allowed) drops the data connection and keeps
-// waiting, saying nothing, while its peer ends at once (426, or 226 for 0
-// bytes). After PeerSilence the attempt is given up: ABOR on both control
-// connections, the passive server's data connection opened from this host
-// (the address it does accept) to end its wait, QUIT, and a reset of a
-// connection still busy — so that no server session outlives the attempt —
-// and the refusal is remembered for the pair and orientation.
-//
-// # Interruption
-//
-// When ctx is done during an FXP transfer: ABOR on both control
-// connections, up to AbortWait for both transfers to end, a reset of those
-// that did not, then the destination is removed (after its size is stable
-// if its end was not confirmed) and checked to be gone, within RemoveWait.
-// Removing it while the server's upload session still writes can leave a
-// hidden file (pure-ftpd renames a file to .pureftpd-rename.* for DELE and
-// keeps it if its size changes meanwhile).
-//
-// A failed copy removes the destination unless it was a resume
-// (Options.Continue) whose data so far verified as a prefix, or its STOR
-// was refused (DestinationIntact): nothing that looks complete is left.
-//
-// Every error wraps the sentinel that classifies it: ftpclient's (ErrNoSpace,
-// ErrPermission, ErrNotFound, ErrTimeout, ErrUnavailable, ...),
-// context.Canceled, ErrVerify or ErrFXPRefused.
 package fxpcopy
 
 import (
@@ -115,11 +27,15 @@ type Endpoint struct {
 	Path   string // mount path on that server
 }
 
+// String is "server:path", as records, summaries, errors and logs show an
+// endpoint. The path is a server's file name: its control characters are
+// escaped (ftpclient.Printable), so that a name listed by a server cannot
+// drive the terminal that `fxpfs cp`, `sync` or `status` prints it on.
 func (ep Endpoint) String() string {
 	if ep.Client == nil {
-		return "?:" + ep.Path
+		return "?:" + ftpclient.Printable(ep.Path)
 	}
-	return ep.Client.Name() + ":" + ep.Path
+	return ep.Client.Name() + ":" + ftpclient.Printable(ep.Path)
 }
 
 // Mode is how a transfer moved its bytes.
@@ -153,6 +69,11 @@ type Options struct {
 	// NoRelay: FXP or fail, never a relay through this host (the caller
 	// has the bytes already: vfs's stream matching uploads them instead).
 	NoRelay bool
+	// InPlace: write dst itself even where a file exists there, without a
+	// temporary (see "Existing destinations"): the caller made dst a
+	// temporary of its own (the mount's kernel copies) and puts it in
+	// place itself.
+	InPlace bool
 }
 
 // Record is the outcome of one transfer (also kept in the engine's history).

@@ -39,7 +39,9 @@ import (
 //   - hiddenRename: DELE of a file whose upload is still running keeps it
 //     under a hidden name (pure-ftpd's .pureftpd-rename.*);
 //   - stopLag: an upload goes on for a while after ABOR or the end of the
-//     control connection (a server that notices between two writes).
+//     control connection (a server that notices between two writes);
+//   - renameReply: refuse RNTO with a reply of choice (a server that
+//     cannot rename onto an existing file, or cannot rename at all).
 //
 // It counts live sessions (a session waiting for a data connection that
 // never comes is live until idleTimeout) and records every command.
@@ -60,6 +62,7 @@ type fakeFTP struct {
 	stallAfter     int64 // RETR sends this many bytes, then nothing, without ending
 	hiddenRename   bool
 	stopLag        time.Duration // an upload goes on this long after ABOR or the client's going
+	renameReply    func(from, to string) string
 	idleTimeout    time.Duration
 
 	mu        sync.Mutex
@@ -207,6 +210,7 @@ type fakeSession struct {
 	early chan *earlyConn // early: the connection accepted for the next transfer
 	port  string          // PORT address for the next transfer
 	rest  int64
+	from  string // RNFR's path, for RNTO
 
 	mu         sync.Mutex
 	cmdPending bool // early: a transfer command is waiting for its data connection
@@ -406,6 +410,38 @@ func (s *fakeSession) handle(verb, arg string) bool {
 		s.closeData()
 		s.port = addr
 		s.reply("200 PORT ok")
+	case "RNFR":
+		if _, ok := f.get(arg); !ok {
+			s.reply("550 %s: no such file", arg)
+			break
+		}
+		s.from = arg
+		s.reply("350 ready for RNTO")
+	case "RNTO":
+		from := s.from
+		s.from = ""
+		if from == "" {
+			s.reply("503 RNFR first")
+			break
+		}
+		if f.renameReply != nil {
+			if r := f.renameReply(from, arg); r != "" {
+				s.reply("%s", r)
+				break
+			}
+		}
+		f.mu.Lock()
+		ff, ok := f.files[from]
+		if ok {
+			delete(f.files, from)
+			f.files[arg] = ff
+		}
+		f.mu.Unlock()
+		if !ok {
+			s.reply("550 %s: no such file", from)
+			break
+		}
+		s.reply("250 renamed")
 	case "RETR", "STOR", "APPE":
 		return s.transfer(verb, arg)
 	case "MLSD":

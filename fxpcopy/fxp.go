@@ -88,12 +88,6 @@ func (s *side) ended() bool { return s.final != nil || s.err != nil }
 // succeeded reports a 2xx final reply.
 func (s *side) succeeded() bool { return s.final != nil && s.final.Code/100 == 2 && s.err == nil }
 
-func (s *side) outstanding() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.expect
-}
-
 // fxp runs one FXP attempt in the given orientation. It returns nil on
 // success, a *refusal when nothing reached the destination, else the error.
 // The attempt's connections are released (a failed attempt's destroyed)
@@ -281,13 +275,15 @@ func (a *attempt) activeAddr(ctx context.Context, addr string) error {
 }
 
 // dstIntact marks a failure that left the destination as it was (its STOR
-// was refused): it must not be removed, it may be someone's file.
+// was refused, or the copy went to a temporary): it must not be removed,
+// it may be someone's file.
 type dstIntact struct{ error }
 
 func (e *dstIntact) Unwrap() error { return e.error }
 
 // DestinationIntact reports whether a failed Copy left the destination as it
-// was before (the server refused to write it), rather than removing it.
+// was before (the server refused to write it, or an existing file was being
+// replaced by way of a temporary), rather than removing it.
 func DestinationIntact(err error) bool {
 	var di *dstIntact
 	return errors.As(err, &di)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,36 +295,16 @@ func TestCopyErrors(t *testing.T) {
 			cfg: func(c *ftpclient.ServerConfig) { c.DataTimeout = time.Second }, want: ftpclient.ErrTimeout, attempts: 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var ss, ds []func(*fakeFTP)
-			if c.src != nil {
-				ss = append(ss, c.src)
-			}
-			if c.dst != nil {
-				ds = append(ds, c.dst)
-			}
-			src := startFake(t, "src", "127.0.0.2", ss...)
-			dst := startFake(t, "dst", "127.0.0.3", ds...)
+			fc := newFakeCopy(t, c.src, c.dst, c.cfg)
+			dst := fc.dst
 			if !c.noSource {
-				src.put("/a.bin", randomBytes(t, 1<<20))
+				fc.src.put("/a.bin", randomBytes(t, 1<<20))
 			}
-			var cm []func(*ftpclient.ServerConfig)
-			if c.cfg != nil {
-				cm = append(cm, c.cfg)
-			}
-			cs, cd := fakeClient(t, src, cm...), fakeClient(t, dst, cm...)
-			e := newEngine(t)
-			e.timing.completeSilence = 500 * time.Millisecond
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			opts := Options{}
+			var cancelAt int64
 			if c.cancel {
-				opts.Progress = func(r Record) {
-					if r.Active && r.Bytes > 100_000 {
-						cancel()
-					}
-				}
+				cancelAt = 100_000
 			}
-			rec, err := e.Copy(ctx, Endpoint{cs, "/a.bin"}, Endpoint{cd, "/b.bin"}, opts)
+			rec, err := fc.run(cancelAt)
 			t.Logf("err: %v (attempts %d, reason %q)", err, rec.Attempts, rec.Reason)
 			if !errors.Is(err, c.want) {
 				t.Errorf("err = %v, want one wrapping %v", err, c.want)
@@ -339,6 +320,52 @@ func TestCopyErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeCopy is a copy of /a.bin between two fakes (src on 127.0.0.2, dst on
+// 127.0.0.3), with an engine that takes a silent peer's 226 quickly.
+type fakeCopy struct {
+	src, dst *fakeFTP
+	cs, cd   *ftpclient.Client
+	e        *Engine
+}
+
+// newFakeCopy starts the fakes, set up by src and dst, and their clients,
+// changed by cfg (each may be nil).
+func newFakeCopy(t *testing.T, src, dst func(*fakeFTP), cfg func(*ftpclient.ServerConfig)) *fakeCopy {
+	t.Helper()
+	var ss, ds []func(*fakeFTP)
+	if src != nil {
+		ss = append(ss, src)
+	}
+	if dst != nil {
+		ds = append(ds, dst)
+	}
+	fc := &fakeCopy{src: startFake(t, "src", "127.0.0.2", ss...), dst: startFake(t, "dst", "127.0.0.3", ds...)}
+	var cm []func(*ftpclient.ServerConfig)
+	if cfg != nil {
+		cm = append(cm, cfg)
+	}
+	fc.cs, fc.cd = fakeClient(t, fc.src, cm...), fakeClient(t, fc.dst, cm...)
+	fc.e = newEngine(t)
+	fc.e.timing.completeSilence = 500 * time.Millisecond
+	return fc
+}
+
+// run copies src:/a.bin to dst:/b.bin within a minute; with cancelAt > 0
+// the copy is cancelled once that many bytes are done.
+func (fc *fakeCopy) run(cancelAt int64) (Record, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := Options{}
+	if cancelAt > 0 {
+		opts.Progress = func(r Record) {
+			if r.Active && r.Bytes > cancelAt {
+				cancel()
+			}
+		}
+	}
+	return fc.e.Copy(ctx, Endpoint{fc.cs, "/a.bin"}, Endpoint{fc.cd, "/b.bin"}, opts)
 }
 
 // TestInterruptedFXPLeavesNothing (issue 7 item 4): ctx is cancelled while
@@ -388,5 +415,54 @@ func TestInterruptedFXPLeavesNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHostileNamesShownEscaped: a file name with control characters (a
+// server lists whatever it likes but CR and LF) is copied under its own
+// name, while the records, the summary and the errors that `fxpfs cp`,
+// `sync` and `status` print name it escaped: a listing cannot drive the
+// terminal they print on.
+func TestHostileNamesShownEscaped(t *testing.T) {
+	a := startFake(t, "a", "127.0.0.2")
+	b := startFake(t, "b", "127.0.0.3")
+	const name = "x\x1b]0;owned\x07y.bin"
+	data := randomBytes(t, 1000)
+	a.put("/d/"+name, data)
+	ca, cb := fakeClient(t, a), fakeClient(t, b)
+	e := newEngine(t)
+	var mu sync.Mutex
+	var shown []string
+	progress := func(r Record) {
+		mu.Lock()
+		shown = append(shown, r.Src, r.Dst)
+		mu.Unlock()
+	}
+	sum, err := e.CopyTree(ctxT(t, 30*time.Second), Endpoint{ca, "/d"}, Endpoint{cb, "/e"}, Options{}, 1, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := b.get("/e/" + name); !ok || !bytes.Equal(got, data) {
+		t.Fatalf("not copied under its own name (found: %v)", ok)
+	}
+	shown = append(shown, sum.String())
+	for _, r := range e.Recent(0) {
+		shown = append(shown, r.Src, r.Dst)
+	}
+	// A failure names the file too: a copy of a source that is gone.
+	if _, err := e.Copy(ctxT(t, 30*time.Second), Endpoint{ca, "/d/" + name + ".gone"}, Endpoint{cb, "/f"}, Options{}); err == nil {
+		t.Error("a copy of a missing file did not fail")
+	} else {
+		shown = append(shown, err.Error())
+	}
+	if len(shown) < 4 {
+		t.Fatalf("no records shown: %q", shown)
+	}
+	for _, s := range shown {
+		if strings.ContainsAny(s, "\x1b\x07") {
+			t.Errorf("shown raw: %q", s)
+		} else if !strings.Contains(s, `x\x1b]0;owned\ay.bin`) && !strings.Contains(s, "1 files") {
+			t.Errorf("the name is not shown: %q", s)
+		}
 	}
 }

@@ -48,12 +48,12 @@ func (s SyncSummary) String() string {
 			}
 		}
 		fmt.Fprintf(&b, "dry run: would copy %d files (%s), make %d directories, delete %d files and %d directories; %d up to date",
-			len(p.Copies), formatBytes(p.Bytes()), len(p.Mkdirs), files, dirs, p.UpToDate)
+			len(p.Copies), FormatBytes(p.Bytes()), len(p.Mkdirs), files, dirs, p.UpToDate)
 	} else {
 		c := s.Copied
-		fmt.Fprintf(&b, "%d copied (%s", c.Files, formatBytes(c.Bytes))
+		fmt.Fprintf(&b, "%d copied (%s", c.Files, FormatBytes(c.Bytes))
 		if secs := c.Duration.Seconds(); secs > 0 && c.Bytes > 0 {
-			fmt.Fprintf(&b, ", %s/s", formatBytes(int64(float64(c.Bytes)/secs)))
+			fmt.Fprintf(&b, ", %s/s", FormatBytes(int64(float64(c.Bytes)/secs)))
 		}
 		fmt.Fprintf(&b, "; %d by FXP, %d relayed)", c.FXP, c.Relay)
 		fmt.Fprintf(&b, ", %d up to date, %d directories made, %d files and %d directories deleted",
@@ -69,13 +69,8 @@ func (s SyncSummary) String() string {
 		fmt.Fprintf(&b, "; %d MDTM checks", s.MtimeChecks)
 	}
 	fmt.Fprintf(&b, "; %.1fs", s.Duration.Seconds())
-	if reasons := s.Copied.Reasons; len(reasons) > 0 {
-		rs := make([]string, 0, len(reasons))
-		for r, n := range reasons {
-			rs = append(rs, fmt.Sprintf("%d× %s", n, r))
-		}
-		sort.Strings(rs)
-		fmt.Fprintf(&b, "\nnot by FXP because: %s", strings.Join(rs, "; "))
+	if len(s.Copied.Reasons) > 0 {
+		fmt.Fprintf(&b, "\nnot by FXP because: %s", reasonsText(s.Copied.Reasons))
 	}
 	if s.NoMtime > 0 {
 		fmt.Fprintf(&b, "\nwarning: %d files: the destination cannot set file times, so the next run copies them again (use --size-only)", s.NoMtime)
@@ -257,9 +252,9 @@ func (x *syncRun) copies(ctx context.Context) {
 				return
 			}
 		}
-		rec, err := x.e.Copy(ctx, src, dst, copyOpts)
+		rec, err := x.e.copy(ctx, src, dst, copyOpts, it.dst)
 		x.mu.Lock()
-		x.sum.Copied.add(job{src, dst, it.Size}, rec, err)
+		x.sum.Copied.add(job{src, dst, it.Size, it.dst}, rec, err)
 		x.mu.Unlock()
 		if err != nil {
 			x.fail(src.String(), err)

@@ -45,6 +45,8 @@ type SyncItem struct {
 	MtimeExact bool
 	Replace    bool   // DST has a non-directory (file, symlink) there that goes first
 	Why        string // copy: "new", "size 10 → 12", "mtime ..."
+
+	dst *dstHint // copy: what the listing found at DST (a file it replaces, or nothing)
 }
 
 // SyncPlan is what Sync will do: the result of walking both trees.
@@ -81,7 +83,7 @@ func (p *SyncPlan) Lines() []string {
 		add(it, "%s", p.dstPath(it.Rel))
 	}
 	for _, it := range p.Copies {
-		add(it, "%s -> %s (%s, %s)", p.srcPath(it.Rel), p.dstPath(it.Rel), it.Why, formatBytes(it.Size))
+		add(it, "%s -> %s (%s, %s)", p.srcPath(it.Rel), p.dstPath(it.Rel), it.Why, FormatBytes(it.Size))
 	}
 	for _, it := range p.Deletes {
 		add(it, "%s", p.dstPath(it.Rel))
@@ -89,11 +91,12 @@ func (p *SyncPlan) Lines() []string {
 	return out
 }
 
+// srcPath and dstPath name rel on either side as Endpoint.String does.
 func (p *SyncPlan) srcPath(rel string) string {
-	return p.Src.Client.Name() + ":" + join(p.Src.Path, rel)
+	return Endpoint{p.Src.Client, join(p.Src.Path, rel)}.String()
 }
 func (p *SyncPlan) dstPath(rel string) string {
-	return p.Dst.Client.Name() + ":" + join(p.Dst.Path, rel)
+	return Endpoint{p.Dst.Client, join(p.Dst.Path, rel)}.String()
 }
 
 // join is path.Join that keeps "" meaning the folder itself.
@@ -247,16 +250,16 @@ func (pl *planner) visit(ctx context.Context, rel string, dstExists bool) {
 				MtimeExact: pl.src.listStamp(se, pl.now).prec == time.Second}
 			switch {
 			case !onDst:
-				it.Why = "new"
+				it.Why, it.dst = "new", &dstHint{}
 				copies = append(copies, it)
 			case de.Type == ftpclient.TypeDir:
 				pl.fail(pl.dst.Client.Name()+":"+join(pl.dst.Path, crel),
 					errors.New("is a directory where the source has a file: remove it by hand"))
 			case de.Type != ftpclient.TypeFile:
-				it.Why, it.Replace = "replaces a symlink", true
+				it.Why, it.Replace, it.dst = "replaces a symlink", true, &dstHint{} // removed first
 				copies = append(copies, it)
 			case de.Size != se.Size:
-				it.Why = fmt.Sprintf("size %d → %d", de.Size, se.Size)
+				it.Why, it.dst = fmt.Sprintf("size %d → %d", de.Size, se.Size), &dstHint{true, de}
 				copies = append(copies, it)
 			case pl.opts.SizeOnly:
 				upToDate++
@@ -264,7 +267,7 @@ func (pl *planner) visit(ctx context.Context, rel string, dstExists bool) {
 				pending = append(pending, candidate{crel, se, de})
 			}
 		default:
-			skipped = append(skipped, pl.src.Client.Name()+":"+join(pl.src.Path, crel))
+			skipped = append(skipped, Endpoint{pl.src.Client, join(pl.src.Path, crel)}.String())
 		}
 	}
 	var deletes []SyncItem
@@ -385,7 +388,7 @@ func (pl *planner) resolve(ctx context.Context) {
 		}
 		pl.plan.Copies = append(pl.plan.Copies, SyncItem{Action: SyncCopy, Rel: c.rel, Size: c.src.Size,
 			Mtime: ss.t, MtimeExact: ss.prec == time.Second,
-			Why: fmt.Sprintf("mtime %s → %s", fmtStamp(ds), fmtStamp(ss))})
+			Why: fmt.Sprintf("mtime %s → %s", fmtStamp(ds), fmtStamp(ss)), dst: &dstHint{true, c.dst}})
 	})
 }
 
@@ -438,9 +441,7 @@ func (e *Engine) PlanSync(ctx context.Context, src, dst Endpoint, opts SyncOptio
 	if jobs < 1 {
 		jobs = 4
 	}
-	if src.Client == dst.Client && (dst.Path == src.Path || src.Path == "/" ||
-		strings.HasPrefix(dst.Path, strings.TrimSuffix(src.Path, "/")+"/") ||
-		strings.HasPrefix(src.Path, strings.TrimSuffix(dst.Path, "/")+"/") || dst.Path == "/") {
+	if src.Client == dst.Client && (within(dst.Path, src.Path) || within(src.Path, dst.Path)) {
 		return plan, fmt.Errorf("sync %s with %s: one is inside the other: %w", src, dst, ftpclient.ErrExists)
 	}
 	ss, err := newSide(ctx, src)
@@ -479,12 +480,12 @@ func (e *Engine) PlanSync(ctx context.Context, src, dst Endpoint, opts SyncOptio
 			MtimeExact: ss.listStamp(sst, pl.now).prec == time.Second}
 		switch {
 		case !dstExists:
-			it.Why = "new"
+			it.Why, it.dst = "new", &dstHint{}
 			plan.Copies = append(plan.Copies, it)
 		case dst0.Type == ftpclient.TypeDir:
 			return plan, fmt.Errorf("sync %s: %s is a directory: %w", src, dst, ftpclient.ErrIsDir)
 		case dst0.Size != sst.Size:
-			it.Why = fmt.Sprintf("size %d → %d", dst0.Size, sst.Size)
+			it.Why, it.dst = fmt.Sprintf("size %d → %d", dst0.Size, sst.Size), &dstHint{true, dst0}
 			plan.Copies = append(plan.Copies, it)
 		case opts.SizeOnly:
 			plan.UpToDate++

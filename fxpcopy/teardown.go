@@ -99,7 +99,7 @@ func (a *attempt) releasePassive() {
 	}()
 }
 
-// close releases the attempt's connections: pooled again after a success;
+// close releases the attempt's connections: kept for reuse after a success;
 // after a failure, QUIT and destroyed, or reset where a reply is still due
 // (the server is busy or stuck: a reset ends even a session that waits in
 // accept). It waits for the attempt's goroutines.

@@ -36,18 +36,13 @@ type Summary struct {
 func (s Summary) String() string {
 	var b strings.Builder
 	secs := s.Duration.Seconds()
-	fmt.Fprintf(&b, "%d files, %s in %.1fs", s.Files, formatBytes(s.Bytes), secs)
+	fmt.Fprintf(&b, "%d files, %s in %.1fs", s.Files, FormatBytes(s.Bytes), secs)
 	if secs > 0 && s.Bytes > 0 {
-		fmt.Fprintf(&b, " (%s/s)", formatBytes(int64(float64(s.Bytes)/secs)))
+		fmt.Fprintf(&b, " (%s/s)", FormatBytes(int64(float64(s.Bytes)/secs)))
 	}
 	fmt.Fprintf(&b, "; %d by FXP, %d relayed", s.FXP, s.Relay)
 	if len(s.Reasons) > 0 {
-		reasons := make([]string, 0, len(s.Reasons))
-		for r, n := range s.Reasons {
-			reasons = append(reasons, fmt.Sprintf("%d× %s", n, r))
-		}
-		sort.Strings(reasons)
-		fmt.Fprintf(&b, " (why: %s)", strings.Join(reasons, "; "))
+		fmt.Fprintf(&b, " (why: %s)", reasonsText(s.Reasons))
 	}
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(&b, "; %d skipped (symlinks/special)", len(s.Skipped))
@@ -68,6 +63,7 @@ func (s Summary) String() string {
 type job struct {
 	src, dst Endpoint
 	size     int64
+	hint     *dstHint // what is at dst (nil: unknown)
 }
 
 // CopyTree copies src to dst: a file to the file dst, or a directory
@@ -90,7 +86,7 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 	}
 	var work []job
 	if st.Type == ftpclient.TypeDir {
-		if src.Client == dst.Client && (dst.Path == src.Path || strings.HasPrefix(dst.Path, strings.TrimSuffix(src.Path, "/")+"/")) {
+		if src.Client == dst.Client && within(dst.Path, src.Path) {
 			return sum, fmt.Errorf("copy %s into itself (%s): %w", src, dst, ftpclient.ErrExists)
 		}
 		work, err = e.plan(ctx, src, dst, &sum)
@@ -99,7 +95,7 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 			return sum, err
 		}
 	} else {
-		work = []job{{src, dst, st.Size}}
+		work = []job{{src, dst, st.Size, nil}}
 	}
 	if opts.Plan != nil {
 		var total int64
@@ -110,30 +106,12 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 	}
 
 	var mu sync.Mutex
-	ch := make(chan job)
-	var wg sync.WaitGroup
-	for range min(jobs, max(len(work), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range ch {
-				rec, err := e.Copy(ctx, j.src, j.dst, opts)
-				mu.Lock()
-				sum.add(j, rec, err)
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, j := range work {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(ch)
-	wg.Wait()
+	forEach(ctx, jobs, work, func(j job) {
+		rec, err := e.copy(ctx, j.src, j.dst, opts, j.hint)
+		mu.Lock()
+		sum.add(j, rec, err)
+		mu.Unlock()
+	})
 	sum.Duration = time.Since(start)
 	sort.Slice(sum.Failures, func(a, b int) bool { return sum.Failures[a].Src < sum.Failures[b].Src })
 	if err := ctx.Err(); err != nil {
@@ -165,7 +143,10 @@ func (s *Summary) add(j job, rec Record, err error) {
 }
 
 // plan walks the source tree breadth-first, makes every directory at the
-// destination, and returns the files to copy.
+// destination, and returns the files to copy, each with what is at its
+// destination: nothing in a directory it made, else what a listing of the
+// directory that was there says (a failed listing: unknown, each copy
+// asks).
 func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]job, error) {
 	type dir struct{ src, dst string }
 	queue := []dir{{src.Path, dst.Path}}
@@ -173,10 +154,15 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 	for len(queue) > 0 {
 		d := queue[0]
 		queue = queue[1:]
-		if err := mkdir(ctx, dst.Client, d.dst); err != nil {
+		made, err := mkdirNew(ctx, dst.Client, d.dst)
+		if err != nil {
 			return nil, fmt.Errorf("make directory %s:%s: %w", dst.Client.Name(), d.dst, err)
 		}
 		sum.Dirs++
+		there := map[string]ftpclient.Entry{} // with made: nothing
+		if !made {
+			there = e.listDst(ctx, Endpoint{dst.Client, d.dst})
+		}
 		entries, err := src.Client.List(ctx, d.src)
 		if err != nil {
 			return nil, fmt.Errorf("list %s:%s: %w", src.Client.Name(), d.src, err)
@@ -187,34 +173,76 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 			case ftpclient.TypeDir:
 				queue = append(queue, dir{sp, dp})
 			case ftpclient.TypeFile:
-				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size})
+				var hint *dstHint
+				if there != nil {
+					de, ok := there[en.Name]
+					hint = &dstHint{exists: ok, entry: de}
+				}
+				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size, hint})
 			default:
-				sum.Skipped = append(sum.Skipped, src.Client.Name()+":"+sp)
-				e.log.Info("not copied: not a regular file", "src", src.Client.Name()+":"+sp)
+				name := Endpoint{src.Client, sp}.String()
+				sum.Skipped = append(sum.Skipped, name)
+				e.log.Info("not copied: not a regular file", "src", name)
 			}
 		}
 	}
 	return work, nil
 }
 
+// reasonsText lists counted reasons, "3× reason; 1× other", sorted.
+func reasonsText(reasons map[string]int) string {
+	rs := make([]string, 0, len(reasons))
+	for r, n := range reasons {
+		rs = append(rs, fmt.Sprintf("%d× %s", n, r))
+	}
+	sort.Strings(rs)
+	return strings.Join(rs, "; ")
+}
+
+// within reports whether p is dir or below it (both clean, absolute).
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
 // mkdir makes p unless it already exists as a directory.
 func mkdir(ctx context.Context, c *ftpclient.Client, p string) error {
+	_, err := mkdirNew(ctx, c, p)
+	return err
+}
+
+// mkdirNew is mkdir, also saying whether it made p (false: it was there).
+func mkdirNew(ctx context.Context, c *ftpclient.Client, p string) (made bool, err error) {
 	if p == "/" {
-		return nil
+		return false, nil
 	}
-	err := c.Mkdir(ctx, p)
+	err = c.Mkdir(ctx, p)
 	if err == nil {
-		return nil
+		return true, nil
 	}
 	st, serr := c.Stat(ctx, p)
 	if serr == nil && st.Type == ftpclient.TypeDir {
-		return nil
+		return false, nil
 	}
 	if serr == nil {
-		return fmt.Errorf("%w: exists and is not a directory", ftpclient.ErrNotDir)
+		return false, fmt.Errorf("%w: exists and is not a directory", ftpclient.ErrNotDir)
 	}
 	if errors.Is(err, ftpclient.ErrExists) {
-		return serr
+		return false, serr
 	}
-	return err
+	return false, err
+}
+
+// listDst lists a destination directory that was there before the copy,
+// by name; nil where the listing fails (each copy then asks).
+func (e *Engine) listDst(ctx context.Context, dir Endpoint) map[string]ftpclient.Entry {
+	ents, err := dir.Client.List(ctx, dir.Path)
+	if err != nil {
+		e.log.Debug("destination directory not listed: each copy asks what is there", "dir", dir.String(), "err", err)
+		return nil
+	}
+	m := make(map[string]ftpclient.Entry, len(ents))
+	for _, en := range ents {
+		m[en.Name] = en
+	}
+	return m
 }

@@ -87,7 +87,7 @@ func (a *attempt) watch(ctx context.Context) error {
 const quiesceWait = time.Second
 
 // quiesce waits, at most d, until no reader is collecting replies, so that
-// a connection whose transfer ended is released to the pool rather than
+// a connection whose transfer ended is kept for reuse rather than
 // reset for looking busy (a reader descheduled between its last reply and
 // marking its side idle, on a loaded machine).
 func (a *attempt) quiesce(d time.Duration) {

@@ -38,17 +38,6 @@ RATE=${BENCH_RATE:-100mbit}
 SRC_KIND=${BENCH_SRC_SERVER:-vsftpd}
 DST_KIND=${BENCH_DST_SERVER:-pure-ftpd}
 METHODS=${BENCH_METHODS:-a b c d}
-RESULTS=${BENCH_RESULTS:-/dev/null}
-FAILED=0
-NOTES=()
-
-md() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-note_fail() {
-	FAILED=1
-	NOTES+=("$*")
-	log "FAIL: $*"
-}
-
 require_root
 require_tools vsftpd curl lftp rclone jq ip tc nsenter mountpoint fusermount3 sha256sum awk
 ensure_test_user
@@ -63,17 +52,10 @@ make_workdir $(((FILE_MB + TREE_KIB / 1024 + 2) * (1 + NMETH * REPEAT) + 256))
 bed_setup "$RATE" "$RATE"
 
 # ------------------------------------------------------------------- servers
-S1_ROOT=$DATA/s1 S2_ROOT=$DATA/s2
-make_root "$S1_ROOT"
-make_root "$S2_ROOT"
+bed_roots
 log "writing the ${FILE_MB} MiB file and the ${TREE_FILES}-file tree on s1"
 make_sources "$S1_ROOT" "$FILE_MB" "$TREE_FILES" "$TREE_DIRS" "$TREE_FILE_KB"
-
-start_server "$SRC_KIND" "$NS_S1" "$S1_IP" 21 "$S1_ROOT" s1
-S1_USER=$SRV_USER S1_PASS=$SRV_PASS
-start_server "$DST_KIND" "$NS_S2" "$S2_IP" 21 "$S2_ROOT" s2
-S2_USER=$SRV_USER S2_PASS=$SRV_PASS
-curl_config "$WORK/secret/curl-s1.cfg" "$S1_USER" "$S1_PASS"
+bed_servers "$SRC_KIND" "$DST_KIND"
 
 # Link check: the client's shaped link and the servers' unshaped one.
 LINK_MB=$((FILE_MB < 32 ? FILE_MB : 32))
@@ -89,8 +71,6 @@ log "link check: s1 -> client $LC_CLIENT MiB/s (shaped $RATE), s1 -> s2 $LC_SERV
 
 # ------------------------------------------------------------------- methods
 declare -A T B V # [method,kind,run] -> seconds, client-link bytes, verified
-export FXPFS_PASSWORD_S1=$S1_PASS FXPFS_PASSWORD_S2=$S2_PASS
-SERVER_ARGS=(--server "s1=ftp://$S1_USER@$S1_IP:21/" --server "s2=ftp://$S2_USER@$S2_IP:21/")
 
 # verify KIND DIR: the copy in DIR (on s2's disk) equals the source.
 verify() { verify_copy "$@"; }
@@ -117,13 +97,6 @@ measure() {
 	log "($m) $kind run $r: $(fmt "$t" 2) s, $((b1 - b0)) bytes over the client link, ${V[$m,$kind,$r]}"
 }
 
-# dstdir NAME: an empty directory on s2, owned by the server's user.
-dstdir() {
-	mkdir -p "$S2_ROOT/$1"
-	chown "$TEST_UID:$TEST_GID" "$S2_ROOT/$1"
-	echo "$S2_ROOT/$1"
-}
-
 MNT=$WORK/mnt
 FXP_COUNTERS=()
 method_a() { # cp through the fxpfs mount
@@ -148,43 +121,25 @@ method_b() { # fxpfs cp (-r -j 8 for the tree)
 		return
 	fi
 	d=$(dstdir "b$r")
-	measure b file "$r" "$d" "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
-		"$FXPFS_BIN" cp "${SERVER_ARGS[@]}" s1:/src/big.bin "s2:/b$r/big.bin"
-	measure b tree "$r" "$d" "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
-		"$FXPFS_BIN" cp -r -j 8 "${SERVER_ARGS[@]}" s1:/src/tree "s2:/b$r/tree"
+	measure b file "$r" "$d" "${FXPFS_CLIENT[@]}" cp "${SERVER_ARGS[@]}" s1:/src/big.bin "s2:/b$r/big.bin"
+	measure b tree "$r" "$d" "${FXPFS_CLIENT[@]}" cp -r -j 8 "${SERVER_ARGS[@]}" s1:/src/tree "s2:/b$r/tree"
 	local k
 	for k in file tree; do
 		FXP_COUNTERS+=("(b) $k run $r: \`fxpfs cp\` said: $(tail -n 1 "$WORK/b-$k-$r.out")")
 	done
 }
 method_c() { # cp between two rclone mounts (no VFS cache)
-	local r=$1 d p1 p2
-	export RCLONE_CONFIG_S1_TYPE=ftp RCLONE_CONFIG_S1_HOST=$S1_IP RCLONE_CONFIG_S1_PORT=21 \
-		RCLONE_CONFIG_S1_USER=$S1_USER
-	export RCLONE_CONFIG_S2_TYPE=ftp RCLONE_CONFIG_S2_HOST=$S2_IP RCLONE_CONFIG_S2_PORT=21 \
-		RCLONE_CONFIG_S2_USER=$S2_USER
-	RCLONE_CONFIG_S1_PASS=$(printf '%s' "$S1_PASS" | rclone obscure -)
-	RCLONE_CONFIG_S2_PASS=$(printf '%s' "$S2_PASS" | rclone obscure -)
-	export RCLONE_CONFIG_S1_PASS RCLONE_CONFIG_S2_PASS
-	rclone_mount "$NS_C" "$WORK/rc1" s1 "$WORK/rclone-s1.log"
-	p1=$MOUNT_PID
-	rclone_mount "$NS_C" "$WORK/rc2" s2 "$WORK/rclone-s2.log"
-	p2=$MOUNT_PID
+	local r=$1 d
+	rclone_pair_mount
 	d=$(dstdir "c$r")
 	measure c file "$r" "$d" cp "$WORK/rc1/src/big.bin" "$WORK/rc2/c$r/big.bin"
 	measure c tree "$r" "$d" cp -r "$WORK/rc1/src/tree" "$WORK/rc2/c$r/tree"
-	fxpfs_unmount "$WORK/rc1" "$p1"
-	fxpfs_unmount "$WORK/rc2" "$p2"
-	unset "${!RCLONE_CONFIG_@}"
+	rclone_pair_unmount
 }
 method_d() { # lftp: FXP get (file), mirror -P 8 (tree)
-	local r=$1 d u1 u2
+	local r=$1 d
 	d=$(dstdir "d$r")
-	u1="ftp://$S1_USER:$S1_PASS@$S1_IP:21" u2="ftp://$S2_USER:$S2_PASS@$S2_IP:21"
-	local pre="set ftp:use-fxp yes; set ftp:fxp-force yes; set ftp:ssl-allow no; set cmd:fail-exit yes; set net:max-retries 2; set net:timeout 60"
-	# Scripts hold the passwords (0600 files, not argv).
-	printf '%s\nget %s/src/big.bin -o %s/d%s/big.bin\n' "${pre//; /$'\n'}" "$u1" "$u2" "$r" >"$WORK/secret/lftp-file"
-	printf '%s\nmirror -P 8 %s/src/tree %s/d%s/tree\n' "${pre//; /$'\n'}" "$u1" "$u2" "$r" >"$WORK/secret/lftp-tree"
+	lftp_fxp_scripts "d$r"
 	measure d file "$r" "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-file"
 	measure d tree "$r" "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-tree"
 }
@@ -256,14 +211,5 @@ if ((REPEAT > 1)); then
 		done
 	done
 fi
-if ((${#FXP_COUNTERS[@]})); then
-	md ""
-	md "What fxpfs reported:"
-	for c in "${FXP_COUNTERS[@]}"; do md "- $c"; done
-fi
-if ((${#NOTES[@]})); then
-	md ""
-	md "Failures in this run:"
-	for n in "${NOTES[@]}"; do md "- $n"; done
-fi
-exit "$FAILED"
+md_list "What fxpfs reported:" ${FXP_COUNTERS[@]+"${FXP_COUNTERS[@]}"}
+bench_exit

@@ -42,17 +42,6 @@ all) METHODS="rsync-fxpfs gio-fxpfs rsync-rclone gio-rclone sync lftp" ;;
 mount) METHODS="rsync-fxpfs gio-fxpfs rsync-rclone gio-rclone" ;;
 sync) METHODS="sync lftp" ;;
 esac
-RESULTS=${BENCH_RESULTS:-/dev/null}
-FAILED=0
-NOTES=()
-
-md() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-note_fail() {
-	FAILED=1
-	NOTES+=("$*")
-	log "FAIL: $*"
-}
-
 require_root
 tools=(vsftpd lftp jq ip tc nsenter sha256sum awk)
 [[ $METHODS == *fxpfs* || $METHODS == *rclone* ]] && tools+=(mountpoint fusermount3 rsync gio)
@@ -67,16 +56,10 @@ NMETH=$(wc -w <<<"$METHODS")
 make_workdir $(((FILE_MB + TREE_KIB / 1024 + 2) * (1 + NMETH) + 256))
 
 bed_setup "$DOWN" "$UP"
-S1_ROOT=$DATA/s1 S2_ROOT=$DATA/s2
-make_root "$S1_ROOT"
-make_root "$S2_ROOT"
+bed_roots
 log "writing the ${FILE_MB} MiB file and the ${TREE_FILES}-file tree on s1"
 make_sources "$S1_ROOT" "$FILE_MB" "$TREE_FILES" "$TREE_DIRS" "$TREE_FILE_KB"
-start_server vsftpd "$NS_S1" "$S1_IP" 21 "$S1_ROOT" s1
-S1_USER=$SRV_USER S1_PASS=$SRV_PASS
-start_server pure-ftpd "$NS_S2" "$S2_IP" 21 "$S2_ROOT" s2
-S2_USER=$SRV_USER S2_PASS=$SRV_PASS
-curl_config "$WORK/secret/curl-s1.cfg" "$S1_USER" "$S1_PASS"
+bed_servers vsftpd pure-ftpd
 
 # Line check: what the shaping gives (curl, 8 MiB each way).
 t_down=0 t_up=0
@@ -90,8 +73,6 @@ LINE="down $(fmt "$(calc "8 * 8.388608 / $t_down")" 1) Mbit/s, up $(fmt "$(calc 
 log "line check: $LINE (shaped $DOWN down, $UP up)"
 
 declare -A T U D V # [method,kind] -> seconds, client uploaded, client downloaded, check
-export FXPFS_PASSWORD_S1=$S1_PASS FXPFS_PASSWORD_S2=$S2_PASS
-SERVER_ARGS=(--server "s1=ftp://$S1_USER@$S1_IP:21/" --server "s2=ftp://$S2_USER@$S2_IP:21/")
 REPORTED=()
 
 # measure M KIND DSTDIR CMD...: time CMD, count the client's bytes, verify.
@@ -114,13 +95,6 @@ measure() {
 		note_fail "($m) $kind: the copy on s2 differs from the source (sha256)"
 	fi
 	log "($m) $kind: $(fmt "$t" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B, ${V[$m,$kind]}"
-}
-
-# dstdir NAME: an empty directory on s2's disk, owned by the server's user.
-dstdir() {
-	mkdir -p "$S2_ROOT/$1"
-	chown "$TEST_UID:$TEST_GID" "$S2_ROOT/$1"
-	echo "$S2_ROOT/$1"
 }
 
 # gio_tree SRC DST: gio copy has no -r: one gio copy per directory.
@@ -173,22 +147,10 @@ fxpfs_methods() { # rsync-fxpfs, gio-fxpfs: one mount for both
 	fxpfs_unmount "$MNT" "$MOUNT_PID"
 }
 rclone_methods() { # rsync-rclone, gio-rclone: two rclone mounts
-	local m p1 p2
-	export RCLONE_CONFIG_S1_TYPE=ftp RCLONE_CONFIG_S1_HOST=$S1_IP RCLONE_CONFIG_S1_PORT=21 \
-		RCLONE_CONFIG_S1_USER=$S1_USER
-	export RCLONE_CONFIG_S2_TYPE=ftp RCLONE_CONFIG_S2_HOST=$S2_IP RCLONE_CONFIG_S2_PORT=21 \
-		RCLONE_CONFIG_S2_USER=$S2_USER
-	RCLONE_CONFIG_S1_PASS=$(printf '%s' "$S1_PASS" | rclone obscure -)
-	RCLONE_CONFIG_S2_PASS=$(printf '%s' "$S2_PASS" | rclone obscure -)
-	export RCLONE_CONFIG_S1_PASS RCLONE_CONFIG_S2_PASS
-	rclone_mount "$NS_C" "$WORK/rc1" s1 "$WORK/rclone-s1.log"
-	p1=$MOUNT_PID
-	rclone_mount "$NS_C" "$WORK/rc2" s2 "$WORK/rclone-s2.log"
-	p2=$MOUNT_PID
+	local m
+	rclone_pair_mount
 	for m in "$@"; do copies "$m" "$WORK/rc1" "$WORK/rc2"; done
-	fxpfs_unmount "$WORK/rc1" "$p1"
-	fxpfs_unmount "$WORK/rc2" "$p2"
-	unset "${!RCLONE_CONFIG_@}"
+	rclone_pair_unmount
 }
 method_sync() {
 	local d
@@ -197,10 +159,8 @@ method_sync() {
 		return
 	fi
 	d=$(dstdir sync)
-	measure sync file "$d" "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
-		"$FXPFS_BIN" sync "${SERVER_ARGS[@]}" s1:/src/big.bin s2:/sync/big.bin
-	measure sync tree "$d" "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
-		"$FXPFS_BIN" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree
+	measure sync file "$d" "${FXPFS_CLIENT[@]}" sync "${SERVER_ARGS[@]}" s1:/src/big.bin s2:/sync/big.bin
+	measure sync tree "$d" "${FXPFS_CLIENT[@]}" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree
 	local k
 	for k in file tree; do
 		REPORTED+=("(sync) $k: \`fxpfs sync\` said: $(tail -n 1 "$WORK/sync-$k.out")")
@@ -208,20 +168,15 @@ method_sync() {
 	# A second sync right after copies nothing: its cost is the comparison.
 	local ta u0 d0 u1 d1
 	read -r u0 d0 < <(link_up_down)
-	timed ta "${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- \
-		"$FXPFS_BIN" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree >"$WORK/sync-again.out" 2>&1 ||
+	timed ta "${FXPFS_CLIENT[@]}" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree >"$WORK/sync-again.out" 2>&1 ||
 		note_fail "(sync) second run: $(tail -c 300 "$WORK/sync-again.out")"
 	read -r u1 d1 < <(link_up_down)
 	REPORTED+=("(sync) tree again right after: $(fmt "$ta" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B: $(tail -n 1 "$WORK/sync-again.out")")
 }
 method_lftp() {
-	local d u1 u2
+	local d
 	d=$(dstdir lftp)
-	u1="ftp://$S1_USER:$S1_PASS@$S1_IP:21" u2="ftp://$S2_USER:$S2_PASS@$S2_IP:21"
-	local pre="set ftp:use-fxp yes; set ftp:fxp-force yes; set ftp:ssl-allow no; set cmd:fail-exit yes; set net:max-retries 2; set net:timeout 60"
-	# Scripts hold the passwords (0600 files, not argv).
-	printf '%s\nget %s/src/big.bin -o %s/lftp/big.bin\n' "${pre//; /$'\n'}" "$u1" "$u2" >"$WORK/secret/lftp-file"
-	printf '%s\nmirror -P 8 %s/src/tree %s/lftp/tree\n' "${pre//; /$'\n'}" "$u1" "$u2" >"$WORK/secret/lftp-tree"
+	lftp_fxp_scripts lftp
 	measure lftp file "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-file"
 	measure lftp tree "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-tree"
 }
@@ -284,14 +239,5 @@ for m in sync lftp; do
 		md "| $m: client bytes (up + down) % of copied | $(pct "$m" file "$both_f") | $(pct "$m" tree "$both_t") | < 1 (fxpfs sync) |"
 	fi
 done
-if ((${#REPORTED[@]})); then
-	md ""
-	md "What fxpfs reported:"
-	for c in "${REPORTED[@]}"; do md "- $c"; done
-fi
-if ((${#NOTES[@]})); then
-	md ""
-	md "Failures in this run:"
-	for n in "${NOTES[@]}"; do md "- $n"; done
-fi
-exit "$FAILED"
+md_list "What fxpfs reported:" ${REPORTED[@]+"${REPORTED[@]}"}
+bench_exit

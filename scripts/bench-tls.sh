@@ -34,17 +34,7 @@ REPEAT=${BENCH_TLS_REPEAT:-3}
 RATE=${BENCH_RATE:-100mbit}
 SERVER_RATE=${BENCH_SERVER_RATE:-} # "": the servers' link unshaped
 METHODS=${BENCH_TLS_METHODS:-a b c d e}
-RESULTS=${BENCH_RESULTS:-/dev/null}
-FAILED=0
-NOTES=()
 REPORTED=()
-
-md() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-note_fail() {
-	FAILED=1
-	NOTES+=("$*")
-	log "FAIL: $*"
-}
 
 require_root
 require_tools lftp rclone jq ip tc nsenter mountpoint fusermount3 sha256sum awk openssl
@@ -58,9 +48,7 @@ make_workdir $(((FILE_MB + 2) * (1 + NMETH * REPEAT) + 256))
 bed_setup "$RATE" "$RATE" "$SERVER_RATE"
 make_certs "$WORK/certs" "$S1_IP" "$S2_IP"
 
-S1_ROOT=$DATA/s1 S2_ROOT=$DATA/s2
-make_root "$S1_ROOT"
-make_root "$S2_ROOT"
+bed_roots
 log "writing the ${FILE_MB} MiB file on s1"
 make_sources "$S1_ROOT" "$FILE_MB" 1 1 1
 rm -rf "${S1_ROOT:?}/src/tree"
@@ -118,12 +106,6 @@ measure() {
 	log "($m) run $r: $(fmt "$t" 2) s, $((b1 - b0)) bytes over the client link, ${V[$m,$r]}"
 }
 
-dstdir() {
-	mkdir -p "$S2_ROOT/$1"
-	chown "$TEST_UID:$TEST_GID" "$S2_ROOT/$1"
-	echo "$S2_ROOT/$1"
-}
-
 # expect_protection M RUN TEXT WANT: fxpfs said how the data went; WANT is a
 # prefix it must start with.
 expect_protection() {
@@ -144,7 +126,6 @@ method_a() {
 	expect_protection a "$r" "$p" "TLS, s1 is the TLS client (SSCN)"
 	fxpfs_unmount "$MNT" "$MOUNT_PID"
 }
-FXPFS_CP=() # set once the bed exists: fxpfs cp in the client's namespace
 cp_said() { grep -o '\[\(TLS\|clear\)[^]]*\]' "$1" | head -n1 | tr -d '[]'; }
 method_b() {
 	local r=$1 d
@@ -153,7 +134,7 @@ method_b() {
 		return
 	}
 	d=$(dstdir "b$r")
-	measure b "$r" "$d" "${FXPFS_CP[@]}" s1:/src/big.bin "s2:/b$r/big.bin"
+	measure b "$r" "$d" "${FXPFS_CLIENT[@]}" cp --config "$CONFIG" s1:/src/big.bin "s2:/b$r/big.bin"
 	expect_protection b "$r" "$(cp_said "$WORK/b-$r.out")" "TLS, s1 is the TLS client (SSCN)"
 }
 method_c() {
@@ -163,7 +144,7 @@ method_c() {
 		return
 	}
 	d=$(dstdir "c$r")
-	measure c "$r" "$d" "${FXPFS_CP[@]}" s1c:/src/big.bin "s2:/c$r/big.bin"
+	measure c "$r" "$d" "${FXPFS_CLIENT[@]}" cp --config "$CONFIG" s1c:/src/big.bin "s2:/c$r/big.bin"
 	expect_protection c "$r" "$(cp_said "$WORK/c-$r.out")" "clear, allowed by fxp_clear_data"
 }
 method_d() {
@@ -177,28 +158,15 @@ method_d() {
 	measure d "$r" "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-$r"
 }
 method_e() {
-	local r=$1 d p1 p2
-	export RCLONE_CONFIG_S1_TYPE=ftp RCLONE_CONFIG_S1_HOST=$S1_IP RCLONE_CONFIG_S1_PORT=21 \
-		RCLONE_CONFIG_S1_USER=$S1_USER RCLONE_CONFIG_S1_EXPLICIT_TLS=true RCLONE_CONFIG_S1_NO_CHECK_CERTIFICATE=true
-	export RCLONE_CONFIG_S2_TYPE=ftp RCLONE_CONFIG_S2_HOST=$S2_IP RCLONE_CONFIG_S2_PORT=21 \
-		RCLONE_CONFIG_S2_USER=$S2_USER RCLONE_CONFIG_S2_EXPLICIT_TLS=true RCLONE_CONFIG_S2_NO_CHECK_CERTIFICATE=true
-	RCLONE_CONFIG_S1_PASS=$(printf '%s' "$S1_PASS" | rclone obscure -)
-	RCLONE_CONFIG_S2_PASS=$(printf '%s' "$S2_PASS" | rclone obscure -)
-	export RCLONE_CONFIG_S1_PASS RCLONE_CONFIG_S2_PASS
+	local r=$1 d
 	# rclone's FTP backend ignores --ca-cert (it applies to HTTP): it is told
 	# not to check the certificates instead, which costs it nothing here.
-	rclone_mount "$NS_C" "$WORK/rc1" s1 "$WORK/rclone-s1.log"
-	p1=$MOUNT_PID
-	rclone_mount "$NS_C" "$WORK/rc2" s2 "$WORK/rclone-s2.log"
-	p2=$MOUNT_PID
+	rclone_pair_mount EXPLICIT_TLS=true NO_CHECK_CERTIFICATE=true
 	d=$(dstdir "e$r")
 	measure e "$r" "$d" cp "$WORK/rc1/src/big.bin" "$WORK/rc2/e$r/big.bin"
-	fxpfs_unmount "$WORK/rc1" "$p1"
-	fxpfs_unmount "$WORK/rc2" "$p2"
-	unset "${!RCLONE_CONFIG_@}"
+	rclone_pair_unmount
 }
 
-FXPFS_CP=("${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- "$FXPFS_BIN" cp --config "$CONFIG")
 for ((r = 1; r <= REPEAT; r++)); do
 	for m in $METHODS; do "method_$m" "$r"; done
 done
@@ -250,14 +218,5 @@ if ((REPEAT > 1)); then
 		md "- ($m):$line"
 	done
 fi
-if ((${#REPORTED[@]})); then
-	md ""
-	md "How fxpfs said the data went:"
-	for c in "${REPORTED[@]}"; do md "- $c"; done
-fi
-if ((${#NOTES[@]})); then
-	md ""
-	md "Failures in this run:"
-	for n in "${NOTES[@]}"; do md "- $n"; done
-fi
-exit "$FAILED"
+md_list "How fxpfs said the data went:" ${REPORTED[@]+"${REPORTED[@]}"}
+bench_exit

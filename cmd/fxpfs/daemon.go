@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -84,7 +85,7 @@ func daemonReady(err error) error {
 func lazyUnmount(mountpoint string, done <-chan struct{}) error {
 	out, err := exec.Command("fusermount3", "-u", "-z", mountpoint).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("lazy unmount: %v: %s", err, out)
+		return fmt.Errorf("lazy unmount %s: %w: %s", mountpoint, err, bytes.TrimSpace(out))
 	}
 	select {
 	case <-done:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fxpfs/fxpfs/fxpcopy"
+	"github.com/fxpfs/fxpfs/internal/testutil"
 )
 
 // TestProgressPlain: off a terminal, one plain line per finished file and a
@@ -61,7 +62,7 @@ func TestProgressPlain(t *testing.T) {
 // deadlock, must print a line per finished file above the bars, and show
 // the total bar.
 func TestProgressTerminal(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	p := newProgress(&out, true)
 	const workers, perWorker = 8, 40
 	p.setPlan(workers*perWorker, workers*perWorker*1000)
@@ -102,24 +103,6 @@ func TestProgressTerminal(t *testing.T) {
 			t.Errorf("terminal output lacks %q:\n%s", want, tailString(s, 2000))
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the test to read while mpb writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func tailString(s string, n int) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,6 +19,10 @@ type cmdSpec struct {
 	timeout time.Duration // 0: cmdTimeout
 	stdin   io.Reader
 	dir     string
+	// group runs the command in its own process group, all of which is
+	// killed (SIGKILL) at the deadline, and the command itself when the
+	// test process dies.
+	group bool
 }
 
 // result is a finished command.
@@ -51,6 +56,10 @@ func runCmd(t testing.TB, spec cmdSpec, name string, args ...string) result {
 	cmd.Dir = spec.dir
 	cmd.Stdin = spec.stdin
 	cmd.WaitDelay = 5 * time.Second
+	if spec.group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

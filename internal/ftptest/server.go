@@ -196,3 +196,20 @@ func (s *Server) Close() {
 		<-s.done
 	})
 }
+
+// TempFiles lists the names of fxpfs's temporaries (ftpclient.IsTempName)
+// in the local directory dir: a server's root or one of its directories.
+func TempFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("ftptest: %v", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if ftpclient.IsTempName(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}

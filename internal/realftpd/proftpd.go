@@ -16,12 +16,7 @@ const proUser = "fxpfs"
 // scripts/install-deps.sh (proftpd-core and proftpd-mod-crypto conflict with
 // vsftpd in apt), else the system's.
 func proftpdDirs() (bin, modules string) {
-	var prefixes []string
-	if p := os.Getenv("FXPFS_TEST_PREFIX"); p != "" {
-		prefixes = append(prefixes, filepath.Join(p, "proftpd"))
-	}
-	prefixes = append(prefixes, "/opt/fxpfs-test/proftpd", "/")
-	for _, p := range prefixes {
+	for _, p := range append(unpacked("proftpd"), "/") {
 		b, m := filepath.Join(p, "usr/sbin/proftpd"), filepath.Join(p, "usr/lib/proftpd")
 		if isExec(b) {
 			if _, err := os.Stat(filepath.Join(m, "mod_tls.so")); err == nil {
@@ -48,64 +43,31 @@ func StartProFTPD(t TB, opts Options) *Server {
 	if os.Geteuid() != 0 {
 		missing(t, "proftpd test instances need root (they chroot and change user)")
 	}
-	opts.defaults(t, ProFTPD)
-	uid, gid, err := ensureSystemUser()
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	root, err := prepareRoot(opts.Root, uid, gid)
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	state := t.TempDir()
-	if err := os.Chmod(state, 0o755); err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	port := opts.Port
-	if port == 0 {
-		if port, err = freePort(opts.Addr); err != nil {
-			t.Fatalf("realftpd: %v", err)
-		}
-	}
-	password, err := randomPassword()
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	srv := &Server{
-		Kind: ProFTPD, Name: opts.Name, Host: opts.Addr, Port: port,
-		User: proUser, Password: password, Root: root, UID: uid, GID: gid,
-		LogFile: filepath.Join(state, "xferlog"),
-	}
+	srv, state := newServer(t, ProFTPD, &opts, true)
+	srv.User, srv.Password = proUser, randomPassword(t)
+	srv.LogFile = filepath.Join(state, "xferlog")
 	cf := setupTLS(t, srv, opts, state)
 	if srv.TLS {
 		srv.TLSLog = filepath.Join(state, "tls.log")
 	}
-	hash, err := cryptPassword(password)
+	hash, err := cryptPassword(srv.Password)
 	if err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
 	passwd := filepath.Join(state, "passwd")
-	line := fmt.Sprintf("%s:%s:%d:%d::%s:/bin/false\n", proUser, hash, uid, gid, root)
+	line := fmt.Sprintf("%s:%s:%d:%d::%s:/bin/false\n", proUser, hash, srv.UID, srv.GID, srv.Root)
 	if err := os.WriteFile(passwd, []byte(line), 0o600); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
 	group := filepath.Join(state, "group")
-	if err := os.WriteFile(group, []byte(fmt.Sprintf("%s:x:%d:\n", proUser, gid)), 0o600); err != nil {
+	if err := os.WriteFile(group, []byte(fmt.Sprintf("%s:x:%d:\n", proUser, srv.GID)), 0o600); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
 	conf := filepath.Join(state, "proftpd.conf")
 	if err := os.WriteFile(conf, []byte(proftpdConfig(srv, opts, modules, state, passwd, group, cf)), 0o600); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
-	p, err := startProcess(t, []string{bin, "--nodaemon", "--config", conf}, filepath.Join(state, "stderr.log"))
-	if err != nil {
-		t.Fatalf("realftpd: proftpd: %v", err)
-	}
-	srv.proc = p
-	if err := p.waitGreeting(srv.Addr(), opts.TLSImplicit); err != nil {
-		t.Fatalf("realftpd: proftpd on %s: %v", srv.Addr(), err)
-	}
-	t.Logf("realftpd: proftpd %s on %s root %s (fxp=%v tls=%v)", srv.Name, srv.Addr(), root, opts.FXP, srv.TLS)
+	srv.launch(t, opts, []string{bin, "--nodaemon", "--config", conf}, filepath.Join(state, "stderr.log"))
 	return srv
 }
 

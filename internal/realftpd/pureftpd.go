@@ -1,8 +1,6 @@
 package realftpd
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,12 +15,7 @@ const pureUser = "fxpfs"
 // pureBins finds pure-ftpd and pure-pw: unpacked by scripts/install-deps.sh,
 // else on PATH.
 func pureBins() (server, pw string) {
-	var prefixes []string
-	if p := os.Getenv("FXPFS_TEST_PREFIX"); p != "" {
-		prefixes = append(prefixes, filepath.Join(p, "pure-ftpd"))
-	}
-	prefixes = append(prefixes, "/opt/fxpfs-test/pure-ftpd")
-	for _, p := range prefixes {
+	for _, p := range unpacked("pure-ftpd") {
 		s, w := filepath.Join(p, "usr/sbin/pure-ftpd"), filepath.Join(p, "usr/bin/pure-pw")
 		if isExec(s) && isExec(w) {
 			return s, w
@@ -49,35 +42,18 @@ func StartPureFTPd(t TB, opts Options) *Server {
 	if os.Geteuid() != 0 {
 		missing(t, "pure-ftpd test instances need root (they chroot and change user)")
 	}
-	opts.defaults(t, PureFTPd)
 	if opts.TLS12 || opts.TLSTickets {
 		t.Fatalf("realftpd: TLS12/TLSTickets: proftpd only")
-	}
-	uid, gid, err := ensureSystemUser()
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	root, err := prepareRoot(opts.Root, uid, gid)
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	state := t.TempDir() // passwd file and PureDB: outside root
-	port := opts.listenPort(t)
-	password, err := randomPassword()
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	srv := &Server{
-		Kind: PureFTPd, Name: opts.Name, Host: opts.Addr, Port: port,
-		User: pureUser, Password: password, Root: root, UID: uid, GID: gid,
-		LogFile: filepath.Join(state, "transfer.log"),
 	}
 	if opts.TLSImplicit {
 		t.Fatalf("realftpd: pure-ftpd has no implicit TLS")
 	}
+	srv, state := newServer(t, PureFTPd, &opts, true) // state: passwd file and PureDB, outside root
+	srv.User, srv.Password = pureUser, randomPassword(t)
+	srv.LogFile = filepath.Join(state, "transfer.log")
 	cert := setupTLS(t, srv, opts, state).cert
 	passwd, db := filepath.Join(state, "pureftpd.passwd"), filepath.Join(state, "pureftpd.pdb")
-	if err := writePureDB(pw, passwd, db, password, uid, gid, root); err != nil {
+	if err := writePureDB(pw, passwd, db, srv.Password, srv.UID, srv.GID, srv.Root); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
 	args := []string{bin,
@@ -111,15 +87,7 @@ func StartPureFTPd(t TB, opts Options) *Server {
 	if opts.PassivePorts[0] > 0 {
 		args = append(args, "-p", fmt.Sprintf("%d:%d", opts.PassivePorts[0], opts.PassivePorts[1]))
 	}
-	p, err := startProcess(t, args, filepath.Join(state, "stderr.log"))
-	if err != nil {
-		t.Fatalf("realftpd: pure-ftpd: %v", err)
-	}
-	srv.proc = p
-	if err := p.waitGreeting(srv.Addr(), false); err != nil {
-		t.Fatalf("realftpd: pure-ftpd on %s: %v", srv.Addr(), err)
-	}
-	t.Logf("realftpd: pure-ftpd %s on %s root %s (fxp=%v tls=%v)", srv.Name, srv.Addr(), root, opts.FXP, srv.TLS)
+	srv.launch(t, opts, args, filepath.Join(state, "stderr.log"))
 	return srv
 }
 
@@ -141,14 +109,6 @@ func writePureDB(pw, passwd, db, password string, uid, gid int, home string) err
 		return fmt.Errorf("pure-pw mkdb: %w: %s", err, out)
 	}
 	return nil
-}
-
-func randomPassword() (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random password: %w", err)
-	}
-	return hex.EncodeToString(b), nil
 }
 
 // cryptPassword returns the SHA-512 crypt hash of password (`openssl passwd

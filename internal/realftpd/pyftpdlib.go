@@ -44,33 +44,14 @@ func StartPyftpdlib(t TB, opts Options) *Server {
 	if opts.MaxClients != 0 || opts.MaxRate != 0 || opts.PassivePorts[0] != 0 || opts.TLS {
 		t.Fatalf("realftpd: pyftpdlib: MaxClients, MaxRate, PassivePorts and TLS are not supported")
 	}
-	opts.defaults(t, Pyftpdlib)
-	root, err := prepareRoot(opts.Root, 0, 0)
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	port := opts.listenPort(t)
-	password, err := randomPassword()
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	srv := &Server{Kind: Pyftpdlib, Name: opts.Name, Host: opts.Addr, Port: port,
-		User: "fxpfs", Password: password, Root: root}
+	srv, state := newServer(t, Pyftpdlib, &opts, false)
+	srv.User, srv.Password = "fxpfs", randomPassword(t)
+	srv.LogFile = filepath.Join(state, "output.log")
 	fxp := "0"
 	if opts.FXP {
 		fxp = "1"
 	}
-	state := t.TempDir()
-	srv.LogFile = filepath.Join(state, "output.log")
-	p, err := startProcess(t, []string{py, "-c", pyftpdScript, srv.Host, strconv.Itoa(port), root, srv.User, password, fxp},
+	srv.launch(t, opts, []string{py, "-c", pyftpdScript, srv.Host, strconv.Itoa(srv.Port), srv.Root, srv.User, srv.Password, fxp},
 		srv.LogFile)
-	if err != nil {
-		t.Fatalf("realftpd: pyftpdlib: %v", err)
-	}
-	srv.proc = p
-	if err := p.waitGreeting(srv.Addr(), false); err != nil {
-		t.Fatalf("realftpd: pyftpdlib on %s: %v", srv.Addr(), err)
-	}
-	t.Logf("realftpd: pyftpdlib %s on %s root %s (fxp=%v)", srv.Name, srv.Addr(), root, opts.FXP)
 	return srv
 }

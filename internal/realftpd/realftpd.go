@@ -1,5 +1,5 @@
 // Package realftpd starts private instances of real FTP servers (vsftpd,
-// pure-ftpd and proftpd) for tests: each has its own config, loopback
+// pure-ftpd, proftpd and pyftpdlib) for tests: each has its own config, loopback
 // address and port, root directory and user, is not the distribution's
 // system service, and is killed and waited for by t.Cleanup.
 //
@@ -9,7 +9,8 @@
 //   - pure-ftpd and pure-pw, unpacked by install-deps.sh into
 //     /opt/fxpfs-test/pure-ftpd (or $FXPFS_TEST_PREFIX/pure-ftpd), or on PATH;
 //   - proftpd with mod_tls (Debian's proftpd-core and proftpd-mod-crypto),
-//     unpacked into /opt/fxpfs-test/proftpd, or installed in /usr.
+//     unpacked into /opt/fxpfs-test/proftpd, or installed in /usr;
+//   - pyftpdlib for /usr/bin/python3 (Debian's python3-pyftpdlib).
 //
 // TLS. With Options.TLS (or TLSRequired, TLSImplicit) a server presents a
 // certificate for its address signed by the test CA, a CA made once per
@@ -42,6 +43,8 @@
 package realftpd
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -367,3 +370,57 @@ func freePort(addr string) (int, error) {
 
 // greetingTimeout bounds how long a server may take to answer its first 220.
 const greetingTimeout = 15 * time.Second
+
+// newServer is what every Start function does before its own server's setup:
+// fill opts' defaults, make the system user (without systemUser the server
+// runs and writes as root: UID, GID 0), prepare the root for it, make a state
+// directory outside the root (traversable, for servers that change to that
+// user) and pick the port. It returns the Server with those fields set
+// (User, Password and LogFile are the caller's) and the state directory.
+func newServer(t TB, kind Kind, opts *Options, systemUser bool) (*Server, string) {
+	t.Helper()
+	opts.defaults(t, kind)
+	uid, gid := 0, 0
+	if systemUser {
+		var err error
+		if uid, gid, err = ensureSystemUser(); err != nil {
+			t.Fatalf("realftpd: %v", err)
+		}
+	}
+	root, err := prepareRoot(opts.Root, uid, gid)
+	if err != nil {
+		t.Fatalf("realftpd: %v", err)
+	}
+	state := t.TempDir()
+	if err := os.Chmod(state, 0o755); err != nil {
+		t.Fatalf("realftpd: %v", err)
+	}
+	srv := &Server{Kind: kind, Name: opts.Name, Host: opts.Addr, Port: opts.listenPort(t), Root: root, UID: uid, GID: gid}
+	return srv, state
+}
+
+// launch starts the server's process (argv; its own output to output),
+// waits for its greeting and logs where it runs; it fails the test if the
+// server does not come up.
+func (s *Server) launch(t TB, opts Options, argv []string, output string) {
+	t.Helper()
+	p, err := startProcess(t, argv, output)
+	if err != nil {
+		t.Fatalf("realftpd: %s: %v", s.Kind, err)
+	}
+	s.proc = p
+	if err := p.waitGreeting(s.Addr(), s.TLSImplicit); err != nil {
+		t.Fatalf("realftpd: %s on %s: %v", s.Kind, s.Addr(), err)
+	}
+	t.Logf("realftpd: %s %s on %s root %s (fxp=%v tls=%v)", s.Kind, s.Name, s.Addr(), s.Root, opts.FXP, s.TLS)
+}
+
+// randomPassword is a fresh password for a server's virtual user.
+func randomPassword(t TB) string {
+	t.Helper()
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("realftpd: random password: %v", err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -38,49 +38,25 @@ func StartVsftpd(t TB, opts Options) *Server {
 	if os.Geteuid() != 0 {
 		missing(t, "vsftpd test instances need root (they log in a system user and chroot)")
 	}
-	opts.defaults(t, Vsftpd)
 	if opts.TLS12 || opts.TLSTickets {
 		t.Fatalf("realftpd: TLS12/TLSTickets: proftpd only")
-	}
-	uid, gid, err := ensureSystemUser()
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
 	}
 	if err := ensurePAM(); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
-	root, err := prepareRoot(opts.Root, uid, gid)
-	if err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
-	state := t.TempDir() // config, log, empty chroot dir: outside root
-	if err := os.Chmod(state, 0o755); err != nil {
-		t.Fatalf("realftpd: %v", err)
-	}
+	srv, state := newServer(t, Vsftpd, &opts, true) // state: config, log, empty chroot dir, outside root
+	srv.User, srv.Password = SystemUser, SystemPassword
+	srv.LogFile = filepath.Join(state, "vsftpd.log")
 	empty := filepath.Join(state, "empty")
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatalf("realftpd: %v", err)
-	}
-	port := opts.listenPort(t)
-	srv := &Server{
-		Kind: Vsftpd, Name: opts.Name, Host: opts.Addr, Port: port,
-		User: SystemUser, Password: SystemPassword, Root: root, UID: uid, GID: gid,
-		LogFile: filepath.Join(state, "vsftpd.log"),
 	}
 	cert := setupTLS(t, srv, opts, state).cert
 	conf := filepath.Join(state, "vsftpd.conf")
 	if err := os.WriteFile(conf, []byte(vsftpdConfig(srv, opts, empty, cert)), 0o600); err != nil {
 		t.Fatalf("realftpd: %v", err)
 	}
-	p, err := startProcess(t, []string{bin, conf}, filepath.Join(state, "stderr.log"))
-	if err != nil {
-		t.Fatalf("realftpd: vsftpd: %v", err)
-	}
-	srv.proc = p
-	if err := p.waitGreeting(srv.Addr(), opts.TLSImplicit); err != nil {
-		t.Fatalf("realftpd: vsftpd on %s: %v", srv.Addr(), err)
-	}
-	t.Logf("realftpd: vsftpd %s on %s root %s (fxp=%v tls=%v)", srv.Name, srv.Addr(), root, opts.FXP, srv.TLS)
+	srv.launch(t, opts, []string{bin, conf}, filepath.Join(state, "stderr.log"))
 	return srv
 }
 
@@ -257,6 +233,17 @@ func lockSetup() (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// unpacked lists where scripts/install-deps.sh unpacks the Debian package
+// of a server that cannot be installed with apt beside vsftpd:
+// $FXPFS_TEST_PREFIX/<dir> (if set), then /opt/fxpfs-test/<dir>.
+func unpacked(dir string) []string {
+	var prefixes []string
+	if p := os.Getenv("FXPFS_TEST_PREFIX"); p != "" {
+		prefixes = append(prefixes, filepath.Join(p, dir))
+	}
+	return append(prefixes, filepath.Join("/opt/fxpfs-test", dir))
 }
 
 // lookBin finds name on PATH, else at the given fallback paths.

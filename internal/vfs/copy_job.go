@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
@@ -63,7 +64,7 @@ func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool)
 	h.target, h.tkind = dstPath, targetNew
 	if h.existed || matched { // a matched copy may be given up for an upload: never onto the name
 		if h.existed {
-			if err := h.probeWritable(h.ctx, dstPath); err != nil {
+			if err := h.cl.ProbeWritable(h.ctx, dstPath); err != nil {
 				h.target, h.tkind = "", targetNone
 				return nil, h.failLocked(err)
 			}
@@ -73,7 +74,9 @@ func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool)
 	ctx, cancel := context.WithCancel(h.ctx)
 	j := &copyJob{srcCl: srcCl, srcPath: srcPath, cancel: cancel, done: make(chan struct{}), matched: matched}
 	dst := fxpcopy.Endpoint{Client: h.cl, Path: h.target}
-	opts := fxpcopy.Options{NoPreserveMtime: true} // like cp: cp -p (rsync -a) sets the time itself
+	// Like cp: cp -p (rsync -a) sets the time itself. InPlace: h.target is
+	// this handle's own temporary (or a new file), put in place by commit.
+	opts := fxpcopy.Options{NoPreserveMtime: true, InPlace: true}
 	if matched {
 		// The written bytes are here: where FXP is refused they are
 		// uploaded, not relayed a second time.
@@ -157,12 +160,7 @@ func (h *Handle) abandonJob(why string) {
 		h.v.dropTemp(h.ctx, h.cl, h.target, true)
 	case h.tkind == targetNew && j.err == nil:
 		// Complete, but nobody was told: not part of the file.
-		cctx, cancel := cleanupCtx(h.ctx)
-		if err := h.cl.Remove(cctx, h.target); err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
-			h.v.log.Warn("could not remove an abandoned copy", "server", h.cl.Name(), "path", h.target, "err", err)
-		}
-		cancel()
-		h.v.cache.Remove(h.cl, h.target)
+		h.v.removeLeftover(h.ctx, h.cl, h.target, "an abandoned copy", slog.LevelWarn)
 	}
 	h.target, h.tkind = "", targetNone
 	h.v.log.Info("server-side copy abandoned", "server", h.cl.Name(), "path", h.path, "src", j.srcPath)

@@ -1,7 +1,8 @@
 // Package vfs is the life of a remote file while it is open: reading it
 // through a read-ahead window, writing it (streamed to STOR, or spooled
 // locally and uploaded), replacing it by a server-side copy, and cleaning up
-// after a failed upload. It runs without FUSE (like rclone's vfs under
+// after a failed upload; and the changes by path and the desktop trash
+// built on them. It runs without FUSE (like rclone's vfs under
 // cmd/mount2): package fusefs only adapts kernel requests to a *Handle and
 // maps the errors returned here to errno values. Data flows one way: fusefs
 // → vfs → (cache, fxpcopy, ftpclient).
@@ -57,14 +58,16 @@
 //	                                  partial upload removed, an original
 //	                                  left as it was (a failed append keeps
 //	                                  the file)
-
+//
 // # Where uploads go (replace.go)
 //
 // An upload of a whole file over an existing one (O_TRUNC then write, a
 // spooled rewrite, an append rewritten because the server has no APPE, a
 // kernel copy onto it) goes to a temporary name next to it
-// (".fxpfs-XXXXXXXXXX.part") and is renamed over it only once complete: a
-// failed upload removes the temporary and leaves the original as it was.
+// (".fxpfs-XXXXXXXXXX.part") and is renamed over it only once complete
+// (ftpclient.Replace, which also knows servers that cannot rename onto a
+// file): a failed upload removes the temporary and leaves the original as
+// it was.
 // A new file streams straight to its name, and a failed one is removed:
 // there is nothing to keep, and a temporary would cost two commands per
 // file in trees of small files (and rsync renames its own temporaries
@@ -81,6 +84,16 @@
 // (match.go) run as a job of the destination handle (copy_job.go),
 // detached from the request that started it: interrupts, retries and
 // cancellation are described there.
+//
+// # Changes by path and the trash
+//
+// Mkdir, Rmdir, Remove and Rename (ops.go) make one change on a server and
+// record it in the cache. Trashes (trash.go) are the desktop trash of a
+// mount, one Trash per uid: the union of the servers' own /.Trash-UID
+// folders, moves into them by server-side renames, the .trashinfo files
+// GIO writes before the server is known (held in memory, then uploaded
+// through a Handle like any file), and whether a server can hold a trash
+// at all.
 //
 // # Locks
 //

@@ -168,13 +168,9 @@ func (h *Handle) decide() error {
 	case why != "":
 		return h.stream(why)
 	}
-	f, err := h.v.newSpool()
+	f, err := h.newSpool(h.m.buf)
 	if err != nil {
-		return fmt.Errorf("spool for %s: %w", h.path, err)
-	}
-	if _, err := f.WriteAt(h.m.buf, 0); err != nil {
-		f.Close()
-		return errorf("write spool of", h.path, err)
+		return err
 	}
 	h.spool, h.m.buf = f, nil
 	return nil
@@ -190,8 +186,11 @@ func (h *Handle) beginFXP(src streammatch.SourceID) (why string, err error) {
 		return "no other file to copy from", nil
 	}
 	at, err := h.v.versionOf(h.ctx, srcCl, src.Path)
-	if err != nil || at.size != src.Size || !sameTime(src.Mtime, at.mtime) {
-		return fmt.Sprintf("the source changed on its server since it was read (%v)", err), nil
+	if err != nil {
+		return "the source's size and time could not be checked: " + err.Error(), nil
+	}
+	if at.size != src.Size || !sameTime(src.Mtime, at.mtime) {
+		return "the source changed on its server since it was read", nil
 	}
 	if min := h.v.matchMin(srcCl, h.cl); src.Size < min {
 		return fmt.Sprintf("the source has %d bytes: below %d, an upload costs less than an FXP", src.Size, min), nil
@@ -230,13 +229,9 @@ func (h *Handle) unmatch() error {
 	h.m = nil
 	h.abandonJob("the written stream is no copy of it after all")
 	if h.spool == nil {
-		f, err := h.v.newSpool()
+		f, err := h.newSpool(m.buf)
 		if err != nil {
-			return fmt.Errorf("spool for %s: %w", h.path, err)
-		}
-		if _, err := f.WriteAt(m.buf, 0); err != nil {
-			f.Close()
-			return errorf("write spool of", h.path, err)
+			return err
 		}
 		h.spool = f
 	}

@@ -100,12 +100,6 @@ func (h *Handle) markOpened() {
 	h.omu.Unlock()
 }
 
-func (h *Handle) isOpened() bool {
-	h.omu.Lock()
-	defer h.omu.Unlock()
-	return h.opened
-}
-
 func (h *Handle) isDiscarded() bool {
 	h.omu.Lock()
 	defer h.omu.Unlock()

@@ -2,66 +2,25 @@ package vfs
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
+	"log/slog"
 	"path"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 )
 
-// Replacing a file that exists. An upload over an existing file goes to a
-// temporary name in the same directory, and only a complete upload is
-// renamed over the original (RNFR/RNTO): a failed upload removes the
-// temporary and the original is untouched, on the server and in the mount.
-//
-// Where the server refuses to rename onto an existing file (some Windows
-// servers), the original is first renamed to a backup name, the upload
-// renamed into place and the backup deleted; if the second rename fails the
-// backup is renamed back. The server is remembered so that later replaces
-// go straight to the backup way. Between the two renames (milliseconds) a
-// crash would leave the original under its backup name: a visible
-// ".fxpfs-XXXXXXXXXX.orig" next to the upload's ".fxpfs-XXXXXXXXXX.part".
-//
-// Temporary names (".fxpfs-" + 10 random characters + ".part" or ".orig")
-// are hidden from the mount's listings while this mount has them in flight
-// (so a reader or rsync never sees a half-written file twice); leftovers of
-// a crash are not in flight and show, so that the user can see and remove
-// them.
-
-// tempPrefix starts every temporary name (after a dot, unless the server
-// refuses to write dot files).
-const tempPrefix = "fxpfs-"
-
-// Suffixes of temporary names: an upload, and an original kept aside.
-const (
-	partSuffix = ".part"
-	origSuffix = ".orig"
-)
-
-// tempName returns a new temporary name in directory dir.
-func tempName(dir, suffix string, dot bool) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 10)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	name := tempPrefix + string(b) + suffix
-	if dot {
-		name = "." + name
-	}
-	return path.Join(dir, name)
-}
-
-// IsTempName reports whether name has the form of a temporary name.
-func IsTempName(name string) bool {
-	name = strings.TrimPrefix(name, ".")
-	return strings.HasPrefix(name, tempPrefix) && (strings.HasSuffix(name, partSuffix) || strings.HasSuffix(name, origSuffix))
-}
+// Replacing a file that exists: the server-side mechanics (temporary
+// names, renaming over the original or by way of a backup name, the
+// per-server memory of which way works) are ftpclient's (its replace.go).
+// What is the mount's: an upload over an existing file goes to a temporary
+// (ftpclient.TempName), renamed over the original by replace only once
+// complete, and the temporaries in flight (the upload's, and an original's
+// backup name while Replace has it aside) are hidden from the mount's
+// listings and lookups, so that a reader or rsync never sees a
+// half-written file twice; leftovers of a crash are not in flight and
+// show, so that the user can see and remove them.
 
 // inflight is the set of temporary paths this mount is writing.
 type inflight struct {
@@ -102,7 +61,7 @@ func (v *VFS) List(ctx context.Context, cl *ftpclient.Client, dir string) ([]ftp
 	}
 	var out []ftpclient.Entry
 	for i, e := range ents {
-		if IsTempName(e.Name) && v.temps.has(cl, path.Join(dir, e.Name)) {
+		if ftpclient.IsTempName(e.Name) && v.temps.has(cl, path.Join(dir, e.Name)) {
 			if out == nil {
 				out = append(make([]ftpclient.Entry, 0, len(ents)), ents[:i]...)
 			}
@@ -120,7 +79,7 @@ func (v *VFS) List(ctx context.Context, cl *ftpclient.Client, dir string) ([]ftp
 
 // Lookup is the cache's entry of p; a temporary in flight is not found.
 func (v *VFS) Lookup(ctx context.Context, cl *ftpclient.Client, p string) (ftpclient.Entry, error) {
-	if IsTempName(path.Base(p)) && v.temps.has(cl, p) {
+	if ftpclient.IsTempName(path.Base(p)) && v.temps.has(cl, p) {
 		return ftpclient.Entry{}, fmt.Errorf("%s: %w", p, ftpclient.ErrNotFound)
 	}
 	return v.cache.Lookup(ctx, cl, p)
@@ -128,7 +87,7 @@ func (v *VFS) Lookup(ctx context.Context, cl *ftpclient.Client, p string) (ftpcl
 
 // newTemp reserves a temporary upload path next to p (hidden until dropTemp).
 func (v *VFS) newTemp(cl *ftpclient.Client, p string, dot bool) string {
-	return v.reserve(cl, tempName(path.Dir(p), partSuffix, dot))
+	return v.reserve(cl, ftpclient.TempName(p, dot))
 }
 
 // reserve hides temporary path t until dropTemp.
@@ -141,60 +100,23 @@ func (v *VFS) reserve(cl *ftpclient.Client, t string) string {
 // set, and from the cache (a listing made meanwhile may hold it).
 func (v *VFS) dropTemp(ctx context.Context, cl *ftpclient.Client, t string, remove bool) {
 	if remove {
-		cctx, cancel := cleanupCtx(ctx)
-		if err := cl.Remove(cctx, t); err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
-			v.log.Warn("could not remove a temporary upload", "server", cl.Name(), "path", t, "err", err)
-		}
-		cancel()
+		v.removeLeftover(ctx, cl, t, "a temporary upload", slog.LevelWarn)
+	} else {
+		v.cache.Remove(cl, t)
 	}
-	v.cache.Remove(cl, t)
 	v.temps.remove(cl, t)
 }
 
-// replace renames the complete upload tmp over p (see the top of this file).
+// replace renames the complete upload tmp over p (ftpclient.Replace),
+// hiding an original kept aside meanwhile.
 func (v *VFS) replace(ctx context.Context, cl *ftpclient.Client, tmp, p string) error {
-	if _, refuses := v.noRenameOver.Load(cl); !refuses {
-		t0 := time.Now()
-		err := cl.Rename(ctx, tmp, p)
-		if err == nil {
-			v.link(cl).roundTrip(time.Since(t0) / 2) // RNFR, RNTO
-		}
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		// Refused: because p exists (a server that never renames onto a
-		// file), or for another reason (then the backup way fails too).
-		if _, serr := cl.Size(ctx, p); serr != nil {
-			return err
-		}
-		v.noRenameOver.Store(cl, true)
-		v.log.Info("server refuses to rename onto an existing file: replacing by way of a backup name",
-			"server", cl.Name(), "path", p, "err", err)
+	t0 := time.Now()
+	way, err := cl.Replace(ctx, tmp, p, func(backup string) func() {
+		v.reserve(cl, backup)
+		return func() { v.dropTemp(ctx, cl, backup, false) }
+	})
+	if err == nil && way == ftpclient.ReplacedByRename {
+		v.link(cl).roundTrip(time.Since(t0) / 2) // RNFR, RNTO
 	}
-	backup := v.reserve(cl, tempName(path.Dir(p), origSuffix, !strings.HasPrefix(path.Base(tmp), tempPrefix)))
-	defer v.dropTemp(ctx, cl, backup, false)
-	if err := cl.Rename(ctx, p, backup); err != nil {
-		if errors.Is(err, ftpclient.ErrNotFound) {
-			return cl.Rename(ctx, tmp, p) // nothing to replace
-		}
-		return fmt.Errorf("keep the original aside: %w", err)
-	}
-	v.log.Debug("original kept aside while replacing", "server", cl.Name(), "path", p, "backup", backup)
-	if err := cl.Rename(ctx, tmp, p); err != nil {
-		cctx, cancel := cleanupCtx(ctx)
-		defer cancel()
-		if rerr := cl.Rename(cctx, backup, p); rerr != nil {
-			v.log.Error("could not put the original back: it is under its backup name",
-				"server", cl.Name(), "path", p, "backup", backup, "err", rerr)
-			return fmt.Errorf("%w (the original is at %s: %v)", err, backup, rerr)
-		}
-		return err
-	}
-	cctx, cancel := cleanupCtx(ctx)
-	defer cancel()
-	if err := cl.Remove(cctx, backup); err != nil {
-		v.log.Warn("replaced, but the original's backup could not be removed", "server", cl.Name(),
-			"path", p, "backup", backup, "err", err)
-	}
-	return nil
+	return err
 }

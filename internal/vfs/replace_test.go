@@ -9,23 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
 
 // leftovers lists the temporary names in the server's directory dir.
 func leftovers(t *testing.T, e *env, name, dir string) []string {
 	t.Helper()
-	ents, err := os.ReadDir(e.disk(name, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, ent := range ents {
-		if IsTempName(ent.Name()) {
-			out = append(out, ent.Name())
-		}
-	}
-	return out
+	return ftptest.TempFiles(t, e.disk(name, dir))
 }
 
 // TestFailedOverwriteKeepsOriginal: every way of rewriting an existing
@@ -159,7 +150,7 @@ func TestOverwriteGoesThroughTemporary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ent := range ents {
-		if IsTempName(ent.Name) {
+		if ftpclient.IsTempName(ent.Name) {
 			t.Errorf("listing shows the upload's temporary %q", ent.Name)
 		}
 	}
@@ -236,37 +227,8 @@ func TestReplaceWhereRenameCannotOverwrite(t *testing.T) {
 			t.Errorf("overwrite %d: temporaries left: %v", i, l)
 		}
 	}
-	if _, ok := e.v.noRenameOver.Load(e.clients["alpha"]); !ok {
+	if !e.clients["alpha"].RefusesRenameOver() {
 		t.Error("the server's refusal was not remembered")
-	}
-}
-
-// TestReplaceRestoresOriginalWhenRenameFails: the upload cannot be renamed
-// into place (here: the file became a directory meanwhile); the original
-// is put back where the backup way was taken.
-func TestReplaceRestoresOriginalWhenRenameFails(t *testing.T) {
-	e := newEnv(t, setup{srvOpts: []ftptest.Option{ftptest.WithNoReplace()}})
-	e.put("alpha", "/f", []byte("original"))
-	cl := e.clients["alpha"]
-	e.v.noRenameOver.Store(cl, true)
-	ctx := context.Background()
-	up, err := cl.OpenWrite(ctx, "/up.part", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up.Write([]byte("new"))
-	if err := up.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(e.disk("alpha", "up.part")); err != nil { // the upload vanishes
-		t.Fatal(err)
-	}
-	if err := e.v.replace(ctx, cl, "/up.part", "/f"); err == nil {
-		t.Fatal("replace with a vanished upload succeeded")
-	}
-	e.diskEquals("alpha", "/f", []byte("original"))
-	if l := leftovers(t, e, "alpha", "/"); len(l) != 0 {
-		t.Errorf("backup left: %v", l)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"time"
@@ -205,12 +206,7 @@ func (h *Handle) failLocked(err error) error {
 		h.v.cache.Invalidate(h.cl, path.Dir(h.target)) // its size is the server's to say
 		h.f.node.Changed()
 	case targetNew, targetInPlace:
-		cctx, cancel := cleanupCtx(h.ctx)
-		if rerr := h.cl.Remove(cctx, h.target); rerr != nil && !errors.Is(rerr, ftpclient.ErrNotFound) {
-			h.v.log.Error("removing partial upload", "server", h.cl.Name(), "path", h.target, "err", rerr)
-		}
-		cancel()
-		h.v.cache.Remove(h.cl, h.target)
+		h.v.removeLeftover(h.ctx, h.cl, h.target, "a partial upload", slog.LevelError)
 		if h.target == p {
 			h.f.node.Gone()
 		}

@@ -69,13 +69,12 @@ type VFS struct {
 	spoolMu  sync.Mutex
 	spoolDir string // private directory of the spools, "" until first use
 
-	copyGrace    time.Duration // copy_job.go; fields for tests
-	copyFn       func(ctx context.Context, src, dst fxpcopy.Endpoint, opts fxpcopy.Options) (fxpcopy.Record, error)
-	temps        inflight           // temporary names being written (replace.go)
-	ix           *streammatch.Index // what readers were served (match.go); nil: no matching
-	clients      sync.Map           // server name → *ftpclient.Client, of every File made
-	links        sync.Map           // *ftpclient.Client → *linkStats (link.go)
-	noRenameOver sync.Map           // *ftpclient.Client → true: its server never renames onto a file
+	copyGrace time.Duration // copy_job.go; fields for tests
+	copyFn    func(ctx context.Context, src, dst fxpcopy.Endpoint, opts fxpcopy.Options) (fxpcopy.Record, error)
+	temps     inflight           // temporary names being written (replace.go)
+	ix        *streammatch.Index // what readers were served (match.go); nil: no matching
+	clients   sync.Map           // server name → *ftpclient.Client, of every File made
+	links     sync.Map           // *ftpclient.Client → *linkStats (link.go)
 }
 
 // New returns a VFS over the listing cache c, with server-to-server copies
@@ -175,6 +174,19 @@ func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // cleanupTimeout bounds one cleanup step (DELE, RNFR/RNTO back).
 const cleanupTimeout = 30 * time.Second
+
+// removeLeftover deletes p (what a failed or abandoned upload or copy left,
+// named by what in the log) from cl's server within cleanupTimeout, even
+// when ctx is done, and drops it from the cache. A file already gone is
+// fine; any other failure is logged at level.
+func (v *VFS) removeLeftover(ctx context.Context, cl *ftpclient.Client, p, what string, level slog.Level) {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	if err := cl.Remove(cctx, p); err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
+		v.log.Log(cctx, level, "could not remove "+what, "server", cl.Name(), "path", p, "err", err)
+	}
+	v.cache.Remove(cl, p)
+}
 
 // errorf wraps err with an operation and path.
 func errorf(op, p string, err error) error { return fmt.Errorf("%s %s: %w", op, p, err) }

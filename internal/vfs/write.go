@@ -1,10 +1,10 @@
 package vfs
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
@@ -99,15 +99,24 @@ func (h *Handle) write(data []byte, off int64) (int, error) {
 
 // openAppend starts APPE onto the file.
 func (h *Handle) openAppend() error {
-	p := h.currentPath()
-	up, err := h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteAppend)
+	up, err := h.startUpload(h.currentPath(), ftpclient.WriteAppend, targetAppend)
 	if err != nil {
 		return err
 	}
 	h.setUp(up)
-	h.target, h.tkind = p, targetAppend
-	h.markOpened()
 	return nil
+}
+
+// startUpload starts an upload of the file to p, its own name (kind
+// targetAppend, targetInPlace or targetNew), and makes p the target.
+func (h *Handle) startUpload(p string, mode ftpclient.WriteMode, kind targetKind) (ftpclient.Upload, error) {
+	up, err := h.cl.OpenWrite(h.ctx, p, 0, mode)
+	if err != nil {
+		return nil, err
+	}
+	h.target, h.tkind = p, kind
+	h.markOpened()
+	return up, nil
 }
 
 // openStor starts a STOR of the whole file: to the temporary already in use,
@@ -122,7 +131,7 @@ func (h *Handle) openStor() (ftpclient.Upload, error) {
 		return h.cl.OpenWrite(h.ctx, h.target, 0, ftpclient.WriteTruncate)
 	}
 	if h.existed {
-		if err := h.probeWritable(h.ctx, p); err != nil {
+		if err := h.cl.ProbeWritable(h.ctx, p); err != nil {
 			return nil, err
 		}
 		var first error
@@ -143,38 +152,9 @@ func (h *Handle) openStor() (ftpclient.Upload, error) {
 		}
 		h.v.log.Warn("no temporary file allowed next to it: overwriting in place (a failed upload loses the file)",
 			"server", h.cl.Name(), "path", p, "err", first)
-		up, err := h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteTruncate)
-		if err != nil {
-			return nil, err
-		}
-		h.target, h.tkind = p, targetInPlace
-		h.markOpened()
-		return up, nil
+		return h.startUpload(p, ftpclient.WriteTruncate, targetInPlace)
 	}
-	up, err := h.cl.OpenWrite(h.ctx, p, 0, ftpclient.WriteTruncate)
-	if err != nil {
-		return nil, err
-	}
-	h.target, h.tkind = p, targetNew
-	h.markOpened()
-	return up, nil
-}
-
-// probeWritable asks whether the server lets this user write the existing
-// file p, without changing it: an APPE of no bytes. Replacing a file by
-// renaming an upload over it needs only the directory's permission; without
-// this check a file the server refuses to write (read-only, someone else's,
-// in a writable directory) would be replaced, where a plain STOR, and open(2)
-// on a local disk, are refused. Servers without APPE are not asked.
-func (h *Handle) probeWritable(ctx context.Context, p string) error {
-	up, err := h.cl.OpenWrite(ctx, p, 0, ftpclient.WriteAppend)
-	switch {
-	case errors.Is(err, ftpclient.ErrUnsupported):
-		return nil
-	case err != nil:
-		return err
-	}
-	return up.Close()
+	return h.startUpload(p, ftpclient.WriteTruncate, targetNew)
 }
 
 // abortUpload stops the upload (or server-side copy) under way and drops
@@ -227,9 +207,9 @@ func (h *Handle) toSpool() error {
 			h.target, h.tkind = "", targetNone
 		}
 	}
-	f, err := h.v.newSpool()
+	f, err := h.newSpool(nil)
 	if err != nil {
-		return fmt.Errorf("spool for %s: %w", h.path, err)
+		return err
 	}
 	if have > 0 {
 		rc, err := h.cl.OpenRead(h.ctx, from, 0)
@@ -250,6 +230,19 @@ func (h *Handle) toSpool() error {
 	}
 	h.spool, h.size, h.st = f, have, stateSpooled
 	return nil
+}
+
+// newSpool returns a new spool file for the handle holding data.
+func (h *Handle) newSpool(data []byte) (*os.File, error) {
+	f, err := h.v.newSpool()
+	if err != nil {
+		return nil, fmt.Errorf("spool for %s: %w", h.path, err)
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		f.Close()
+		return nil, errorf("write spool of", h.path, err)
+	}
+	return f, nil
 }
 
 // truncateLocked sets the size: 0 restarts an empty file (streamable

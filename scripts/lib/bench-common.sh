@@ -113,6 +113,39 @@ wait_until() {
 	done
 }
 
+# -------------------------------------------------------------------- results
+
+RESULTS=${BENCH_RESULTS:-/dev/null} # the markdown results are appended there too
+FAILED=0                            # the script's exit status (bench_exit)
+NOTES=()                            # what failed, listed under the results
+
+# md LINE: one line of the markdown results, printed and appended to $RESULTS.
+md() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
+
+# note_fail MSG: something failed: said now, listed by bench_exit, exit 1.
+note_fail() {
+	FAILED=1
+	NOTES+=("$*")
+	log "FAIL: $*"
+}
+
+# md_list TITLE ITEM...: a blank line, TITLE and one bullet per ITEM; nothing
+# without items.
+md_list() {
+	local title=$1 item
+	shift
+	(($#)) || return 0
+	md ""
+	md "$title"
+	for item in "$@"; do md "- $item"; done
+}
+
+# bench_exit: list the failures noted (note_fail) and exit 1 if any, else 0.
+bench_exit() {
+	md_list "Failures in this run:" ${NOTES[@]+"${NOTES[@]}"}
+	exit "$FAILED"
+}
+
 # ---------------------------------------------------------------- environment
 
 require_root() { [[ $(id -u) -eq 0 ]] || die "run as root (servers, namespaces, FUSE mounts)"; }
@@ -570,7 +603,9 @@ machine_line() {
 #                       end of its veth), UP from it (tbf on its own end)
 #   s1     198.18.0.2   source server, link unshaped (SERVERS: shaped to that
 #   s2     198.18.0.3   destination server            rate both ways)
-# Sets NS_BR NS_C NS_S1 NS_S2, C_IP S1_IP S2_IP, CLIENT_IF_NS CLIENT_IF.
+# Sets NS_BR NS_C NS_S1 NS_S2, C_IP S1_IP S2_IP, CLIENT_IF_NS CLIENT_IF, and
+# FXPFS_CLIENT, the command prefix running fxpfs on the client (after
+# make_workdir): "${FXPFS_CLIENT[@]}" cp ...
 bed_setup() {
 	local down=$1 up=$2 servers=${3:-} ns h spec dev rate
 	local p=fxb$$
@@ -597,6 +632,7 @@ bed_setup() {
 			die "tc tbf $rate on $dev in $ns"
 	done
 	CLIENT_IF_NS=$NS_BR CLIENT_IF=vc
+	FXPFS_CLIENT=("${FXPFS_ENV[@]}" nsenter --net="/run/netns/$NS_C" -- "$FXPFS_BIN")
 }
 
 # link_bytes: bytes that crossed the client's link so far (both directions).
@@ -648,4 +684,70 @@ verify_copy() {
 	else
 		[[ -d $2/tree ]] && tree_manifest "$2/tree" | cmp -s - "$WORK/tree.manifest"
 	fi
+}
+
+# bed_roots: S1_ROOT and S2_ROOT, the two servers' roots (on the tmpfs).
+bed_roots() {
+	S1_ROOT=$DATA/s1 S2_ROOT=$DATA/s2
+	make_root "$S1_ROOT"
+	make_root "$S2_ROOT"
+}
+
+# bed_servers SRC_KIND DST_KIND: s1 and s2 (vsftpd or pure-ftpd) serving
+# S1_ROOT and S2_ROOT on port 21. Sets S1_USER S1_PASS S2_USER S2_PASS,
+# exports FXPFS_PASSWORD_S1/S2, sets SERVER_ARGS (fxpfs --server flags for
+# both) and writes $WORK/secret/curl-s1.cfg (curl_config for s1).
+bed_servers() {
+	start_server "$1" "$NS_S1" "$S1_IP" 21 "$S1_ROOT" s1
+	S1_USER=$SRV_USER S1_PASS=$SRV_PASS
+	start_server "$2" "$NS_S2" "$S2_IP" 21 "$S2_ROOT" s2
+	S2_USER=$SRV_USER S2_PASS=$SRV_PASS
+	curl_config "$WORK/secret/curl-s1.cfg" "$S1_USER" "$S1_PASS"
+	export FXPFS_PASSWORD_S1=$S1_PASS FXPFS_PASSWORD_S2=$S2_PASS
+	SERVER_ARGS=(--server "s1=ftp://$S1_USER@$S1_IP:21/" --server "s2=ftp://$S2_USER@$S2_IP:21/")
+}
+
+# dstdir NAME: an empty directory NAME on s2's disk, owned by the servers'
+# user; prints its path.
+dstdir() {
+	mkdir -p "$S2_ROOT/$1"
+	chown "$TEST_UID:$TEST_GID" "$S2_ROOT/$1"
+	echo "$S2_ROOT/$1"
+}
+
+# rclone_pair_mount [SETTING=VALUE...]: s1 and s2 mounted by rclone on the
+# client at $WORK/rc1 and $WORK/rc2 (remotes from RCLONE_CONFIG_S1_*/S2_*,
+# from S1_IP S1_USER S1_PASS...; each SETTING, e.g. EXPLICIT_TLS=true,
+# applies to both). Undone by rclone_pair_unmount.
+rclone_pair_mount() {
+	local s host user pass obscured kv
+	for s in S1 S2; do
+		host=${s}_IP user=${s}_USER pass=${s}_PASS
+		export "RCLONE_CONFIG_${s}_TYPE=ftp" "RCLONE_CONFIG_${s}_HOST=${!host}" \
+			"RCLONE_CONFIG_${s}_PORT=21" "RCLONE_CONFIG_${s}_USER=${!user}"
+		obscured=$(printf '%s' "${!pass}" | rclone obscure -)
+		export "RCLONE_CONFIG_${s}_PASS=$obscured"
+		for kv in "$@"; do export "RCLONE_CONFIG_${s}_$kv"; done
+	done
+	rclone_mount "$NS_C" "$WORK/rc1" s1 "$WORK/rclone-s1.log"
+	RCLONE_PIDS=("$MOUNT_PID")
+	rclone_mount "$NS_C" "$WORK/rc2" s2 "$WORK/rclone-s2.log"
+	RCLONE_PIDS+=("$MOUNT_PID")
+}
+
+rclone_pair_unmount() {
+	fxpfs_unmount "$WORK/rc1" "${RCLONE_PIDS[0]}"
+	fxpfs_unmount "$WORK/rc2" "${RCLONE_PIDS[1]}"
+	unset "${!RCLONE_CONFIG_@}"
+}
+
+# lftp_fxp_scripts DIR: $WORK/secret/lftp-file and lftp-tree, lftp scripts
+# copying src/big.bin and src/tree from s1 into DIR on s2 by FXP only (get;
+# mirror -P 8), without TLS. They hold the passwords (files in the private
+# secret/, not argv).
+lftp_fxp_scripts() {
+	local u1="ftp://$S1_USER:$S1_PASS@$S1_IP:21" u2="ftp://$S2_USER:$S2_PASS@$S2_IP:21"
+	local pre="set ftp:use-fxp yes; set ftp:fxp-force yes; set ftp:ssl-allow no; set cmd:fail-exit yes; set net:max-retries 2; set net:timeout 60"
+	printf '%s\nget %s/src/big.bin -o %s/%s/big.bin\n' "${pre//; /$'\n'}" "$u1" "$u2" "$1" >"$WORK/secret/lftp-file"
+	printf '%s\nmirror -P 8 %s/src/tree %s/%s/tree\n' "${pre//; /$'\n'}" "$u1" "$u2" "$1" >"$WORK/secret/lftp-tree"
 }
