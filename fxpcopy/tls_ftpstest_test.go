@@ -1,9 +1,11 @@
 package fxpcopy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +46,13 @@ func ftpsClient(t *testing.T, s *ftpstest.Server, mutate ...func(*ftpclient.Serv
 	return c
 }
 
-func clearData(c *ftpclient.ServerConfig) { c.FXPClearData = true }
+// quickEngine gives up a refused attempt (one server done, the other
+// waiting for a data connection that will not come) after 1 s, not 2.
+func quickEngine(t *testing.T) *Engine {
+	e := newEngine(t)
+	e.timing.peerSilence = time.Second
+	return e
+}
 
 // lastData is the last data connection of a transfer (not a listing) that
 // s recorded, and whether there is one.
@@ -235,7 +243,7 @@ func TestEncryptedFXPFailures(t *testing.T) {
 			data, marker := markedData(t, 1<<20)
 			src.WriteFile(t, "/src.bin", data)
 			cs, cd := ftpsClient(t, src), ftpsClient(t, dst)
-			e := newEngine(t)
+			e := quickEngine(t)
 			capt := testutil.CaptureLoopback(t, src.Host, dst.Host, marker)
 			rec, err := e.Copy(ctxT(t, time.Minute), Endpoint{cs, "/src.bin"}, Endpoint{cd, "/one.bin"}, Options{})
 			st := capt.Stop()
@@ -264,7 +272,7 @@ func TestEncryptedFXPFailures(t *testing.T) {
 			}
 
 			forced := ftpsClient(t, src, func(c *ftpclient.ServerConfig) { c.FXP = ftpclient.FXPForce })
-			_, err = newEngine(t).Copy(ctxT(t, time.Minute), Endpoint{forced, "/src.bin"}, Endpoint{cd, "/forced.bin"}, Options{})
+			_, err = quickEngine(t).Copy(ctxT(t, time.Minute), Endpoint{forced, "/src.bin"}, Endpoint{cd, "/forced.bin"}, Options{})
 			if !errors.Is(err, ErrFXPRefused) {
 				t.Errorf("fxp=force: %v, want ErrFXPRefused", err)
 			}
@@ -273,4 +281,119 @@ func TestEncryptedFXPFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEncryptedFXPResume: a resumed copy by CPSV sends only the rest; one
+// whose encrypted FXP is cut part way keeps the prefix (and what arrived)
+// and the relay completes it.
+func TestEncryptedFXPResume(t *testing.T) {
+	data := randomBytes(t, 3<<20)
+	half := len(data) / 2
+	for _, tc := range []struct {
+		name     string
+		src, dst ftpstest.Options
+		mode     Mode
+	}{
+		{"CPSV", ftpstest.Options{}, ftpstest.Options{CPSV: ftpstest.ExtListed}, ModeFXP},
+		{"SSCN cut part way", ftpstest.Options{SSCN: ftpstest.ExtListed, BreakAfter: 500 << 10}, ftpstest.Options{}, ModeRelay},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, dst := startFTPS(t, "src", tc.src), startFTPS(t, "dst", tc.dst)
+			src.WriteFile(t, "/f.bin", data)
+			dst.WriteFile(t, "/f.bin", data[:half])
+			rec, err := newEngine(t).Copy(ctxT(t, time.Minute), Endpoint{ftpsClient(t, src), "/f.bin"},
+				Endpoint{ftpsClient(t, dst), "/f.bin"}, Options{Continue: true})
+			t.Logf("%+v", rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Mode != tc.mode || rec.Resumed < int64(half) {
+				t.Errorf("mode %s resumed at %d; want %s, resumed at %d or later", rec.Mode, rec.Resumed, tc.mode, half)
+			}
+			if fileSHA(t, dst.Path("/f.bin")) != sha(data) || len(dst.Files(t)) != 1 {
+				t.Fatalf("destination differs or is not alone: %v", dst.Files(t))
+			}
+			var sent int64
+			for _, dc := range src.DataConns() {
+				if dc.Cmd == "RETR" {
+					sent += dc.Bytes
+				}
+			}
+			if sent > int64(len(data)-half) {
+				t.Errorf("the source sent %d bytes, more than the %d missing: the prefix was sent again", sent, len(data)-half)
+			}
+		})
+	}
+}
+
+// TestEncryptedFXPInterrupted: cancelling an FXP by CPSV aborts both
+// transfers at once (ABOR while the TLS data flows), removes the
+// destination, and leaves no server session behind; two servers that both
+// wait as TLS server (SSCN accepted but ignored, no handshake timeout of
+// their own) are given up after the destination's data_timeout and the
+// copy relayed.
+func TestEncryptedFXPInterrupted(t *testing.T) {
+	t.Run("cancel", func(t *testing.T) {
+		src := startFTPS(t, "src", ftpstest.Options{Rate: 1 << 20})
+		dst := startFTPS(t, "dst", ftpstest.Options{CPSV: ftpstest.ExtListed})
+		src.WriteFile(t, "/big.bin", randomBytes(t, 16<<20))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		moving := make(chan struct{})
+		var once sync.Once
+		e := newEngine(t)
+		go func() {
+			_, err := e.Copy(ctx, Endpoint{ftpsClient(t, src), "/big.bin"}, Endpoint{ftpsClient(t, dst), "/big.bin"},
+				Options{Progress: func(r Record) {
+					if r.Active && r.Bytes > 0 && strings.Contains(r.Protection, "CPSV") {
+						once.Do(func() { close(moving) })
+					}
+				}})
+			done <- err
+		}()
+		select {
+		case <-moving:
+		case err := <-done:
+			t.Fatalf("copy ended before any progress: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("no progress by CPSV in 20 s")
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("copy still running 15 s after cancel")
+		}
+		if files := dst.Files(t); len(files) != 0 {
+			t.Errorf("files left at the destination: %v", files)
+		}
+		for _, s := range []*ftpstest.Server{src, dst} {
+			if d, ok := lastData(s); !ok || !strings.HasPrefix(d.Reply, "426") {
+				t.Errorf("%s's transfer ended %+v, want aborted (426)", s.Name, d)
+			}
+		}
+	})
+
+	t.Run("both wait as TLS server", func(t *testing.T) {
+		long := 5 * time.Minute
+		src := startFTPS(t, "src", ftpstest.Options{SSCN: ftpstest.ExtIgnored, HandshakeTimeout: long})
+		dst := startFTPS(t, "dst", ftpstest.Options{HandshakeTimeout: long})
+		data := randomBytes(t, 1<<20)
+		src.WriteFile(t, "/f.bin", data)
+		cd := ftpsClient(t, dst, func(c *ftpclient.ServerConfig) { c.DataTimeout = 3 * time.Second })
+		start := time.Now()
+		rec, err := newEngine(t).Copy(ctxT(t, time.Minute), Endpoint{ftpsClient(t, src), "/f.bin"}, Endpoint{cd, "/f.bin"}, Options{})
+		took := time.Since(start)
+		t.Logf("%+v in %v", rec, took)
+		if err != nil || rec.Mode != ModeRelay || fileSHA(t, dst.Path("/f.bin")) != sha(data) {
+			t.Fatalf("%+v %v: want a relay, complete", rec, err)
+		}
+		if took > 15*time.Second {
+			t.Errorf("took %v: the stuck handshake was not given up after data_timeout (3 s)", took)
+		}
+	})
 }
