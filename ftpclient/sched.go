@@ -222,23 +222,18 @@ func take(ctx context.Context, cls class, ds []demand) error {
 	waitq = append(waitq, w)
 	dispatch()
 	schedMu.Unlock()
+	select {
+	case <-w.ready: // granted at once (the usual case): no ticker
+		return w.err
+	default:
+	}
 	start := time.Now()
-	var tick *time.Ticker
+	tick := time.NewTicker(reclaimAfter)
+	defer tick.Stop()
 	for {
 		select {
 		case <-w.ready:
-			if tick != nil {
-				tick.Stop()
-			}
 			return w.err
-		default:
-		}
-		if tick == nil {
-			tick = time.NewTicker(reclaimAfter)
-			defer tick.Stop()
-		}
-		select {
-		case <-w.ready:
 		case <-ctx.Done():
 			cancelWait(w)
 			return ctx.Err()

@@ -38,7 +38,7 @@
 //     else the orientation is refused).
 //  5. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
 //  6. Verify: destination SIZE equals the source's, plus a common hash
-//     (HASH, XSHA256/XSHA1/XMD5/XCRC) when both servers offer one. A mismatch
+//     (HASH, XSHA1, XMD5 or XCRC) when both servers offer one. A mismatch
 //     removes the destination.
 //  7. MFMT (or SITE UTIME) copies the source's mtime.
 //  8. A temporary is renamed over the file it replaces.

@@ -27,11 +27,15 @@ type Endpoint struct {
 	Path   string // mount path on that server
 }
 
+// String is "server:path", as records, summaries, errors and logs show an
+// endpoint. The path is a server's file name: its control characters are
+// escaped (ftpclient.Printable), so that a name listed by a server cannot
+// drive the terminal that `fxpfs cp`, `sync` or `status` prints it on.
 func (ep Endpoint) String() string {
 	if ep.Client == nil {
-		return "?:" + ep.Path
+		return "?:" + ftpclient.Printable(ep.Path)
 	}
-	return ep.Client.Name() + ":" + ep.Path
+	return ep.Client.Name() + ":" + ftpclient.Printable(ep.Path)
 }
 
 // Mode is how a transfer moved its bytes.

@@ -2,17 +2,17 @@ package fxpcopy
 
 import "fmt"
 
-// formatBytes prints n with a binary unit: "512 B", "1.5 KiB", "3.2 GiB".
-func formatBytes(n int64) string {
-	if n < 1024 {
+// FormatBytes prints n with a binary unit, one decimal: "512 B", "1.5 KiB",
+// "3.2 GiB" (up to EiB). Every size fxpfs shows to a person is printed so.
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}
-	f := float64(n)
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		f /= 1024
-		if f < 1024 || u == "TiB" {
-			return fmt.Sprintf("%.1f %s", f, u)
-		}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
 	}
-	return fmt.Sprintf("%d B", n)
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

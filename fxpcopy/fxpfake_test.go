@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -414,5 +415,54 @@ func TestInterruptedFXPLeavesNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHostileNamesShownEscaped: a file name with control characters (a
+// server lists whatever it likes but CR and LF) is copied under its own
+// name, while the records, the summary and the errors that `fxpfs cp`,
+// `sync` and `status` print name it escaped: a listing cannot drive the
+// terminal they print on.
+func TestHostileNamesShownEscaped(t *testing.T) {
+	a := startFake(t, "a", "127.0.0.2")
+	b := startFake(t, "b", "127.0.0.3")
+	const name = "x\x1b]0;owned\x07y.bin"
+	data := randomBytes(t, 1000)
+	a.put("/d/"+name, data)
+	ca, cb := fakeClient(t, a), fakeClient(t, b)
+	e := newEngine(t)
+	var mu sync.Mutex
+	var shown []string
+	progress := func(r Record) {
+		mu.Lock()
+		shown = append(shown, r.Src, r.Dst)
+		mu.Unlock()
+	}
+	sum, err := e.CopyTree(ctxT(t, 30*time.Second), Endpoint{ca, "/d"}, Endpoint{cb, "/e"}, Options{}, 1, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := b.get("/e/" + name); !ok || !bytes.Equal(got, data) {
+		t.Fatalf("not copied under its own name (found: %v)", ok)
+	}
+	shown = append(shown, sum.String())
+	for _, r := range e.Recent(0) {
+		shown = append(shown, r.Src, r.Dst)
+	}
+	// A failure names the file too: a copy of a source that is gone.
+	if _, err := e.Copy(ctxT(t, 30*time.Second), Endpoint{ca, "/d/" + name + ".gone"}, Endpoint{cb, "/f"}, Options{}); err == nil {
+		t.Error("a copy of a missing file did not fail")
+	} else {
+		shown = append(shown, err.Error())
+	}
+	if len(shown) < 4 {
+		t.Fatalf("no records shown: %q", shown)
+	}
+	for _, s := range shown {
+		if strings.ContainsAny(s, "\x1b\x07") {
+			t.Errorf("shown raw: %q", s)
+		} else if !strings.Contains(s, `x\x1b]0;owned\ay.bin`) && !strings.Contains(s, "1 files") {
+			t.Errorf("the name is not shown: %q", s)
+		}
 	}
 }

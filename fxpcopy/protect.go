@@ -211,7 +211,7 @@ func (p *protection) next(ctx context.Context) error {
 		}
 		if r.Code/100 != 2 {
 			p.e.tlsMem.noCommand(pl.client, "SSCN")
-			p.unusual = append(p.unusual, fmt.Sprintf("%s refused SSCN (%s)", pl.client.name(), replyText(r)))
+			p.unusual = append(p.unusual, refusedNote(pl.client, "SSCN", r))
 			continue
 		}
 		p.e.tlsMem.hasCommand(pl.client, "SSCN")
@@ -238,7 +238,7 @@ func (p *protection) passive(ctx context.Context, t *transfer) (string, error) {
 			return "", err
 		}
 		p.e.tlsMem.noCommand(p.pasv, "CPSV")
-		p.unusual = append(p.unusual, fmt.Sprintf("%s refused CPSV (%d %s)", p.pasv.name(), oe.Code, oe.Msg))
+		p.unusual = append(p.unusual, refusedNote(p.pasv, "CPSV", ftpclient.Reply{Code: oe.Code, Msg: oe.Msg}))
 		if err := p.next(ctx); err != nil {
 			return "", err
 		}
@@ -253,11 +253,18 @@ func (p *protection) passive(ctx context.Context, t *transfer) (string, error) {
 	return p.pasv.conn.Pasv(ctx)
 }
 
+// refusedNote says that sd refused cmd, for Record.Protection (shown by
+// fxpfs cp and fxpfs status): the reply is quoted as replyText does, so
+// that a server cannot put control characters into them.
+func refusedNote(sd *side, cmd string, r ftpclient.Reply) string {
+	return fmt.Sprintf("%s refused %s (%s)", sd.name(), cmd, replyText(r))
+}
+
 // settle runs when the attempt is over, before its connections are
 // released: an encrypted plan's outcome is remembered (a failed one is not
 // tried again for planMemory, unless the copy was cancelled or the file
 // itself refused), and after a success the sessions are put back (SSCN OFF,
-// PROT P) so that the pool can keep them. nil-safe.
+// PROT P) so that they can be kept for reuse. nil-safe.
 func (p *protection) settle(ctx context.Context, err error) {
 	if p == nil {
 		return

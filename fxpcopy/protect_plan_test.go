@@ -90,3 +90,14 @@ func TestTLSPlans(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedNoteEscapes: a refusal of SSCN or CPSV goes into
+// Record.Protection with the server's text escaped, as every other reply
+// fxpcopy quotes (the CPSV refusal used to be quoted raw).
+func TestRefusedNoteEscapes(t *testing.T) {
+	sd := fakeSide(t, "dst")
+	got := refusedNote(sd, "CPSV", ftpclient.Reply{Code: 500, Msg: "no\x1b[2J\rway\nat all \xff"})
+	if strings.ContainsAny(got, "\x1b\r\n\xff") || !strings.HasPrefix(got, "dst refused CPSV (500 no") {
+		t.Errorf("refusedNote = %q", got)
+	}
+}

@@ -48,12 +48,12 @@ func (s SyncSummary) String() string {
 			}
 		}
 		fmt.Fprintf(&b, "dry run: would copy %d files (%s), make %d directories, delete %d files and %d directories; %d up to date",
-			len(p.Copies), formatBytes(p.Bytes()), len(p.Mkdirs), files, dirs, p.UpToDate)
+			len(p.Copies), FormatBytes(p.Bytes()), len(p.Mkdirs), files, dirs, p.UpToDate)
 	} else {
 		c := s.Copied
-		fmt.Fprintf(&b, "%d copied (%s", c.Files, formatBytes(c.Bytes))
+		fmt.Fprintf(&b, "%d copied (%s", c.Files, FormatBytes(c.Bytes))
 		if secs := c.Duration.Seconds(); secs > 0 && c.Bytes > 0 {
-			fmt.Fprintf(&b, ", %s/s", formatBytes(int64(float64(c.Bytes)/secs)))
+			fmt.Fprintf(&b, ", %s/s", FormatBytes(int64(float64(c.Bytes)/secs)))
 		}
 		fmt.Fprintf(&b, "; %d by FXP, %d relayed)", c.FXP, c.Relay)
 		fmt.Fprintf(&b, ", %d up to date, %d directories made, %d files and %d directories deleted",

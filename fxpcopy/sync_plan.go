@@ -83,7 +83,7 @@ func (p *SyncPlan) Lines() []string {
 		add(it, "%s", p.dstPath(it.Rel))
 	}
 	for _, it := range p.Copies {
-		add(it, "%s -> %s (%s, %s)", p.srcPath(it.Rel), p.dstPath(it.Rel), it.Why, formatBytes(it.Size))
+		add(it, "%s -> %s (%s, %s)", p.srcPath(it.Rel), p.dstPath(it.Rel), it.Why, FormatBytes(it.Size))
 	}
 	for _, it := range p.Deletes {
 		add(it, "%s", p.dstPath(it.Rel))
@@ -91,11 +91,12 @@ func (p *SyncPlan) Lines() []string {
 	return out
 }
 
+// srcPath and dstPath name rel on either side as Endpoint.String does.
 func (p *SyncPlan) srcPath(rel string) string {
-	return p.Src.Client.Name() + ":" + join(p.Src.Path, rel)
+	return Endpoint{p.Src.Client, join(p.Src.Path, rel)}.String()
 }
 func (p *SyncPlan) dstPath(rel string) string {
-	return p.Dst.Client.Name() + ":" + join(p.Dst.Path, rel)
+	return Endpoint{p.Dst.Client, join(p.Dst.Path, rel)}.String()
 }
 
 // join is path.Join that keeps "" meaning the folder itself.
@@ -266,7 +267,7 @@ func (pl *planner) visit(ctx context.Context, rel string, dstExists bool) {
 				pending = append(pending, candidate{crel, se, de})
 			}
 		default:
-			skipped = append(skipped, pl.src.Client.Name()+":"+join(pl.src.Path, crel))
+			skipped = append(skipped, Endpoint{pl.src.Client, join(pl.src.Path, crel)}.String())
 		}
 	}
 	var deletes []SyncItem

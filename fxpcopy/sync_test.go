@@ -2,6 +2,7 @@ package fxpcopy
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -228,7 +229,7 @@ func TestSyncDeleteAndDryRun(t *testing.T) {
 
 	before := snapshot(t, dstRoot)
 	sum := p.sync(t, SyncOptions{Delete: true, DryRun: true, Exclude: ex})
-	if after := snapshot(t, dstRoot); !mapsEqual(before, after) {
+	if after := snapshot(t, dstRoot); !maps.Equal(before, after) {
 		t.Errorf("--dry-run changed DST:\nbefore %v\nafter  %v", before, after)
 	}
 	want := []string{
@@ -336,16 +337,4 @@ func TestSameTime(t *testing.T) {
 			t.Errorf("sameTime(%v/%v, %v/%v) = %v", tc.a.t, tc.a.prec, tc.b.t, tc.b.prec, got)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

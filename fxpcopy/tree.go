@@ -36,9 +36,9 @@ type Summary struct {
 func (s Summary) String() string {
 	var b strings.Builder
 	secs := s.Duration.Seconds()
-	fmt.Fprintf(&b, "%d files, %s in %.1fs", s.Files, formatBytes(s.Bytes), secs)
+	fmt.Fprintf(&b, "%d files, %s in %.1fs", s.Files, FormatBytes(s.Bytes), secs)
 	if secs > 0 && s.Bytes > 0 {
-		fmt.Fprintf(&b, " (%s/s)", formatBytes(int64(float64(s.Bytes)/secs)))
+		fmt.Fprintf(&b, " (%s/s)", FormatBytes(int64(float64(s.Bytes)/secs)))
 	}
 	fmt.Fprintf(&b, "; %d by FXP, %d relayed", s.FXP, s.Relay)
 	if len(s.Reasons) > 0 {
@@ -180,8 +180,9 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 				}
 				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size, hint})
 			default:
-				sum.Skipped = append(sum.Skipped, src.Client.Name()+":"+sp)
-				e.log.Info("not copied: not a regular file", "src", src.Client.Name()+":"+sp)
+				name := Endpoint{src.Client, sp}.String()
+				sum.Skipped = append(sum.Skipped, name)
+				e.log.Info("not copied: not a regular file", "src", name)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 // Command fxpfs mounts FTP servers as folders of one FUSE file system and
 // copies between them server-to-server (FXP). This package only wires the
-// command line onto the config, ftpclient, cache, fxpcopy and fusefs packages.
+// command line onto the config, ftpclient, cache, fxpcopy, fusefs and
+// internal/ctl (status) packages, and draws the progress of cp and sync.
 package main
 
 import (

@@ -14,7 +14,6 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/fxpfs/fxpfs/fxpcopy"
-	"github.com/fxpfs/fxpfs/internal/ctl"
 )
 
 // progress shows the copies of `fxpfs cp` and `fxpfs sync`. On a terminal
@@ -202,12 +201,12 @@ func (p *progress) bytesLocked() int64 {
 func (p *progress) summaryLocked(now time.Time) string {
 	moved := p.bytesLocked()
 	var b strings.Builder
-	fmt.Fprintf(&b, "progress: %d/%d files, %s", p.doneFiles, p.planFiles, ctl.HumanBytes(moved))
+	fmt.Fprintf(&b, "progress: %d/%d files, %s", p.doneFiles, p.planFiles, fxpcopy.FormatBytes(moved))
 	if p.planBytes > 0 {
-		fmt.Fprintf(&b, "/%s", ctl.HumanBytes(p.planBytes))
+		fmt.Fprintf(&b, "/%s", fxpcopy.FormatBytes(p.planBytes))
 	}
 	if secs := now.Sub(p.start).Seconds(); secs > 0 {
-		fmt.Fprintf(&b, ", %s/s", ctl.HumanBytes(int64(float64(moved)/secs)))
+		fmt.Fprintf(&b, ", %s/s", fxpcopy.FormatBytes(int64(float64(moved)/secs)))
 	}
 	fmt.Fprintf(&b, ", %d under way", len(p.active))
 	if p.failed > 0 {
@@ -243,10 +242,10 @@ func fileLine(r fxpcopy.Record) string {
 	if r.Origin != "" {
 		mode += " (" + string(r.Origin) + ")"
 	}
-	fmt.Fprintf(&b, "%-12s %10s %6.1fs %10s/s  %s -> %s", mode, ctl.HumanBytes(r.Bytes-r.Resumed),
-		r.Duration.Seconds(), ctl.HumanBytes(int64(r.Rate())), r.Src, r.Dst)
+	fmt.Fprintf(&b, "%-12s %10s %6.1fs %10s/s  %s -> %s", mode, fxpcopy.FormatBytes(r.Bytes-r.Resumed),
+		r.Duration.Seconds(), fxpcopy.FormatBytes(int64(r.Rate())), r.Src, r.Dst)
 	if r.Resumed > 0 {
-		fmt.Fprintf(&b, " (resumed at %s)", ctl.HumanBytes(r.Resumed))
+		fmt.Fprintf(&b, " (resumed at %s)", fxpcopy.FormatBytes(r.Resumed))
 	}
 	if r.Verified != "" {
 		fmt.Fprintf(&b, " [%s ok]", r.Verified)

@@ -68,17 +68,6 @@ func TestServeFetchPrint(t *testing.T) {
 	}
 }
 
-func TestHumanBytes(t *testing.T) {
-	for _, tt := range []struct {
-		n    int64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {5 << 20, "5.0 MiB"}, {3 << 30, "3.0 GiB"}} {
-		if got := HumanBytes(tt.n); got != tt.want {
-			t.Errorf("HumanBytes(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}
-
 // TestUnsafeFolderRefused: a status folder someone else could write to, or
 // that is not what it seems, is refused by the mount (Serve) and by
 // `fxpfs status` (Fetch, FetchAll), even when a socket in it answers.

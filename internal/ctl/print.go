@@ -25,7 +25,7 @@ func Print(w io.Writer, s Snapshot, recent int) {
 	fmt.Fprintln(tw, "SERVER\tADDRESS\tCOMMANDS\tCONNECTIONS\tDATA IN\tDATA OUT")
 	for _, sv := range s.Servers {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d dialled, limit %d\t%s\t%s\n", sv.Name, sv.Addr, sv.Stats.Commands,
-			sv.Stats.Dials, sv.Stats.MaxConns, HumanBytes(sv.Stats.BytesIn), HumanBytes(sv.Stats.BytesOut))
+			sv.Stats.Dials, sv.Stats.MaxConns, fxpcopy.FormatBytes(sv.Stats.BytesIn), fxpcopy.FormatBytes(sv.Stats.BytesOut))
 	}
 	tw.Flush()
 	if len(s.Active) == 0 {
@@ -88,7 +88,7 @@ func printCounters(w io.Writer, s Snapshot) {
 	}
 	fmt.Fprintf(w, "bytes: %s moved server-to-server by FXP (%s of it instead of uploads); "+
 		"this host uploaded %s (%s of it relayed) and downloaded %s\n",
-		HumanBytes(c.FXPBytes), HumanBytes(c.MatchedBytes), HumanBytes(up), HumanBytes(c.RelayBytes), HumanBytes(down))
+		fxpcopy.FormatBytes(c.FXPBytes), fxpcopy.FormatBytes(c.MatchedBytes), fxpcopy.FormatBytes(up), fxpcopy.FormatBytes(c.RelayBytes), fxpcopy.FormatBytes(down))
 }
 
 func printRecord(w io.Writer, r fxpcopy.Record) {
@@ -98,13 +98,13 @@ func printRecord(w io.Writer, r fxpcopy.Record) {
 	}
 	rate := ""
 	if secs := d.Seconds(); secs > 0 {
-		rate = HumanBytes(int64(float64(r.Bytes)/secs)) + "/s"
+		rate = fxpcopy.FormatBytes(int64(float64(r.Bytes)/secs)) + "/s"
 	}
 	pct := ""
 	if r.Size > 0 {
 		pct = fmt.Sprintf(" %3.0f%%", 100*float64(r.Bytes)/float64(r.Size))
 	}
-	fmt.Fprintf(w, "  %s -> %s  %s/%s%s  %s  %s  %s", r.Src, r.Dst, HumanBytes(r.Bytes), HumanBytes(r.Size), pct,
+	fmt.Fprintf(w, "  %s -> %s  %s/%s%s  %s  %s  %s", r.Src, r.Dst, fxpcopy.FormatBytes(r.Bytes), fxpcopy.FormatBytes(r.Size), pct,
 		rate, d.Round(100*time.Millisecond), r.Mode)
 	if r.Origin != "" {
 		fmt.Fprintf(w, " (%s)", r.Origin)
@@ -122,18 +122,4 @@ func printRecord(w io.Writer, r fxpcopy.Record) {
 		fmt.Fprintf(w, " FAILED: %s", r.Err)
 	}
 	fmt.Fprintln(w)
-}
-
-// HumanBytes formats n as 1.5 MiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"os"
 	"regexp"
 	"strconv"
@@ -102,7 +103,7 @@ func TestCLISync(t *testing.T) {
 			before := diskTree(t, dstDir)
 
 			r = run(t, 0, "--dry-run", "--delete", "--exclude", "*.part")
-			if after := diskTree(t, dstDir); !sameTree(before, after) {
+			if after := diskTree(t, dstDir); !maps.Equal(before, after) {
 				t.Errorf("--dry-run changed the destination")
 			}
 			sameRel := strings.TrimPrefix(same.rel, "/sync-src")
@@ -147,18 +148,6 @@ func flipFirst(b []byte) []byte {
 	out := append([]byte{}, b...)
 	out[0] ^= 0xff
 	return out
-}
-
-func sameTree(a, b map[string]entry) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func lastLines(s string, n int) string {

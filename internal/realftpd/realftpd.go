@@ -1,5 +1,5 @@
 // Package realftpd starts private instances of real FTP servers (vsftpd,
-// pure-ftpd and proftpd) for tests: each has its own config, loopback
+// pure-ftpd, proftpd and pyftpdlib) for tests: each has its own config, loopback
 // address and port, root directory and user, is not the distribution's
 // system service, and is killed and waited for by t.Cleanup.
 //
@@ -9,7 +9,8 @@
 //   - pure-ftpd and pure-pw, unpacked by install-deps.sh into
 //     /opt/fxpfs-test/pure-ftpd (or $FXPFS_TEST_PREFIX/pure-ftpd), or on PATH;
 //   - proftpd with mod_tls (Debian's proftpd-core and proftpd-mod-crypto),
-//     unpacked into /opt/fxpfs-test/proftpd, or installed in /usr.
+//     unpacked into /opt/fxpfs-test/proftpd, or installed in /usr;
+//   - pyftpdlib for /usr/bin/python3 (Debian's python3-pyftpdlib).
 //
 // TLS. With Options.TLS (or TLSRequired, TLSImplicit) a server presents a
 // certificate for its address signed by the test CA, a CA made once per

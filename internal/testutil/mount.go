@@ -1,7 +1,9 @@
-// Package testutil mounts go-fuse file systems for tests: it skips (or, in
-// CI, fails) when FUSE is missing, mounts in a temporary directory, waits
-// for the mount, and unmounts at cleanup (lazily if a plain unmount fails,
-// so a test never hangs on a busy mount).
+// Package testutil holds helpers for tests. It mounts go-fuse file systems:
+// it skips (or, in CI, fails) when FUSE is missing, mounts in a temporary
+// directory, waits for the mount, and unmounts at cleanup (lazily if a
+// plain unmount fails, so a test never hangs on a busy mount). It captures
+// loopback traffic between two addresses (capture.go: is FXP data
+// encrypted?), and SyncBuffer collects output written concurrently.
 package testutil
 
 import (

@@ -58,7 +58,7 @@
 //	                                  partial upload removed, an original
 //	                                  left as it was (a failed append keeps
 //	                                  the file)
-
+//
 // # Where uploads go (replace.go)
 //
 // An upload of a whole file over an existing one (O_TRUNC then write, a

@@ -3,6 +3,7 @@ package streammatch
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -179,7 +180,7 @@ func checkScript(t *testing.T, in []byte) Verdict {
 					taps[i] = nil
 				}
 			default:
-				if got, ok := w.Likely(); ok && indexOf(ids, got) < 0 {
+				if got, ok := w.Likely(); ok && slices.Index(ids, got) < 0 {
 					t.Fatalf("Likely returned %v, not a source", got)
 				}
 			}
@@ -206,7 +207,7 @@ func checkScript(t *testing.T, in []byte) Verdict {
 		}
 		return v
 	}
-	i := indexOf(ids, v.Source)
+	i := slices.Index(ids, v.Source)
 	if i < 0 {
 		t.Fatalf("proven against %v, not a source", v.Source)
 	}
@@ -238,15 +239,6 @@ func resize(model []byte, size int) []byte {
 
 // zeroTail says whether the file extends past the bytes written (a hole).
 func zeroTail(model []byte, pos int) bool { return len(model) > pos }
-
-func indexOf(ids []SourceID, id SourceID) int {
-	for i, x := range ids {
-		if x == id {
-			return i
-		}
-	}
-	return -1
-}
 
 func servedAt(pieces []piece, p int, c byte) bool {
 	for _, pc := range pieces {

@@ -40,7 +40,7 @@ func (w *Writer) sumOf(algo Algo) hash.Hash {
 var ErrNoSum = errors.New("streammatch: no digest of the written file")
 
 // Sum returns the digest algo of the file written so far, for comparison
-// with the destination server's HASH, XSHA256, XSHA1, XMD5 or XCRC reply.
+// with the destination server's HASH, XSHA1, XMD5 or XCRC reply.
 // It fails (wrapping ErrNoSum) if algo was not given to NewWriter, or if
 // the writes were not one sequential stream or left a hole at the end (the
 // digest would not describe the file).
