@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -396,4 +397,45 @@ func TestEncryptedFXPInterrupted(t *testing.T) {
 			t.Errorf("took %v: the stuck handshake was not given up after data_timeout (3 s)", took)
 		}
 	})
+}
+
+// TestEncryptedFXPOverIPv6: over IPv6 (EPSV, EPRT) CPSV has no use (its
+// reply is PASV's, IPv4 only) and is never sent; SSCN still makes an
+// encrypted FXP, and a pair with CPSV as its only way is relayed.
+func TestEncryptedFXPOverIPv6(t *testing.T) {
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback (::1) on this machine: %v", err)
+	} else {
+		l.Close()
+	}
+	cp := startFTPS(t, "cpsv6", ftpstest.Options{Addr: "::1", CPSV: ftpstest.ExtListed})
+	sscn := startFTPS(t, "sscn6", ftpstest.Options{Addr: "::1", SSCN: ftpstest.ExtListed})
+	plain := startFTPS(t, "plain6", ftpstest.Options{Addr: "::1"})
+	data := randomBytes(t, 1<<20)
+	cp.WriteFile(t, "/src.bin", data)
+	ccp, cs, cpl := ftpsClient(t, cp), ftpsClient(t, sscn), ftpsClient(t, plain)
+	e := newEngine(t)
+	for _, tc := range []struct {
+		dst    *ftpclient.Client
+		dstSrv *ftpstest.Server
+		prot   string
+	}{
+		{cs, sscn, "TLS, sscn6 is the TLS client (SSCN)"},
+		{cpl, plain, "TLS from cpsv6, TLS to plain6 (through this host)"},
+	} {
+		rec, err := e.Copy(ctxT(t, time.Minute), Endpoint{ccp, "/src.bin"}, Endpoint{tc.dst, "/f.bin"}, Options{})
+		t.Logf("%+v", rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Protection != tc.prot || fileSHA(t, tc.dstSrv.Path("/f.bin")) != sha(data) {
+			t.Errorf("protection %q, want %q (or the destination differs)", rec.Protection, tc.prot)
+		}
+	}
+	if n := cp.Count("CPSV") + cp.Count("PASV"); n != 0 {
+		t.Errorf("cpsv6 was sent CPSV or PASV %d times over IPv6", n)
+	}
+	if d, ok := lastData(sscn); !ok || d.TLS != "client" || d.Peer != "::1" || d.Reply[:3] != "226" {
+		t.Errorf("sscn6's data connection %+v, want TLS client, 226", d)
+	}
 }

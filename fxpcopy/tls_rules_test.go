@@ -136,3 +136,45 @@ func TestFXPClearDataRule(t *testing.T) {
 		})
 	}
 }
+
+// TestUnlistedExtensions: SSCN and CPSV that a server does not list in
+// FEAT are found by trying them, in the first attempt, after the other
+// server's (which refuses them and is not asked again).
+func TestUnlistedExtensions(t *testing.T) {
+	data := randomBytes(t, 1<<20)
+	for _, tc := range []struct {
+		name   string
+		opts   ftpstest.Options
+		method string
+	}{
+		{"CPSV", ftpstest.Options{CPSV: ftpstest.ExtHidden}, "CPSV"},
+		{"SSCN", ftpstest.Options{SSCN: ftpstest.ExtHidden}, "SSCN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hidden := startFTPS(t, "hidden", tc.opts)
+			plain := startFTPS(t, "tlsonly", ftpstest.Options{})
+			hidden.WriteFile(t, "/src.bin", data)
+			plain.WriteFile(t, "/src.bin", data)
+			ch, cp := ftpsClient(t, hidden), ftpsClient(t, plain)
+			e := newEngine(t)
+			src, dst, dstSrv := cp, ch, hidden // CPSV: the hidden server must be passive
+			if tc.method == "SSCN" {
+				src, dst, dstSrv = ch, cp, plain
+			}
+			for _, name := range []string{"/one.bin", "/two.bin"} {
+				rec, err := e.Copy(ctxT(t, time.Minute), Endpoint{src, "/src.bin"}, Endpoint{dst, name}, Options{})
+				t.Logf("%+v", rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := "TLS, hidden is the TLS client (" + tc.method + ")"
+				if rec.Protection != want || rec.Attempts != 1 || fileSHA(t, dstSrv.Path(name)) != sha(data) {
+					t.Errorf("protection %q after %d attempts; want %q at once, complete", rec.Protection, rec.Attempts, want)
+				}
+			}
+			if n := plain.Count("SSCN") + plain.Count("CPSV"); n > 2 {
+				t.Errorf("tlsonly was asked for SSCN/CPSV %d times, want at most once each", n)
+			}
+		})
+	}
+}

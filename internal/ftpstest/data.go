@@ -21,7 +21,11 @@ const acceptWait = 30 * time.Second
 // (PASV, and this server is the TLS client of the connection it accepts).
 func (ss *session) passive(verb string) {
 	ss.closeData()
-	l, err := net.Listen("tcp4", net.JoinHostPort(ss.srv.Host, "0"))
+	if verb != "EPSV" && net.ParseIP(ss.srv.Host).To4() == nil {
+		ss.reply("500 %s not available over IPv6: use EPSV", verb)
+		return
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ss.srv.Host, "0"))
 	if err != nil {
 		ss.reply("425 Cannot listen: %v", err)
 		return
@@ -281,7 +285,7 @@ func (ss *session) connect(final func(string, ...any)) (net.Conn, bool) {
 		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ss.srv.Host)}}
 		addr := ss.port
 		ss.port = ""
-		c, err := d.Dial("tcp4", addr)
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			final("425 Cannot open data connection to %s", addr)
 			return nil, true

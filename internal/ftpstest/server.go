@@ -66,7 +66,7 @@ const (
 // CPSV that accepts any TLS client on its data connections.
 type Options struct {
 	Name string // the server's name in Config; default "ftps-<addr>"
-	Addr string // IPv4 loopback address to listen on; default 127.0.0.1
+	Addr string // loopback address to listen on (IPv6: EPSV/EPRT only); default 127.0.0.1
 	Root string // directory served; default t.TempDir()
 
 	NoTLS bool              // plain FTP: AUTH TLS refused
@@ -160,7 +160,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.HandshakeTimeout == 0 {
 		opts.HandshakeTimeout = 10 * time.Second
 	}
-	ln, err := net.Listen("tcp4", net.JoinHostPort(opts.Addr, "0"))
+	ln, err := net.Listen("tcp", net.JoinHostPort(opts.Addr, "0"))
 	if err != nil {
 		t.Fatalf("ftpstest: listen: %v", err)
 	}
