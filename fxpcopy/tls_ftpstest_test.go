@@ -439,3 +439,44 @@ func TestEncryptedFXPOverIPv6(t *testing.T) {
 		t.Errorf("sscn6's data connection %+v, want TLS client, 226", d)
 	}
 }
+
+// TestEncryptedFXPTree: a tree copied with 4 jobs at once between a CPSV
+// server (sending: the first copies learn, at the same time, that the other
+// server has neither extension) and a TLS server without them: every file
+// by encrypted FXP, none relayed, and the pair pays for the learning a
+// bounded number of times (each job's first attempt), not per file.
+func TestEncryptedFXPTree(t *testing.T) {
+	cp := startFTPS(t, "cpsv", ftpstest.Options{CPSV: ftpstest.ExtListed})
+	plain := startFTPS(t, "tlsonly", ftpstest.Options{})
+	files := map[string][]byte{}
+	for i := range 24 {
+		p := fmt.Sprintf("/tree/d%d/f%02d.bin", i%3, i)
+		files[p] = randomBytes(t, 20000+i*5000)
+		cp.WriteFile(t, p, files[p])
+	}
+	e := newEngine(t)
+	sum, err := e.CopyTree(ctxT(t, time.Minute), Endpoint{ftpsClient(t, cp), "/tree"}, Endpoint{ftpsClient(t, plain), "/copy"}, Options{}, 4, nil)
+	t.Logf("%s", sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Files != 24 || sum.FXP != 24 || sum.Relay != 0 {
+		t.Errorf("%d files, %d by FXP, %d relayed; want all 24 by FXP", sum.Files, sum.FXP, sum.Relay)
+	}
+	for p, want := range files {
+		if fileSHA(t, plain.Path("/copy"+strings.TrimPrefix(p, "/tree"))) != sha(want) {
+			t.Errorf("%s differs", p)
+		}
+	}
+	for _, dc := range plain.DataConns() {
+		if dc.Peer == cp.Host && dc.TLS != "server" {
+			t.Errorf("a data connection between the servers was %q", dc.TLS)
+		}
+	}
+	if n := plain.Count("CPSV") + plain.Count("SSCN"); n > 8 {
+		t.Errorf("tlsonly was asked for CPSV/SSCN %d times: learning is paid per file", n)
+	}
+	if n := plain.Count("PASS"); n > 8 {
+		t.Errorf("%d logins on tlsonly for 24 files with 4 jobs", n)
+	}
+}
