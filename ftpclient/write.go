@@ -210,7 +210,11 @@ func (u *upload) finish(abort error) error {
 	}
 	if !u.ended {
 		u.ended = true
-		u.src.end <- abort
+		end := abort
+		if abort == nil && u.src.n.Load() == 0 {
+			end = handshakeEmpty(u.src.dst)
+		}
+		u.src.end <- end
 	}
 	<-u.done
 	err := u.err
@@ -230,4 +234,17 @@ func (u *upload) finish(abort error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), u.c.cfg.CmdTimeout)
 	defer cancel()
 	return u.c.explain(ctx, u.op, u.p, u.c.translate(u.op, u.p, err))
+}
+
+// handshakeEmpty completes the TLS handshake of an upload that wrote
+// nothing (an empty file, ProbeWritable's APPE of nothing): crypto/tls
+// shakes hands on the first Write, and a protected data connection closed
+// before it is a failed upload to every server (proftpd "425 Unable to
+// build data connection: Operation not permitted", pure-ftpd and vsftpd
+// drop the session). jlaffaye does it for StorFrom but not for Append.
+func handshakeEmpty(w io.Writer) error {
+	if hs, ok := w.(interface{ Handshake() error }); ok {
+		return hs.Handshake()
+	}
+	return nil
 }
