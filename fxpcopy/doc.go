@@ -57,7 +57,8 @@
 //     backlog; a destination that accepts at once and drops a connection
 //     arriving before its command (pyftpdlib) answers STOR at once, and is
 //     given time to (Engine.earlyWait), so the connection cannot overtake
-//     the command. No byte can flow before the destination has opened the
+//     the command. (A server whose greeting names vsftpd, pure-ftpd or
+//     ProFTPD, which accept only in their STOR handler, is not waited for.) No byte can flow before the destination has opened the
 //     file: the destination reads only what arrives on the connection it
 //     accepted for STOR.
 //   - Reversed (PASV on the source): RETR goes to the source, then STOR to
