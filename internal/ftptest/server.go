@@ -32,10 +32,11 @@ type Server struct {
 	User     string
 	Password string
 
-	l    *listener
-	drv  *diskDriver
-	done chan struct{}
-	once sync.Once
+	l      *listener
+	drv    *diskDriver
+	done   chan struct{}
+	once   sync.Once
+	quirky *quirkServer // StartQuirky's state, nil for Start's servers
 }
 
 type options struct {
