@@ -126,6 +126,11 @@ type Features struct {
 	Hashes                                   []string // HASH algorithms (RFC draft), e.g. "SHA-256", "MD5"
 	XMD5, XSHA1, XCRC                        bool
 	SSCN, CPSV                               bool // the server can be the TLS client of a data connection (FXP over TLS)
+	// Software is the server's implementation as its greeting names it
+	// (SoftwareVsftpd, ...), "" where it does not say (a banner of its
+	// admin's). A hint for behaviour no command reveals, never a trust
+	// decision: a server may name itself anything.
+	Software string
 
 	mlstOpts string // OPTS MLST argument that turns on unix.mode (see mlstOpts), sent on every connection
 }

@@ -138,6 +138,27 @@ func TestParseFeat(t *testing.T) {
 	}
 }
 
+// TestSoftware: the implementations' default greetings (the 220 reply's
+// lines joined, as Features.Software is given them) are named; custom
+// banners and look-alikes are not.
+func TestSoftware(t *testing.T) {
+	tests := []struct{ greeting, want string }{
+		{"(vsFTPd 3.0.3)", SoftwareVsftpd},
+		{"--------- Welcome to Pure-FTPd [privsep] [TLS] ----------\nYou are user number 1 of 50 allowed.\n" +
+			"Local time is now 14:13. Server port: 21.", SoftwarePureFTPd},
+		{"ProFTPD Server (ProFTPD Default Installation) [127.0.0.1]", SoftwareProFTPD},
+		{"pyftpdlib 1.5.7 ready.", SoftwarePyftpdlib},
+		{"Welcome to the archive", ""},
+		{"vsftpd-style banner", ""}, // not vsftpd's own "(vsFTPd x.y.z)"
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := software(tt.greeting); got != tt.want {
+			t.Errorf("software(%q) = %q, want %q", tt.greeting, got, tt.want)
+		}
+	}
+}
+
 func TestParsePASV(t *testing.T) {
 	tests := []struct{ msg, want string }{
 		{"Entering Passive Mode (127,0,0,1,4,1)", "127.0.0.1:1025"},

@@ -35,7 +35,8 @@
 //     deadlines of deadlines.go. Where a server uses TLS, protect.go
 //     decides how the servers' direct data connection is protected
 //     (encrypted with SSCN/CPSV; clear only where fxp_clear_data allows it;
-//     else the orientation is refused).
+//     else the orientation is refused — before any connection is taken
+//     when what the engine knows already rules every way out).
 //  5. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
 //  6. Verify: destination SIZE equals the source's, plus a common hash
 //     (HASH, XSHA1, XMD5 or XCRC) when both servers offer one. A mismatch
@@ -56,7 +57,8 @@
 //     backlog; a destination that accepts at once and drops a connection
 //     arriving before its command (pyftpdlib) answers STOR at once, and is
 //     given time to (Engine.earlyWait), so the connection cannot overtake
-//     the command. No byte can flow before the destination has opened the
+//     the command. (A server whose greeting names vsftpd, pure-ftpd or
+//     ProFTPD, which accept only in their STOR handler, is not waited for.) No byte can flow before the destination has opened the
 //     file: the destination reads only what arrives on the connection it
 //     accepted for STOR.
 //   - Reversed (PASV on the source): RETR goes to the source, then STOR to

@@ -32,7 +32,7 @@ func (a *attempt) watch(ctx context.Context) error {
 	if err := a.send(ctx, p, "%s %s", p.cmd, p.path); err != nil {
 		return &refusal{step: p.cmd, server: p.name(), err: err, dstTouched: p == a.d}
 	}
-	if w := a.e.earlyWait(p.ep.Client, a.pasvRTT); w > 0 {
+	if w := a.e.earlyWait(ctx, p.ep.Client, a.pasvRTT); w > 0 {
 		if err := a.awaitEarly(ctx, w); err != nil {
 			return err
 		}
