@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -382,4 +383,57 @@ func TestQuirkSlowGreeting(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second+slack {
 		t.Errorf("failed after %v, dial timeout 2 s", took.Round(time.Millisecond))
 	}
+}
+
+// TestQuirkNeverClosedData: a server that sends everything and "226" but
+// never closes the data connection. A download of a known size ends as soon
+// as every byte and the 226 are in; a listing or a download of unknown
+// size ends after finalGrace (data_timeout/4, at most 5 s) of silence, never
+// after the data timeout, and with the whole content.
+func TestQuirkNeverClosedData(t *testing.T) {
+	srv := ftptest.StartQuirky(t, ftptest.Quirks{NeverCloseData: true})
+	cfg := srv.Config("q")
+	cfg.DataTimeout = 8 * time.Second // finalGrace 2 s
+	c, err := ftpclient.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	body := bytes.Repeat([]byte("x"), 100000)
+	write(t, srv.Root, "f", body)
+	ctx := ctxT(t)
+	timed := func(what string, lo, hi time.Duration, fn func() error) {
+		t.Helper()
+		start := time.Now()
+		if err := fn(); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+		if took := time.Since(start); took < lo || took > hi+slack {
+			t.Errorf("%s took %v, want %v..%v", what, took.Round(time.Millisecond), lo, hi)
+		}
+	}
+	read := func(rc io.ReadCloser, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err == nil && !bytes.Equal(got, body) {
+			err = errors.New("content differs")
+		}
+		return err
+	}
+	timed("a read of known size", 0, 300*time.Millisecond, func() error {
+		return read(c.OpenReadExpect(ctx, "/f", 0, ftpclient.Expect{Size: int64(len(body))}))
+	})
+	timed("a read of unknown size", 2*time.Second, 2*time.Second, func() error {
+		return read(c.OpenRead(ctx, "/f", 0))
+	})
+	timed("a listing", 2*time.Second, 2*time.Second, func() error {
+		ents, err := c.List(ctx, "/")
+		if err == nil && (len(ents) != 1 || ents[0].Size != int64(len(body))) {
+			err = fmt.Errorf("listed %+v", ents)
+		}
+		return err
+	})
 }
