@@ -437,3 +437,41 @@ func TestQuirkNeverClosedData(t *testing.T) {
 		return err
 	})
 }
+
+// TestQuirkReplaceReadOnly: renaming onto a read-only file is refused for
+// permission on a server that otherwise renames onto files: the file stays,
+// the error is ErrPermission, and the server is not taken for one that
+// cannot rename onto files (which would send every later replacement the
+// long way). On a server that cannot, a writable file is replaced by way of
+// a backup name, a read-only one is refused all the same.
+func TestQuirkReplaceReadOnly(t *testing.T) {
+	for _, noOver := range []bool{false, true} {
+		c, srv := quirkClient(t, ftptest.Quirks{NoRenameOver: noOver, Vague550: true})
+		ctx := ctxT(t)
+		write(t, srv.Root, "ro", []byte("keep"))
+		if err := os.Chmod(filepath.Join(srv.Root, "ro"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		write(t, srv.Root, "new", []byte("new"))
+		if _, err := c.Replace(ctx, "/new", "/ro", nil); !errors.Is(err, ftpclient.ErrPermission) {
+			t.Errorf("rename-over refused %v: replacing a read-only file: %v, want ErrPermission", noOver, err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(srv.Root, "ro")); string(got) != "keep" {
+			t.Errorf("rename-over refused %v: ro holds %q", noOver, got)
+		}
+		if c.RefusesRenameOver() {
+			t.Errorf("rename-over refused %v: taken for a server that cannot rename onto files", noOver)
+		}
+		write(t, srv.Root, "rw", []byte("old"))
+		way, err := c.Replace(ctx, "/new", "/rw", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(srv.Root, "rw")); string(got) != "new" || (way == ftpclient.ReplacedByBackup) != noOver {
+			t.Errorf("rename-over refused %v: rw holds %q, replaced by way %d", noOver, got, way)
+		}
+		if c.RefusesRenameOver() != noOver {
+			t.Errorf("rename-over refused %v: RefusesRenameOver %v", noOver, c.RefusesRenameOver())
+		}
+	}
+}
