@@ -160,7 +160,7 @@ func (cn *conn) fetch(sp, dir string, mlsd bool) ([]Entry, error) {
 // directory); otherwise r is the server's refusal. A listing cut short by
 // an error reply is an error, never a shorter listing.
 func (cn *conn) listing(cmd string, parse lineParser, dir string) (ents []Entry, r Reply, ok bool, err error) {
-	x, r, err := cn.startXfer(cmd, 0, false)
+	x, r, err := cn.startXfer(cmd, 0, false, -1)
 	if err != nil {
 		return nil, r, false, err
 	}

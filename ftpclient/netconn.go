@@ -170,6 +170,9 @@ type dataConn struct {
 	wrote   atomic.Bool  // an upload: close gracefully
 	aborted atomic.Bool  // close with a reset so the server sees a failure
 	ended   atomic.Bool  // the final reply ended the transfer (see xfer.watch): reads give EOF
+	replied atomic.Bool  // the final reply said the transfer is complete (2xx)
+	got     atomic.Int64 // bytes received
+	expect  atomic.Int64 // bytes the download is to bring, -1 if unknown
 	last    atomic.Int64 // UnixNano of the last byte moved (or of the start)
 	closed  chan struct{}
 	once    sync.Once
@@ -180,6 +183,7 @@ type dataConn struct {
 func newDataConn(nc net.Conn, c *Client, ctl *ctlConn) *dataConn {
 	d := &dataConn{Conn: nc, cl: c, ctl: ctl, timeout: c.cfg.DataTimeout, closed: make(chan struct{})}
 	d.last.Store(time.Now().UnixNano())
+	d.expect.Store(-1)
 	return d
 }
 
@@ -202,6 +206,9 @@ func (d *dataConn) Read(p []byte) (int, error) {
 		d.cl.stats.bytesIn.Add(int64(n))
 		d.cl.touch()
 		d.last.Store(time.Now().UnixNano())
+		if got := d.got.Add(int64(n)); d.replied.Load() && d.whole(got) {
+			d.ended.Store(true) // the next read is EOF (see complete)
+		}
 	}
 	if err != nil && d.ended.Load() {
 		return n, io.EOF // what the server sent is all there is: its final reply says so
@@ -210,6 +217,26 @@ func (d *dataConn) Read(p []byte) (int, error) {
 		err = &timeoutError{fmt.Sprintf("data connection: nothing received for %v", d.timeout), err}
 	}
 	return n, err
+}
+
+// whole reports whether got bytes are all the download is to bring.
+func (d *dataConn) whole(got int64) bool {
+	e := d.expect.Load()
+	return e >= 0 && got >= e
+}
+
+// complete is told that the server's final reply says the transfer is
+// complete (2xx) while the data connection is still open. With every
+// expected byte in, the data is ended at once; else once nothing arrives
+// for grace (a server that never closes its data connection). Read and
+// complete each check after their own store, so one of them ends it.
+func (d *dataConn) complete(grace time.Duration) {
+	d.replied.Store(true)
+	if d.whole(d.got.Load()) {
+		d.endNow()
+		return
+	}
+	d.endWhenQuiet(grace)
 }
 
 // endNow ends the data connection because the final reply came: reads

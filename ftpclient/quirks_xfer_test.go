@@ -426,12 +426,25 @@ func TestQuirkNeverClosedData(t *testing.T) {
 	timed("a read of known size", 0, 300*time.Millisecond, func() error {
 		return read(c.OpenReadExpect(ctx, "/f", 0, ftpclient.Expect{Size: int64(len(body))}))
 	})
+	write(t, srv.Root, "empty", nil)
+	timed("a read of an empty file", 0, 300*time.Millisecond, func() error {
+		rc, err := c.OpenReadExpect(ctx, "/empty", 0, ftpclient.Expect{Size: 0})
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err == nil && len(got) != 0 {
+			err = fmt.Errorf("read %d bytes", len(got))
+		}
+		return err
+	})
 	timed("a read of unknown size", 2*time.Second, 2*time.Second, func() error {
 		return read(c.OpenRead(ctx, "/f", 0))
 	})
 	timed("a listing", 2*time.Second, 2*time.Second, func() error {
 		ents, err := c.List(ctx, "/")
-		if err == nil && (len(ents) != 1 || ents[0].Size != int64(len(body))) {
+		if err == nil && (len(ents) != 2 || ents[1].Name != "f" || ents[1].Size != int64(len(body))) {
 			err = fmt.Errorf("listed %+v", ents)
 		}
 		return err

@@ -60,7 +60,7 @@ func (cn *conn) restOffset(sp string, off int64, want *Expect) (int64, error) {
 // reports whether more than that one byte came. A connection that got more
 // is out of step and marked broken.
 func (cn *conn) probeRest(sp string, size int64) (ignored bool, err error) {
-	x, r, err := cn.startXfer("RETR "+sp, size-1, false)
+	x, r, err := cn.startXfer("RETR "+sp, size-1, false, -1)
 	if err != nil {
 		return false, err
 	}

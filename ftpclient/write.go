@@ -76,7 +76,7 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	}
 	var r Reply
 	if err == nil {
-		x, r, err = cn.startXfer(op+" "+sp, off, true)
+		x, r, err = cn.startXfer(op+" "+sp, off, true, -1)
 	}
 	if err == nil && x == nil {
 		err = withCmd(cn, expect(r, 125, 150))

@@ -37,16 +37,18 @@ type xfer struct {
 
 // startXfer opens a passive data connection (openData), sends REST off
 // when off > 0 and then cmd ("RETR /p"), and returns once the server has
-// accepted the transfer (125/150). A refused REST is an error (tagged REST,
+// accepted the transfer (125/150). bring is the number of bytes a
+// download is to bring (-1: unknown; see dataConn.complete). A refused REST is an error (tagged REST,
 // so that translate says ErrUnsupported for 502). Any other reply to cmd
 // than 1xx comes back as r with x nil: the caller decides (an empty
 // listing's 226, a refusal).
-func (cn *conn) startXfer(cmd string, off int64, up bool) (x *xfer, r Reply, err error) {
+func (cn *conn) startXfer(cmd string, off int64, up bool, bring int64) (x *xfer, r Reply, err error) {
 	nc, err := cn.openData()
 	if err != nil {
 		return nil, Reply{}, err
 	}
 	dc := nc.(*dataConn)
+	dc.expect.Store(bring)
 	if off > 0 {
 		if r, err = cn.cmd("REST %d", off); err == nil {
 			err = expect(r, 350)
@@ -82,8 +84,9 @@ func (cn *conn) startXfer(cmd string, off int64, up bool) (x *xfer, r Reply, err
 // watch reads the transfer's final reply as soon as it comes. A refusal
 // (426, 451, 452...) ends the data connection at once: a server that says
 // so and keeps it open would otherwise hold a reader or a writer until the
-// data timeout. A download's 2xx with the data connection still open
-// ends it once no data came for finalGrace.
+// data timeout. A download's 2xx with the data connection still open ends
+// it when every expected byte is in (dataConn.expect), else once no data
+// came for finalGrace.
 func (x *xfer) watch() {
 	r, err := x.cn.readReply()
 	x.rep, x.err = r, err
@@ -93,7 +96,7 @@ func (x *xfer) watch() {
 	case r.Code/100 != 2:
 		x.dc.endNow()
 	case !x.up:
-		x.dc.endWhenQuiet(x.cn.cl.finalGrace())
+		x.dc.complete(x.cn.cl.finalGrace())
 	}
 }
 
