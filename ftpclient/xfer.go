@@ -37,11 +37,11 @@ type xfer struct {
 
 // startXfer opens a passive data connection (openData), sends REST off
 // when off > 0 and then cmd ("RETR /p"), and returns once the server has
-// accepted the transfer (125/150). bring is the number of bytes a
-// download is to bring (-1: unknown; see dataConn.complete). A refused REST is an error (tagged REST,
-// so that translate says ErrUnsupported for 502). Any other reply to cmd
-// than 1xx comes back as r with x nil: the caller decides (an empty
-// listing's 226, a refusal).
+// accepted the transfer (125/150). bring is the number of bytes a download
+// is to bring (-1: unknown; see dataConn.complete). A refused REST is an
+// error (tagged REST, so that translate says ErrUnsupported for 502). Any
+// other reply to cmd than 1xx comes back as r with x nil: the caller
+// decides (an empty listing's 226, a refusal).
 func (cn *conn) startXfer(cmd string, off int64, up bool, bring int64) (x *xfer, r Reply, err error) {
 	nc, err := cn.openData()
 	if err != nil {
@@ -59,7 +59,8 @@ func (cn *conn) startXfer(cmd string, off int64, up bool, bring int64) (x *xfer,
 		}
 	}
 	r, err = cn.cmd("%s", cmd)
-	// Other preliminary replies (110 restart markers, 120) come before the 1xx that opens the transfer.
+	// Other preliminary replies (110 restart markers, 120) may come
+	// before the 1xx that opens the transfer.
 	for i := 0; err == nil && r.Code < 200 && r.Code != 125 && r.Code != 150 && i < 4; i++ {
 		r, err = cn.readReply()
 	}
