@@ -8,6 +8,12 @@
 // The server listens on 127.0.0.1 with a random port, behaves like vsftpd or
 // pure-ftpd where goftp differs (see diskDriver), offers MLSD (unless
 // WithoutMLSD), MFMT, SITE CHMOD and SITE UTIME, and is stopped by t.Cleanup.
+//
+// StartQuirky starts a hand-written server instead (quirks.go), whose
+// replies bend the way other servers' do, one Quirks switch each (no FEAT,
+// DOS listings, PASV without parentheses, 250 for 226, a data connection
+// never closed, case-insensitive names, Latin-1 names...); it returns the
+// same *Server.
 package ftptest
 
 import (
