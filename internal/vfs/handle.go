@@ -241,7 +241,7 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (*Reply, erro
 	}
 	r, err := h.rd.read(len(dest), off)
 	if err == nil && h.tap != nil {
-		h.v.served.served(h.tap, h.cl.Name(), h.path, off, r.Slices()) // before the reply goes out
+		h.v.served.served(h.tap, h.cl.Name(), h.path, off, r) // before the reply goes out
 	}
 	return r, err
 }

@@ -11,9 +11,9 @@ import (
 // hashes every byte with SHA-256: about a CPU-second per GiB, as much as
 // the rest of a read through the mount costs on a loopback link (see
 // docs/benchmarks.md, issue 9). Most reads are never written anywhere
-// else, so while no write could be matched the served bytes are copied
-// (a memmove) into a bounded backlog and hashed only when a write that
-// may match begins: VFS.mayMatch hands the backlog to the matcher first,
+// else, so while no write could be matched the served bytes are kept (the
+// read-ahead chunks they lie in stay pinned: no copy) in a bounded backlog
+// and hashed only when a write that may match begins: VFS.mayMatch hands the backlog to the matcher first,
 // and from then on, while matching writes go on and for matchEager after
 // the last, served bytes are handed over at once, before their reply, as
 // streammatch asks. Everything in the backlog was served before that
@@ -25,10 +25,9 @@ import (
 // that a program that reads a file, closes it, then writes it elsewhere
 // is still recognised.
 const (
-	backlogMax   = 32 << 20        // bytes held for the matcher, all readers together
-	backlogAge   = 5 * time.Second // how long served bytes wait for a write to match
-	backlogPiece = readChunk       // the backlog's buffers
-	matchEager   = 2 * time.Second // hand bytes over at once for this long after a matching write
+	backlogMax = 32 << 20        // bytes held for the matcher, all readers together
+	backlogAge = 5 * time.Second // how long served bytes wait for a write to match
+	matchEager = 2 * time.Second // hand bytes over at once for this long after a matching write
 )
 
 // servedLog is the backlog (see above). Safe for concurrent use.
@@ -38,17 +37,18 @@ type servedLog struct {
 	q       []servedBytes
 	bytes   int
 	taps    map[*streammatch.Tap]*tapLog
-	free    [][]byte
 	timer   *time.Timer // sweeps aged entries; nil when none is due
 	closed  bool
 }
 
-// servedBytes is one piece served to a reader and not yet hashed.
+// servedBytes is one reply served to a reader and not yet hashed.
 type servedBytes struct {
-	tap  *streammatch.Tap
-	off  int64
-	data []byte // a backlog buffer
-	at   time.Time
+	tap     *streammatch.Tap
+	off     int64
+	pieces  [][]byte // the reply's bytes, in order
+	n       int      // their length
+	release func()   // unpins them
+	at      time.Time
 }
 
 // tapLog is what the backlog holds of one Tap.
@@ -58,17 +58,17 @@ type tapLog struct {
 	server, path string
 }
 
-// served records that pieces (in order from off) were served through tap
-// of server's path.
-func (l *servedLog) served(tap *streammatch.Tap, server, path string, off int64, pieces [][]byte) {
+// served records that reply r, at off, was served through tap of
+// server's path.
+func (l *servedLog) served(tap *streammatch.Tap, server, path string, off int64, r *Reply) {
+	if r.Size() == 0 {
+		return
+	}
 	now := time.Now()
 	l.mu.Lock()
 	if now.Before(l.eagerTo) || l.closed {
 		l.mu.Unlock()
-		for _, b := range pieces {
-			tap.Served(off, b)
-			off += int64(len(b))
-		}
+		hand(tap, off, r.Slices())
 		return
 	}
 	tl := l.taps[tap]
@@ -79,17 +79,9 @@ func (l *servedLog) served(tap *streammatch.Tap, server, path string, off int64,
 		tl = &tapLog{server: server, path: path}
 		l.taps[tap] = tl
 	}
-	for _, b := range pieces {
-		for len(b) > 0 {
-			buf := l.buffer()
-			n := copy(buf[:min(len(b), backlogPiece)], b)
-			l.q = append(l.q, servedBytes{tap: tap, off: off, data: buf[:n], at: now})
-			l.bytes += n
-			tl.n++
-			off += int64(n)
-			b = b[n:]
-		}
-	}
+	l.q = append(l.q, servedBytes{tap: tap, off: off, pieces: r.Slices(), n: r.Size(), release: r.keep(), at: now})
+	l.bytes += r.Size()
+	tl.n++
 	closing := l.trim(now)
 	if l.timer == nil && len(l.q) > 0 {
 		l.timer = time.AfterFunc(backlogAge, l.sweep)
@@ -98,14 +90,12 @@ func (l *servedLog) served(tap *streammatch.Tap, server, path string, off int64,
 	closeTaps(closing)
 }
 
-// buffer returns an empty backlog buffer. mu held.
-func (l *servedLog) buffer() []byte {
-	if n := len(l.free); n > 0 {
-		b := l.free[n-1]
-		l.free = l.free[:n-1]
-		return b
+// hand gives pieces served at off to the matcher.
+func hand(tap *streammatch.Tap, off int64, pieces [][]byte) {
+	for _, b := range pieces {
+		tap.Served(off, b)
+		off += int64(len(b))
 	}
-	return make([]byte, backlogPiece)
 }
 
 // take removes the oldest piece and returns it; the Tap to close if that
@@ -117,7 +107,7 @@ func (l *servedLog) take() (servedBytes, *streammatch.Tap) {
 	if len(l.q) == 0 {
 		l.q = nil
 	}
-	l.bytes -= len(e.data)
+	l.bytes -= e.n
 	tl := l.taps[e.tap]
 	if tl.n--; tl.n == 0 {
 		delete(l.taps, e.tap)
@@ -129,18 +119,16 @@ func (l *servedLog) take() (servedBytes, *streammatch.Tap) {
 }
 
 // trim drops what is older than backlogAge or beyond backlogMax, and
-// returns the Taps to close. mu held.
+// returns the Taps to close. mu held (unpinning takes a reader's mu: the
+// lock order is servedLog.mu, then reader.mu).
 func (l *servedLog) trim(now time.Time) []*streammatch.Tap {
 	var closing []*streammatch.Tap
 	for len(l.q) > 0 && (l.bytes > backlogMax || now.Sub(l.q[0].at) >= backlogAge) {
 		e, c := l.take()
-		l.free = append(l.free, e.data[:cap(e.data)])
+		e.release()
 		if c != nil {
 			closing = append(closing, c)
 		}
-	}
-	if len(l.q) == 0 {
-		l.free = nil // nothing to reuse soon: give the memory back
 	}
 	return closing
 }
@@ -177,16 +165,10 @@ func (l *servedLog) flush() {
 	}
 	l.mu.Unlock()
 	for _, e := range pieces {
-		e.tap.Served(e.off, e.data)
+		hand(e.tap, e.off, e.pieces)
+		e.release()
 	}
 	closeTaps(closing)
-	l.mu.Lock()
-	if len(l.q) > 0 { // reuse the buffers while the backlog is in use
-		for _, e := range pieces {
-			l.free = append(l.free, e.data[:cap(e.data)])
-		}
-	}
-	l.mu.Unlock()
 }
 
 // closeTap closes tap now, or once its pieces have left the backlog.
@@ -213,8 +195,8 @@ func (l *servedLog) forget(server, path string) {
 			kept = append(kept, e)
 			continue
 		}
-		l.bytes -= len(e.data)
-		l.free = append(l.free, e.data[:cap(e.data)])
+		l.bytes -= e.n
+		e.release()
 		if tl.n--; tl.n == 0 {
 			delete(l.taps, e.tap)
 			if tl.closing {
@@ -242,7 +224,10 @@ func (l *servedLog) close() {
 			closing = append(closing, tap)
 		}
 	}
-	l.q, l.taps, l.free, l.bytes = nil, nil, nil, 0
+	for _, e := range l.q {
+		e.release()
+	}
+	l.q, l.taps, l.bytes = nil, nil, 0
 	l.mu.Unlock()
 	closeTaps(closing)
 }
