@@ -317,7 +317,10 @@ func (d *dataConn) Close() error {
 }
 
 // finish closes the socket for good.
-func (d *dataConn) finish() { _ = d.Conn.Close() }
+func (d *dataConn) finish() {
+	d.once.Do(func() { close(d.closed) })
+	_ = d.Conn.Close()
+}
 
 // abort makes the next Close a reset, and closes now.
 func (d *dataConn) abort() {

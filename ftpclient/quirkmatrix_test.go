@@ -57,6 +57,9 @@ func qmFixture(t *testing.T, root string) {
 	if err := os.Mkdir(filepath.Join(root, "empty"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("f.txt", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // qmOps are the operations of a row, in the order they run.
@@ -75,6 +78,9 @@ type qmRow struct {
 	// mtime is the precision the listing's times have: time.Second (MLSD,
 	// or LIST + MDTM), time.Minute, or 24h (LIST alone).
 	mtime time.Duration
+	// noLinks: the listing cannot show symlinks (DOS, NLST): the link to
+	// f.txt shows as a file.
+	noLinks bool
 }
 
 // qmDefaultFail are the operations meant to fail, and how.
@@ -104,7 +110,15 @@ func qmRows() []qmRow {
 		{name: "MLSD upper-case facts", q: ftptest.Quirks{MLSDStyle: ftptest.MLSDUpper, MLSDFraction: true}},
 		{name: "LIST unix, no group", q: ftptest.Quirks{NoMLSD: true, ListStyle: ftptest.ListUnixNoGroup, ListTotal: true}},
 		{name: "LIST unix, numeric ids", q: ftptest.Quirks{NoMLSD: true, ListStyle: ftptest.ListUnixNumeric}},
-		{name: "LIST DOS", q: ftptest.Quirks{NoMLSD: true, ListStyle: ftptest.ListDOS}},
+		{name: "LIST DOS", q: ftptest.Quirks{NoMLSD: true, ListStyle: ftptest.ListDOS}, noLinks: true},
+		{name: "LIST with devices and oddities", q: ftptest.Quirks{NoMLSD: true, ListExtra: []string{
+			"crw-rw-rw-    1 root     root       1,   3 Jan  5 12:00 null",
+			"brw-rw----    1 root     disk       8,   0 Mar  1  2020 sda",
+			"prw-r--r--    1 ftp      ftp             0 Jan  5 12:00 fifo",
+			"srwxrwxrwx    1 ftp      ftp             0 Jan  5 12:00 socket",
+			"this line is not a listing line",
+			"",
+		}}},
 		{name: "LIST German months", q: ftptest.Quirks{NoMLSD: true, ListStyle: ftptest.ListGerman, NoMDTM: true},
 			mtime: 24 * time.Hour, want: map[string]error{"setmtime": nil}},
 		{name: "LIST without MDTM", q: ftptest.Quirks{NoMLSD: true, NoMDTM: true}, mtime: 24 * time.Hour},
@@ -114,7 +128,7 @@ func qmRows() []qmRow {
 			want: map[string]error{"list-hidden": ftpclient.ErrNotFound}},
 		{name: "LIST -a as a pattern", q: ftptest.Quirks{NoMLSD: true, DashA: ftptest.DashAAsEmpty},
 			want: map[string]error{"list-hidden": ftpclient.ErrNotFound}},
-		{name: "NLST only", q: ftptest.Quirks{NoMLSD: true, NoLIST: true},
+		{name: "NLST only", q: ftptest.Quirks{NoMLSD: true, NoLIST: true}, noLinks: true,
 			want: map[string]error{"list-hidden": ftpclient.ErrNotFound}},
 		{name: "no SIZE", q: ftptest.Quirks{NoSIZE: true}},
 		{name: "SIZE refused in ASCII", q: ftptest.Quirks{SizeASCII: true}},
@@ -145,7 +159,7 @@ func qmRows() []qmRow {
 		{name: "vague 550", q: ftptest.Quirks{Vague550: true}},
 		{name: "MKD exists message", q: ftptest.Quirks{MKDExistsMessage: true}},
 		{name: "DOS, Windows semantics", q: ftptest.Quirks{NoMLSD: true, ListStyle: ftptest.ListDOS, CaseInsensitive: true,
-			NoRenameOver: true, NoDeleteBusy: true, Vague550: true}, want: map[string]error{"rename-over": ftpclient.ErrPermission}},
+			NoRenameOver: true, NoDeleteBusy: true, Vague550: true}, noLinks: true, want: map[string]error{"rename-over": ftpclient.ErrPermission}},
 		{name: "slow multi-line greeting", q: ftptest.Quirks{GreetDelay: 300 * time.Millisecond, GreetMultiline: true, Greet120: true}},
 		{name: "idle connections closed", q: ftptest.Quirks{IdleClose: 150 * time.Millisecond}},
 	}
@@ -245,6 +259,25 @@ func qmRun(t *testing.T, c *ftpclient.Client, srv *ftptest.Server, row qmRow) ma
 				return wrong("directories listed as %+v, %+v", byName["dir"], byName["empty"])
 			case !f.Mtime.Truncate(precision).Equal(qmOld.Truncate(precision)):
 				return wrong("f.txt mtime %v, want %v at precision %v", f.Mtime, qmOld, precision)
+			}
+			for _, dev := range row.q.ListExtra {
+				if fields := strings.Fields(dev); len(fields) > 8 && len(fields[0]) == 10 {
+					name := fields[len(fields)-1]
+					if d, ok := byName[name]; !ok || d.Type != ftpclient.TypeFile || d.Size != 0 {
+						return wrong("%s listed as %+v (%v), want an empty file", name, d, ok)
+					}
+				}
+			}
+			for n := range byName {
+				if strings.Contains(n, "listing line") {
+					return wrong("a garbage line listed as %q", n)
+				}
+			}
+			switch l := byName["link"]; {
+			case row.noLinks && l.Type != ftpclient.TypeFile:
+				return wrong("link listed as %+v, want a file", l)
+			case !row.noLinks && (l.Type != ftpclient.TypeLink || l.Target != "f.txt"):
+				return wrong("link listed as %+v, want a link to f.txt", l)
 			}
 			if r := byName["recent.txt"]; !r.Mtime.Truncate(min(precision, time.Minute)).Equal(qmRecent.Truncate(min(precision, time.Minute))) {
 				return wrong("recent.txt mtime %v, want %v", r.Mtime, qmRecent)
@@ -442,8 +475,8 @@ func qmRun(t *testing.T, c *ftpclient.Client, srv *ftptest.Server, row qmRow) ma
 				return err
 			}
 			for _, e := range ents {
-				want := map[string]time.Time{"inner.txt": qmSetTo, "old.txt": qmOld}[e.Name]
-				if !e.Mtime.Truncate(precision).Equal(want.Truncate(precision)) {
+				want, ok := map[string]time.Time{"inner.txt": qmSetTo, "old.txt": qmOld}[e.Name]
+				if ok && !e.Mtime.Truncate(precision).Equal(want.Truncate(precision)) {
 					return wrong("listing shows %s at %v, want %v", e.Name, e.Mtime, want)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -361,5 +362,116 @@ func TestQuirkRestWrites(t *testing.T) {
 				t.Errorf("file holds %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestQuirkSlowGreeting: a greeting that takes a second (a server doing
+// reverse DNS, say), after "120" and over several lines, is waited for
+// within dial_timeout; one slower than dial_timeout fails with ErrTimeout
+// within it.
+func TestQuirkSlowGreeting(t *testing.T) {
+	c, _ := quirkClient(t, ftptest.Quirks{GreetDelay: time.Second, Greet120: true, GreetMultiline: true})
+	if err := c.Connect(ctxT(t)); err != nil {
+		t.Fatalf("greeting after 1 s, dial timeout 2 s: %v", err)
+	}
+	c, _ = quirkClient(t, ftptest.Quirks{GreetDelay: 5 * time.Second})
+	start := time.Now()
+	err := c.Connect(ctxT(t))
+	if !errors.Is(err, ftpclient.ErrTimeout) {
+		t.Errorf("greeting after 5 s: %v, want ErrTimeout", err)
+	}
+	if took := time.Since(start); took > 2*time.Second+slack {
+		t.Errorf("failed after %v, dial timeout 2 s", took.Round(time.Millisecond))
+	}
+}
+
+// TestQuirkNeverClosedData: a server that sends everything and "226" but
+// never closes the data connection. A download of a known size ends as soon
+// as every byte and the 226 are in; a listing or a download of unknown
+// size ends after finalGrace (data_timeout/4, at most 5 s) of silence, never
+// after the data timeout, and with the whole content.
+func TestQuirkNeverClosedData(t *testing.T) {
+	srv := ftptest.StartQuirky(t, ftptest.Quirks{NeverCloseData: true})
+	cfg := srv.Config("q")
+	cfg.DataTimeout = 8 * time.Second // finalGrace 2 s
+	c, err := ftpclient.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	body := bytes.Repeat([]byte("x"), 100000)
+	write(t, srv.Root, "f", body)
+	ctx := ctxT(t)
+	timed := func(what string, lo, hi time.Duration, fn func() error) {
+		t.Helper()
+		start := time.Now()
+		if err := fn(); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+		if took := time.Since(start); took < lo || took > hi+slack {
+			t.Errorf("%s took %v, want %v..%v", what, took.Round(time.Millisecond), lo, hi)
+		}
+	}
+	read := func(rc io.ReadCloser, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err == nil && !bytes.Equal(got, body) {
+			err = errors.New("content differs")
+		}
+		return err
+	}
+	timed("a read of known size", 0, 300*time.Millisecond, func() error {
+		return read(c.OpenReadExpect(ctx, "/f", 0, ftpclient.Expect{Size: int64(len(body))}))
+	})
+	timed("a read of unknown size", 2*time.Second, 2*time.Second, func() error {
+		return read(c.OpenRead(ctx, "/f", 0))
+	})
+	timed("a listing", 2*time.Second, 2*time.Second, func() error {
+		ents, err := c.List(ctx, "/")
+		if err == nil && (len(ents) != 1 || ents[0].Size != int64(len(body))) {
+			err = fmt.Errorf("listed %+v", ents)
+		}
+		return err
+	})
+}
+
+// TestQuirkReplaceReadOnly: renaming onto a read-only file is refused for
+// permission on a server that otherwise renames onto files: the file stays,
+// the error is ErrPermission, and the server is not taken for one that
+// cannot rename onto files (which would send every later replacement the
+// long way). On a server that cannot, a writable file is replaced by way of
+// a backup name, a read-only one is refused all the same.
+func TestQuirkReplaceReadOnly(t *testing.T) {
+	for _, noOver := range []bool{false, true} {
+		c, srv := quirkClient(t, ftptest.Quirks{NoRenameOver: noOver, Vague550: true})
+		ctx := ctxT(t)
+		write(t, srv.Root, "ro", []byte("keep"))
+		if err := os.Chmod(filepath.Join(srv.Root, "ro"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		write(t, srv.Root, "new", []byte("new"))
+		if _, err := c.Replace(ctx, "/new", "/ro", nil); !errors.Is(err, ftpclient.ErrPermission) {
+			t.Errorf("rename-over refused %v: replacing a read-only file: %v, want ErrPermission", noOver, err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(srv.Root, "ro")); string(got) != "keep" {
+			t.Errorf("rename-over refused %v: ro holds %q", noOver, got)
+		}
+		if c.RefusesRenameOver() {
+			t.Errorf("rename-over refused %v: taken for a server that cannot rename onto files", noOver)
+		}
+		write(t, srv.Root, "rw", []byte("old"))
+		way, err := c.Replace(ctx, "/new", "/rw", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(srv.Root, "rw")); string(got) != "new" || (way == ftpclient.ReplacedByBackup) != noOver {
+			t.Errorf("rename-over refused %v: rw holds %q, replaced by way %d", noOver, got, way)
+		}
+		if c.RefusesRenameOver() != noOver {
+			t.Errorf("rename-over refused %v: RefusesRenameOver %v", noOver, c.RefusesRenameOver())
+		}
 	}
 }

@@ -219,7 +219,13 @@ func (rs *readStream) Read(b []byte) (int, error) {
 		if rs.skip > 0 {
 			buf = b[:min(int64(len(b)), rs.skip)]
 		}
-		n, err := rs.x.dc.Read(buf)
+		var n int
+		var err error
+		if rs.complete() {
+			err = io.EOF // see complete: no wait for a data connection the server may never close
+		} else {
+			n, err = rs.x.dc.Read(buf)
+		}
 		if rs.skip > 0 {
 			rs.skip -= int64(n)
 			n = 0
@@ -268,6 +274,15 @@ func (rs *readStream) Read(b []byte) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// complete reports whether the download has every byte the caller expects
+// and the server has said the transfer is complete (2xx): the end of the
+// data connection need not be waited for (a server that never closes it
+// would otherwise cost finalGrace per file).
+func (rs *readStream) complete() bool {
+	x := rs.x
+	return rs.want != nil && rs.skip == 0 && rs.off == rs.want.Size && x.ended() && x.err == nil && x.rep.Code/100 == 2
 }
 
 // Close ends the download. Before EOF it resets the data connection, sends

@@ -11,10 +11,12 @@ import (
 // Restarting a download at an offset (REST). Servers without REST (502)
 // are read from the start, the bytes before the offset dropped: slower,
 // right. Worse are servers that answer "350" and then send the file from
-// its start anyway: the bytes would land at the wrong offset, silently. So
-// before a Client trusts REST it checks it once, on the first download at
-// an offset: REST size-1 of that file must bring exactly one byte. A
-// server that sends more is treated as one without REST from then on.
+// its start anyway: the bytes would land at the wrong offset, silently. A
+// server whose FEAT says "REST STREAM" (RFC 3659: vsftpd, pure-ftpd,
+// proftpd, pyftpdlib, IIS, FileZilla Server...) is trusted; any other is
+// checked once, on the first transfer at an offset: REST size-1 of that
+// file must bring exactly one byte. A server that sends more is treated as
+// one without REST from then on.
 
 // errRestIgnored: the server accepted REST and sent the file from its start.
 var errRestIgnored = errors.New("server ignores REST (sends the file from its start)")
@@ -28,7 +30,7 @@ func (cn *conn) restOffset(sp string, off int64, want *Expect) (int64, error) {
 	if off == 0 || c.noRest.Load() {
 		return 0, nil
 	}
-	if c.restChecked.Load() {
+	if c.restChecked.Load() || c.feats().REST {
 		return off, nil
 	}
 	size := int64(-1)

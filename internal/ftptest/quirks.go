@@ -53,7 +53,7 @@ type Quirks struct {
 	MDTMFraction bool           // MDTM answers YYYYMMDDHHMMSS.123
 	NoMFMT       bool           // MFMT unknown (and not in FEAT)
 	NoREST       bool           // REST unknown (502)
-	RESTIgnored  bool           // REST answered 350 but transfers start at 0
+	RESTIgnored  bool           // REST answered 350 but transfers start at 0 (not in FEAT)
 	NoAPPE       bool           // APPE unknown (502)
 
 	// Passive mode.

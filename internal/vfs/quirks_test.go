@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -70,5 +71,25 @@ func TestNewFileCaseClash(t *testing.T) {
 		if ents, _ := os.ReadDir(e.disk("alpha", "/")); len(ents) != 1 {
 			t.Errorf("%d entries on the server, want A.txt alone", len(ents))
 		}
+	}
+}
+
+// TestReadAtOffsetWithoutRest: reads at an offset (a seek, the read-ahead
+// window restarting) on a server without REST, or one that ignores it,
+// return the bytes at that offset: the download starts at 0 and drops what
+// comes before (found out once per server).
+func TestReadAtOffsetWithoutRest(t *testing.T) {
+	for _, q := range []ftptest.Quirks{{NoREST: true}, {RESTIgnored: true}, {}} {
+		e := newEnv(t, setup{quirks: &q})
+		data := e.putRandom("alpha", "/f.bin", 3<<20+17)
+		h := e.open(t, "alpha", "/f.bin", os.O_RDONLY)
+		for _, off := range []int64{2 << 20, 5, 3<<20 + 10, 1 << 20} {
+			got, err := readAt(h, 4096, off)
+			want := data[off:min(off+4096, int64(len(data)))]
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%+v: read at %d: %d bytes (%v), want %d bytes of the file", q, off, len(got), err, len(want))
+			}
+		}
+		h.Release(context.Background())
 	}
 }
