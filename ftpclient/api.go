@@ -1,6 +1,7 @@
 // Package ftpclient is everything in fxpfs that speaks FTP: one scheduler per
-// server granting every connection (built on github.com/jlaffaye/ftp), MLSD/LIST
-// parsing, streamed transfers, and the raw control channel that FXP needs.
+// server granting every connection, MLSD/LIST parsing, streamed transfers
+// that cope with the servers' quirks, and the raw control channel that FXP
+// needs.
 //
 // Paths given to a Client are mount paths: absolute, '/'-separated, relative to
 // the server's configured base path ("/" is the base itself). The Client joins

@@ -216,7 +216,7 @@ func (cn *conn) dialData(addr string) (net.Conn, error) {
 		// servers may require that (see sessionStore).
 		nc = tls.Client(nc, c.tlsConfig(cn.sessions))
 	}
-	dc := &dataConn{Conn: nc, cl: c, ctl: cn.ctl, timeout: c.cfg.DataTimeout}
+	dc := newDataConn(nc, c, cn.ctl)
 	cn.mu.Lock()
 	if cn.data != nil {
 		cn.data.finish() // the previous transfer's, half-closed

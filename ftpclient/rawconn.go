@@ -62,9 +62,11 @@ func (c *Client) AcquireRaw(ctx context.Context) (*RawConn, error) {
 	return &RawConn{c: c, cn: cn}, nil
 }
 
-// neutral commands leave the session state as it was (for pooling).
+// neutral commands leave the session state as it was (for pooling). CPSV
+// is PASV for one data connection, as the TLS client: the next PASV or EPSV
+// sets up its own (glftpd, ebftpd, DrFTPD).
 var neutral = map[string]bool{
-	"NOOP": true, "PASV": true, "EPSV": true, "PORT": true, "EPRT": true, "SIZE": true, "MDTM": true,
+	"NOOP": true, "PASV": true, "EPSV": true, "CPSV": true, "PORT": true, "EPRT": true, "SIZE": true, "MDTM": true,
 	"MFMT": true, "MLST": true, "FEAT": true, "SYST": true, "PWD": true, "XPWD": true, "CWD": true,
 	"CDUP": true, "DELE": true, "MKD": true, "XMKD": true, "RMD": true, "XRMD": true, "STAT": true,
 	"HASH": true, "XMD5": true, "XSHA1": true, "XSHA256": true, "XSHA512": true, "XCRC": true,

@@ -68,6 +68,11 @@ func TestTLSRealServers(t *testing.T) {
 			if err != nil || len(ents) != 4 {
 				t.Fatalf("List: %v %v", ents, err)
 			}
+			// An APPE of nothing (the check before a file is replaced) still
+			// owes the server a TLS handshake on its data connection.
+			if err := c.ProbeWritable(ctx, "/up0"); err != nil {
+				t.Fatalf("ProbeWritable of an existing file: %v", err)
+			}
 			for i := range 3 {
 				if err := get(ctx, c, fmt.Sprintf("/up%d", i), data); err != nil {
 					t.Fatalf("download %d: %v", i, err)

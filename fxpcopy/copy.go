@@ -314,6 +314,10 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 			failures++
 			e.log.Warn("copy attempt failed; trying the next way", "mode", mode, "src", src.String(),
 				"dst", dst.String(), "err", err)
+			var g *giveUp
+			if errors.As(err, &g) && g.unended && e.noteUnended(src.Client, dst.Client, mode) {
+				e.rememberRefused(src.Client, dst.Client, mode, fmt.Sprintf("%d transfers in a row never ended", unendedLimit))
+			}
 		}
 		reasons = append(reasons, fmt.Sprintf("%s: %v", mode, err))
 		if i == len(ways)-1 {

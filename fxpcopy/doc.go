@@ -37,7 +37,8 @@
 //     deadlines of deadlines.go. Where a server uses TLS, protect.go
 //     decides how the servers' direct data connection is protected
 //     (encrypted with SSCN/CPSV; clear only where fxp_clear_data allows it;
-//     else the orientation is refused).
+//     else the orientation is refused — before any connection is taken
+//     when what the engine knows already rules every way out).
 //  5. Relay: RETR streamed into STOR through a fixed 256 KiB buffer.
 //  6. Verify: destination SIZE equals the source's, plus a common hash
 //     (HASH, XSHA1, XMD5 or XCRC) when both servers offer one. A mismatch

@@ -145,6 +145,7 @@ type Engine struct {
 	counters Counters
 	refused  map[pairMode]refusalNote // see memory.go
 	worked   map[pair]Mode
+	unended  map[pairMode]int // attempts in a row whose data all arrived but that never ended (memory.go)
 	early    map[*ftpclient.Client]earlyState
 
 	// beforeVerify, if set (tests only), runs after the data moved and
@@ -196,6 +197,7 @@ func New(log *slog.Logger) *Engine {
 		active:  map[int64]*transfer{},
 		refused: map[pairMode]refusalNote{},
 		worked:  map[pair]Mode{},
+		unended: map[pairMode]int{},
 		early:   map[*ftpclient.Client]earlyState{},
 	}
 }

@@ -153,9 +153,14 @@ type attempt struct {
 	giveUp     error // why the watch gave up, if it did
 }
 
-// run acquires both connections and drives the attempt to its end.
+// run acquires both connections and drives the attempt to its end. An
+// attempt the TLS rules refuse outright takes no connection.
 func (a *attempt) run(ctx context.Context) error {
 	s, d := a.s, a.d
+	prot, err := a.e.protect(ctx, s, d, a.mode)
+	if err != nil {
+		return err
+	}
 	for _, sd := range []*side{s, d} {
 		c, err := sd.ep.Client.AcquireRaw(ctx)
 		if err != nil {
@@ -168,11 +173,10 @@ func (a *attempt) run(ctx context.Context) error {
 		}
 		sd.path = p
 	}
-	prot, err := a.e.protect(ctx, a.t, s, d, a.mode)
-	if err != nil {
+	a.prot = prot
+	if err := prot.prepare(ctx, a.t); err != nil {
 		return err
 	}
-	a.prot = prot
 
 	a.pasv, a.port = d, s
 	if a.mode == ModeFXPRev {
@@ -227,6 +231,10 @@ func (a *attempt) passiveAddr(ctx context.Context) (string, error) {
 			// naming another); only its port is taken here all the same.
 			_, port, _ := net.SplitHostPort(named)
 			return net.JoinHostPort(host, port), nil
+		}
+		var ref *refusal
+		if errors.As(err, &ref) {
+			return "", err // no allowed protection left (protect.go): says why itself
 		}
 		var oe *ftpclient.OpError
 		if !errors.As(err, &oe) || oe.Code == 0 || ctx.Err() != nil {

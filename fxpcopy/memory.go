@@ -84,6 +84,29 @@ func (e *Engine) rememberWorked(src, dst *ftpclient.Client, mode Mode) {
 	defer e.mu.Unlock()
 	e.worked[pair{src, dst}] = mode
 	delete(e.refused, pairMode{pair{src, dst}, mode})
+	delete(e.unended, pairMode{pair{src, dst}, mode})
+}
+
+// unendedLimit: this many attempts in a row of one pair and orientation
+// whose data all arrived but whose transfer never ended (a server that
+// never closes its data connection, so its peer never sees the end) make
+// the orientation remembered as refused. Once may be a server's passing
+// bug (pyftpdlib under load); every time costs CompleteSilence and a
+// cleanup per file.
+const unendedLimit = 2
+
+// noteUnended counts such an attempt (see unendedLimit) and reports whether
+// the orientation is now to be remembered as refused.
+func (e *Engine) noteUnended(src, dst *ftpclient.Client, mode Mode) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := pairMode{pair{src, dst}, mode}
+	e.unended[k]++
+	if e.unended[k] < unendedLimit {
+		return false
+	}
+	delete(e.unended, k)
+	return true
 }
 
 // earlyWait is how long to wait for the passive server's first reply to its

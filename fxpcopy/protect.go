@@ -83,67 +83,104 @@ func (pl tlsPlan) method() string {
 	return "SSCN"
 }
 
-// protect decides and prepares the data protection of one FXP attempt in
-// the given orientation: SSCN ON or PROT C are sent here, CPSV by passive.
-// It returns a *refusal when no allowed way exists in this orientation.
-func (e *Engine) protect(ctx context.Context, t *transfer, s, d *side, mode Mode) (*protection, error) {
+// protect decides the data protection of one FXP attempt in the given
+// orientation, before any connection is taken: from the configs and what
+// the engine remembers (FEAT, refused commands, failed plans). It returns a
+// *refusal when no allowed way can exist — a TLS server paired with a plain
+// one, or two TLS servers with no encrypted plan left, without
+// fxp_clear_data — so that such an attempt costs no connection (the relay
+// follows). prepare then carries the plan out on the attempt's connections.
+func (e *Engine) protect(ctx context.Context, s, d *side, mode Mode) (*protection, error) {
 	p := &protection{e: e, pasv: d, port: s, src: s}
 	if mode == ModeFXPRev {
 		p.pasv, p.port = s, d
 	}
-	var tlsSides []*side
 	for _, sd := range []*side{s, d} {
 		if sd.ep.Client.Config().TLS != ftpclient.TLSNone {
-			tlsSides = append(tlsSides, sd)
+			p.tlsSides = append(p.tlsSides, sd)
 		}
 	}
-	if len(tlsSides) == 0 {
+	switch len(p.tlsSides) {
+	case 0:
 		return p, nil
-	}
-	p.tlsSides = tlsSides
-	if len(tlsSides) == 2 {
-		var notes []string
-		// CPSV answers like PASV, with an IPv4 address: no use where the
-		// passive server is reached over IPv6 (EPSV).
-		cpsvOK := net.ParseIP(p.pasv.conn.Host()).To4() != nil
-		p.plans, notes = e.tlsMem.plans(ctx, s, d, p.pasv, cpsvOK)
-		p.unusual = append(p.unusual, notes...)
-		if err := p.next(ctx); err != nil {
-			return nil, err
-		}
-		if p.mode == protTLS {
-			t.update(func(r *Record) { r.Protection = p.note() })
-			return p, nil
-		}
-	} else {
+	case 1:
 		other := s
-		if tlsSides[0] == s {
+		if p.tlsSides[0] == s {
 			other = d
 		}
 		p.unusual = append(p.unusual, fmt.Sprintf("%s has no TLS", other.name()))
+	case 2:
+		// CPSV answers like PASV, with an IPv4 address: no use where the
+		// passive server is reached over IPv6 (EPSV). Checked again on the
+		// connection (prepare): a host name may resolve either way.
+		ip := net.ParseIP(p.pasv.ep.Client.Config().Host)
+		cpsvOK := ip == nil || ip.To4() != nil
+		var notes []string
+		p.plans, notes = e.tlsMem.plans(ctx, s, d, p.pasv, cpsvOK)
+		p.unusual = append(p.unusual, notes...)
+		if len(p.plans) > 0 {
+			return p, nil
+		}
 	}
-	if err := p.inClear(ctx, t); err != nil {
+	if err := p.clearRefusal(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// inClear switches the TLS sides to PROT C when every one allows clear
-// data (fxp_clear_data), else refuses the attempt, saying why.
-func (p *protection) inClear(ctx context.Context, t *transfer) error {
+// prepare carries out the plan on the attempt's connections: SSCN ON for
+// an encrypted plan (CPSV is sent by passive), or PROT C where the data
+// goes in clear. It returns a *refusal when the servers refuse every
+// encrypted way left and clear data is not allowed.
+func (p *protection) prepare(ctx context.Context, t *transfer) error {
+	if len(p.tlsSides) == 0 {
+		return nil
+	}
+	if len(p.plans) > 0 && net.ParseIP(p.pasv.conn.Host()).To4() == nil {
+		kept := p.plans[:0]
+		for _, pl := range p.plans {
+			if !pl.cpsv {
+				kept = append(kept, pl)
+			}
+		}
+		p.plans = kept
+	}
+	if err := p.next(ctx); err != nil {
+		return err
+	}
+	if p.mode == protTLS {
+		t.update(func(r *Record) { r.Protection = p.note() })
+		return nil
+	}
+	return p.inClear(ctx, t)
+}
+
+// clearRefusal is the refusal of an attempt that would have to send a TLS
+// server's data in clear without its fxp_clear_data, or nil when every TLS
+// side allows clear data.
+func (p *protection) clearRefusal() error {
 	var closed []string
 	for _, sd := range p.tlsSides {
 		if !sd.ep.Client.Config().FXPClearData {
 			closed = append(closed, sd.name())
 		}
 	}
-	if len(closed) > 0 {
-		why := strings.Join(p.unusual, "; ")
-		if why == "" {
-			why = "no encrypted way"
-		}
-		return &refusal{step: "encrypted FXP", server: strings.Join(closed, ", "),
-			err: fmt.Errorf("%s; fxp_clear_data is not set on %s: its data is not sent in clear", why, strings.Join(closed, ", "))}
+	if len(closed) == 0 {
+		return nil
+	}
+	why := strings.Join(p.unusual, "; ")
+	if why == "" {
+		why = "no encrypted way"
+	}
+	return &refusal{step: "encrypted FXP", server: strings.Join(closed, ", "),
+		err: fmt.Errorf("%s; fxp_clear_data is not set on %s: its data is not sent in clear", why, strings.Join(closed, ", "))}
+}
+
+// inClear switches the TLS sides to PROT C when every one allows clear
+// data (fxp_clear_data), else refuses the attempt, saying why.
+func (p *protection) inClear(ctx context.Context, t *transfer) error {
+	if err := p.clearRefusal(); err != nil {
+		return err
 	}
 	for _, sd := range p.tlsSides {
 		r, err := sd.conn.Cmd(ctx, "PROT C")

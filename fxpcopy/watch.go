@@ -179,7 +179,7 @@ func (a *attempt) check() error {
 		quiet := now.Sub(lastChange)
 		if last == a.size && a.size > a.off && quiet >= tm.completeSilence {
 			return &giveUp{msg: fmt.Sprintf("every byte reached the destination but the transfer did not end for %v",
-				quiet.Round(time.Second)), err: ftpclient.ErrTimeout}
+				quiet.Round(time.Second)), err: ftpclient.ErrTimeout, unended: true}
 		}
 		if stall := dataTimeout(a.d.ep.Client); quiet >= stall {
 			return &giveUp{msg: fmt.Sprintf("destination %s did not grow for %v", a.d.ep, stall), err: ftpclient.ErrTimeout}
@@ -190,8 +190,9 @@ func (a *attempt) check() error {
 
 // giveUp is why the watch ended an attempt; it wraps what classifies it.
 type giveUp struct {
-	msg string
-	err error
+	msg     string
+	err     error
+	unended bool // every byte arrived, the transfer never ended (see Engine.noteUnended)
 }
 
 func (g *giveUp) Error() string { return g.msg }

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -101,17 +102,64 @@ type certFiles struct {
 // test CA's certificate, into dir (readable by root only).
 func writeCert(dir, host string, kind CertKind) (certFiles, error) {
 	var out certFiles
-	auth, err := theCA()
+	auth, der, key, err := makeCert(host, kind)
 	if err != nil {
 		return out, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		return out, fmt.Errorf("test certificate key: %w", err)
 	}
+	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	out.cert = filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(out.cert, pemData, 0o600); err != nil {
+		return out, fmt.Errorf("test certificate: %w", err)
+	}
+	out.ca = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(out.ca, auth.pem, 0o644); err != nil {
+		return out, fmt.Errorf("test CA file: %w", err)
+	}
+	out.fingerprint = fingerprint(der)
+	return out, nil
+}
+
+// TestCertificate returns a certificate of the given kind for host (an IP
+// address), made like the real servers' (signed by the test CA unless
+// CertSelfSigned, usable for server and client authentication), and the
+// test CA's certificate (PEM): for in-process TLS servers that must trust,
+// and be trusted by, the real ones (internal/ftpstest).
+func TestCertificate(host string, kind CertKind) (cert tls.Certificate, caPEM []byte, err error) {
+	auth, der, key, err := makeCert(host, kind)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("test certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, auth.pem, nil
+}
+
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// makeCert makes a server certificate of the given kind for host (DER) and
+// its key; auth is the test CA.
+func makeCert(host string, kind CertKind) (auth *testCA, der []byte, key *ecdsa.PrivateKey, err error) {
+	auth, err = theCA()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("test certificate key: %w", err)
+	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		return out, fmt.Errorf("test certificate serial: %w", err)
+		return nil, nil, nil, fmt.Errorf("test certificate serial: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -136,25 +184,9 @@ func writeCert(dir, host string, kind CertKind) (certFiles, error) {
 	case CertSelfSigned:
 		parent, signer = tmpl, key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	der, err = x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
 	if err != nil {
-		return out, fmt.Errorf("test certificate: %w", err)
+		return nil, nil, nil, fmt.Errorf("test certificate: %w", err)
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return out, fmt.Errorf("test certificate key: %w", err)
-	}
-	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	out.cert = filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(out.cert, pemData, 0o600); err != nil {
-		return out, fmt.Errorf("test certificate: %w", err)
-	}
-	out.ca = filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(out.ca, auth.pem, 0o644); err != nil {
-		return out, fmt.Errorf("test CA file: %w", err)
-	}
-	sum := sha256.Sum256(der)
-	out.fingerprint = "sha256:" + hex.EncodeToString(sum[:])
-	return out, nil
+	return auth, der, key, nil
 }

@@ -34,6 +34,8 @@ type Capture struct {
 	flows   map[[2]uint16]bool // connections seen with payload
 	done    chan struct{}
 	stopped bool
+	fence   []byte // Stop's UDP datagram from a to b: everything before it is read
+	fenced  bool   // the fence was seen
 }
 
 // CaptureStats is what a Capture saw.
@@ -115,39 +117,51 @@ func (c *Capture) run() {
 		if truncated {
 			n = len(buf)
 		}
-		c.packet(buf[:n], truncated)
+		if c.packet(buf[:n], truncated) {
+			return // Stop's fence: every packet sent before Stop has been read
+		}
 	}
 }
 
 // packet looks at one Ethernet frame (lo gives zeroed Ethernet headers).
-func (c *Capture) packet(f []byte, truncated bool) {
+// It reports whether the frame is Stop's fence.
+func (c *Capture) packet(f []byte, truncated bool) (fence bool) {
 	const eth = 14
 	if len(f) < eth+20 || binary.BigEndian.Uint16(f[12:14]) != 0x0800 {
-		return
+		return false
 	}
 	ip := f[eth:]
-	if ip[0]>>4 != 4 || ip[9] != 6 {
-		return
+	if ip[0]>>4 != 4 || (ip[9] != 6 && ip[9] != 17) {
+		return false
 	}
 	ihl := int(ip[0]&0x0f) * 4
 	var src, dst [4]byte
 	copy(src[:], ip[12:16])
 	copy(dst[:], ip[16:20])
 	if !(src == c.a && dst == c.b) && !(src == c.b && dst == c.a) {
-		return
+		return false
+	}
+	if ip[9] == 17 { // UDP: only Stop's fence goes between the two
+		if src != c.a || len(ip) < ihl+8 {
+			return false
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.fenced = c.fenced || c.fence != nil && bytes.Equal(ip[ihl+8:min(len(ip), int(binary.BigEndian.Uint16(ip[2:4])))], c.fence)
+		return c.fenced
 	}
 	total := int(binary.BigEndian.Uint16(ip[2:4]))
 	if len(ip) < ihl+20 || total > len(ip) && !truncated {
-		return
+		return false
 	}
 	tcp := ip[ihl:min(total, len(ip))]
 	off := int(tcp[12]>>4) * 4
 	if len(tcp) < off {
-		return
+		return false
 	}
 	payload := tcp[off:]
 	if len(payload) == 0 {
-		return
+		return false
 	}
 	sp, dp := binary.BigEndian.Uint16(tcp[0:2]), binary.BigEndian.Uint16(tcp[2:4])
 	key := [2]uint16{min(sp, dp), max(sp, dp)}
@@ -169,6 +183,7 @@ func (c *Capture) packet(f []byte, truncated bool) {
 			c.stats.Hits[i]++
 		}
 	}
+	return false
 }
 
 // Stats returns what was seen so far.
@@ -180,13 +195,24 @@ func (c *Capture) Stats() CaptureStats {
 	return s
 }
 
-// Stop ends the capture (idempotent) and returns what it saw.
+// Stop ends the capture (idempotent) and returns what it saw: every
+// packet sent between the two addresses before Stop. It sends a fence, a
+// UDP datagram from a to b, and reads until the fence comes (at most 2 s,
+// else until the queue is empty): reading until the queue is empty alone
+// takes the whole 2 s whenever other tests keep the loopback busy.
 func (c *Capture) Stop() CaptureStats {
 	c.mu.Lock()
 	already := c.stopped
 	c.stopped = true
+	c.fence = []byte(fmt.Sprintf("fxpfs-capture-fence-%016x", rand.Uint64()))
+	fence := c.fence
 	c.mu.Unlock()
 	if !already {
+		uc, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IP(c.a[:])}, &net.UDPAddr{IP: net.IP(c.b[:]), Port: 9})
+		if err == nil {
+			_, _ = uc.Write(fence)
+			uc.Close()
+		}
 		<-c.done
 		if st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
 			c.mu.Lock()
