@@ -35,6 +35,12 @@ func (c *Client) listTimeout() time.Duration { return listTimeoutFactor * c.cfg.
 // List returns the entries of directory dir (MLSD where offered, else LIST),
 // without "." and "..". Unparseable lines are logged and skipped.
 func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
+	return c.listDir(ctx, dir, "")
+}
+
+// listDir is List; with only set (a name in dir), a LIST listing's precise
+// mtimes are asked for that entry alone (Stat's need), not for every file.
+func (c *Client) listDir(ctx context.Context, dir, only string) ([]Entry, error) {
 	sp, err := c.sp(dir)
 	if err != nil {
 		return nil, c.translate("LIST", dir, err)
@@ -46,16 +52,16 @@ func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
 	var ents []Entry
 	err = c.do(ctx, op, dir, true, func(cn *conn) error {
 		var err error
-		ents, err = cn.list(sp, dir)
+		ents, err = cn.list(sp, dir, only)
 		return err
 	})
 	return ents, err
 }
 
 // list fetches and parses one directory listing over our control channel,
-// with symlink targets and precise mtimes where the listing lacks them, all
-// of it within listTimeout.
-func (cn *conn) list(sp, dir string) ([]Entry, error) {
+// with symlink targets and precise mtimes where the listing lacks them (for
+// the entry named only, if set), all of it within listTimeout.
+func (cn *conn) list(sp, dir, only string) ([]Entry, error) {
 	var ents []Entry
 	err := cn.bounded(func() error {
 		mlsd := cn.cl.useMLSD()
@@ -66,7 +72,7 @@ func (cn *conn) list(sp, dir string) ([]Entry, error) {
 		if mlsd {
 			cn.linkTargets(sp, dir, ents)
 		} else {
-			cn.preciseMtimes(sp, ents)
+			cn.preciseMtimes(sp, ents, only)
 		}
 		return nil
 	})
@@ -339,11 +345,11 @@ func (c *Client) Stat(ctx context.Context, p string) (Entry, error) {
 			return e, nil
 		}
 	}
-	ents, err := c.List(ctx, path.Dir(p))
+	name := path.Base(p)
+	ents, err := c.listDir(ctx, path.Dir(p), name)
 	if err != nil {
 		return Entry{}, err
 	}
-	name := path.Base(p)
 	for _, e := range ents {
 		if e.Name == name {
 			return e, nil

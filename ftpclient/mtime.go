@@ -61,12 +61,13 @@ func (c *Client) forgetMtime(sp string) {
 }
 
 // preciseMtimes replaces the minute- or day-precision times that LIST gave
-// for files by MDTM's, as the policy says (see MtimePolicy): pipelined in
-// batches of mdtmBatch, at most maxPreciseMtimes per listing. A server that
+// for files (only the one named only, if set: a Stat) by MDTM's, as the
+// policy says (see MtimePolicy): pipelined in batches of mdtmBatch, at most
+// maxPreciseMtimes per listing. A server that
 // fails a batch (e.g. drops pipelined commands) gets one command per round
 // trip from then on; the listing keeps its LIST times where MDTM failed and
 // the connection, out of step, is not reused.
-func (cn *conn) preciseMtimes(sp string, ents []Entry) {
+func (cn *conn) preciseMtimes(sp string, ents []Entry, only string) {
 	c := cn.cl
 	policy := c.cfg.PreciseMtime
 	if policy == MtimeNever || !c.feats().MDTM {
@@ -74,7 +75,7 @@ func (cn *conn) preciseMtimes(sp string, ents []Entry) {
 	}
 	var todo []int
 	for i, e := range ents {
-		if e.Type != TypeFile || !imprecise(e.Mtime) {
+		if e.Type != TypeFile || !imprecise(e.Mtime) || only != "" && e.Name != only {
 			continue
 		}
 		if policy != MtimeAlways && reusable(e.Mtime) {

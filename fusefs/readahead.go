@@ -1,7 +1,11 @@
 package fusefs
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -57,4 +61,33 @@ func SetReadAheadKB(mountpoint string, kb int) error {
 		return fmt.Errorf("set read-ahead of %s: %w", mountpoint, err)
 	}
 	return nil
+}
+
+// DefaultReadAheadKB is the read-ahead fxpfs gives its mount when it may:
+// requests of 1 MiB (max_pages) instead of 128 KiB, several in flight, as
+// far ahead as the vfs reader's own window (vfs.Options.ReadAhead, 4 MiB),
+// so the server is asked for nothing more. It cut the daemon's and the
+// reader's CPU per GiB by about a tenth and a third (docs/benchmarks.md,
+// issue 9); 16 MiB did not help further.
+const DefaultReadAheadKB = 4096
+
+// setReadAhead applies Options.ReadAheadKB to the mount at mountpoint. Not
+// being allowed to (not root) is no error: the kernel's value stays.
+func (r *Root) setReadAhead(mountpoint string) {
+	kb := r.opts.ReadAheadKB
+	switch {
+	case kb < 0:
+		return
+	case kb == 0:
+		kb = DefaultReadAheadKB
+	}
+	if err := SetReadAheadKB(mountpoint, kb); err != nil {
+		lvl := slog.LevelWarn
+		if errors.Is(err, fs.ErrPermission) {
+			lvl = slog.LevelDebug // not root: expected
+		}
+		r.log.Log(context.Background(), lvl, "kernel read-ahead for the mount left as it is", "want_kb", kb, "err", err)
+		return
+	}
+	r.log.Debug("kernel read-ahead for the mount", "kb", kb)
 }

@@ -8,6 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxpfs/fxpfs/cache"
+	"github.com/fxpfs/fxpfs/ftpclient"
+	"github.com/fxpfs/fxpfs/internal/ftptest"
+	"github.com/fxpfs/fxpfs/internal/testutil"
 )
 
 // needRoot skips a test that needs root (in CI: fails), saying why.
@@ -114,6 +119,42 @@ func TestKernelReadAheadRaised(t *testing.T) {
 			// The page cache holds what was read: the file is intact.
 			if got := strings.Fields(mustRun(t, "sha256sum", p))[0]; got != sha(data) {
 				t.Errorf("sha256 through the mount %s, want %s", got, sha(data))
+			}
+		})
+	}
+}
+
+// TestMountSetsReadAhead: Mount gives the kernel's read-ahead for the
+// mount the value asked for (DefaultReadAheadKB unless told otherwise), or
+// leaves the kernel's (128 KiB for FUSE) with -1.
+func TestMountSetsReadAhead(t *testing.T) {
+	needRoot(t, "only root may write /sys/class/bdi/<mount>/read_ahead_kb")
+	testutil.SkipIfNoFUSE(t)
+	for _, tc := range []struct{ opt, want int }{{0, DefaultReadAheadKB}, {2048, 2048}, {-1, 128}} {
+		t.Run(fmt.Sprint(tc.opt), func(t *testing.T) {
+			srv := ftptest.Start(t)
+			cl, err := ftpclient.New(srv.Config("alpha"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cl.Close() })
+			root, err := NewRoot([]*ftpclient.Client{cl}, cache.New(0), nil, Options{ReadAheadKB: tc.opt, TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mnt := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			fsrv, err := Mount(ctx, mnt, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				cancel()
+				fsrv.Wait()
+				root.Close()
+			})
+			if got, err := ReadAheadKB(mnt); err != nil || got != tc.want {
+				t.Errorf("read_ahead_kb = %d (%v), want %d", got, err, tc.want)
 			}
 		})
 	}

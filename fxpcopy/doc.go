@@ -12,9 +12,11 @@
 // did not accept.
 //
 // One copy (Engine.Copy):
-//  1. SIZE (and MDTM) of the source; with Options.Continue, SIZE of the
-//     destination gives the resume offset. Otherwise, where a file exists
-//     at the destination, the copy goes to a temporary next to it (see
+//  1. SIZE (and MDTM) of the source, unless the caller's listing gave
+//     them (CopyTree, Sync, Options.Listed: the size, and the mtime where
+//     it is exact); with Options.Continue, SIZE of the destination gives
+//     the resume offset. Otherwise, where a file exists at the
+//     destination, the copy goes to a temporary next to it (see
 //     "Existing destinations").
 //  2. Policy (ServerConfig.FXP of both sides): "off" on either side means
 //     relay; "force" on either side means FXP or an error.
@@ -43,6 +45,10 @@
 //     removes the destination.
 //  7. MFMT (or SITE UTIME) copies the source's mtime.
 //  8. A temporary is renamed over the file it replaces.
+//
+// Steps 3 to 7 hold one connection slot on each server, taken at once
+// (ftpclient.Reserve): the verification and the mtime go over the
+// connections the transfer used.
 //
 // # Command order
 //

@@ -297,20 +297,25 @@ func (p *progress) snapshot() (polled bool, last int64, changes int, lastChange 
 }
 
 // startPoll samples the destination's SIZE every poll interval (on the slot
-// its scheduler keeps for metadata), until stopped.
+// its scheduler keeps for metadata), until stopped. The first sample comes
+// after two intervals: a transfer done sooner (most files: 1 s by default)
+// is not sampled at all, so that it costs no command and, since the copy's
+// own connections are busy with the transfer, no new connection either.
+// (The deadlines that need samples apply from the first one; see check.)
 func (a *attempt) startPoll() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		e, d := a.e, a.d.ep
-		tick := time.NewTicker(e.poll)
-		defer tick.Stop()
+		next := time.NewTimer(2 * e.poll)
+		defer next.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-next.C:
+				next.Reset(e.poll)
 			}
 			pctx, pcancel := context.WithTimeout(ctx, max(4*e.poll, 2*time.Second))
 			n, err := d.Client.Size(pctx, d.Path) // on the slot the scheduler keeps for metadata

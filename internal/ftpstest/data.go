@@ -338,6 +338,7 @@ func (ss *session) protect(c net.Conn, role string, rec *DataConn) (net.Conn, in
 			RootCAs:            ss.srv.roots,
 			InsecureSkipVerify: !o.VerifyPeer, //nolint:gosec // a test switch (Options.VerifyPeer)
 			MinVersion:         tls.VersionTLS12,
+			MaxVersion:         ss.srv.maxTLS(),
 		})
 	}
 	_ = c.SetDeadline(time.Now().Add(o.HandshakeTimeout))
@@ -466,4 +467,12 @@ func parseActive(verb, arg string) (string, error) {
 		return "", errors.New("bad PORT argument")
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(hi<<8|lo)), nil
+}
+
+// maxTLS is the newest TLS version offered (0: crypto/tls's newest).
+func (s *Server) maxTLS() uint16 {
+	if s.opts.TLS12 {
+		return tls.VersionTLS12
+	}
+	return 0
 }

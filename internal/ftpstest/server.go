@@ -98,6 +98,13 @@ type Options struct {
 	// Rate limits each data transfer to this many bytes per second (0: no
 	// limit).
 	Rate int
+	// TLS12 offers TLS 1.2 and no newer, on every connection. TLS 1.3
+	// sends session tickets after the handshake, which a peer that is the
+	// TLS client and only sends never reads: its close then resets the
+	// connection, and the receiving server can lose the tail of the file
+	// (proftpd sending by SSCN; see fxpcopy's TestEncryptedFXPRealPeers).
+	// TLS 1.2 sends them within the handshake.
+	TLS12 bool
 }
 
 // Server is a running test server.

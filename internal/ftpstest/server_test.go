@@ -35,7 +35,13 @@ func ctxT(t *testing.T) context.Context {
 // (RequireReuse, which ftpclient does); each data connection recorded as
 // served, resumed.
 func TestFileOps(t *testing.T) {
-	s := Start(t, Options{Name: "a", RequireReuse: true})
+	for _, tls12 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("TLS12=%v", tls12), func(t *testing.T) { fileOps(t, Options{Name: "a", RequireReuse: true, TLS12: tls12}) })
+	}
+}
+
+func fileOps(t *testing.T, o Options) {
+	s := Start(t, o)
 	c := newClient(t, s)
 	ctx := ctxT(t)
 	data := bytes.Repeat([]byte("0123456789"), 100_000)

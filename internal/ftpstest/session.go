@@ -46,7 +46,7 @@ func newSession(s *Server, id int, c *net.TCPConn) *session {
 		lines: make(chan string, 16), gone: make(chan error, 1),
 		upgrade: make(chan net.Conn), done: make(chan struct{})}
 	if s.TLS {
-		ss.tlsCfg = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
+		ss.tlsCfg = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12, MaxVersion: s.maxTLS()}
 		// Tickets of this session only: a data connection can resume only
 		// this control connection's session (see Options.RequireReuse).
 		var key [32]byte

@@ -243,11 +243,7 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (*Reply, erro
 	}
 	r, err := h.rd.read(len(dest), off)
 	if err == nil && h.tap != nil {
-		pos := off
-		for _, b := range r.Slices() { // before the reply goes out: see streammatch
-			h.tap.Served(pos, b)
-			pos += int64(len(b))
-		}
+		h.v.served.served(h.tap, h.cl.Name(), h.path, off, r) // before the reply goes out
 	}
 	return r, err
 }
@@ -316,7 +312,7 @@ func (h *Handle) Release(ctx context.Context) {
 	}
 	h.f.removeHandle(h)
 	if h.tap != nil {
-		h.tap.Close()
+		h.v.served.closeTap(h.tap)
 	}
 	h.rd.close()
 	h.cancel()

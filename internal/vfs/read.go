@@ -23,8 +23,12 @@ const (
 	maxSpread = 16 << 20
 	// readWait is how long a request far ahead of a running stream waits
 	// for requests below it (sent by the kernel at the same moment but
-	// arriving later) before the stream is restarted at its offset.
-	readWait = 20 * time.Millisecond
+	// arriving later) before the stream is restarted at its offset;
+	// burstWait, for a request that came in a burst of requests and lies
+	// within maxSpread of the stream (the kernel's read-ahead, whose
+	// requests a loaded machine may deliver well apart).
+	readWait  = 20 * time.Millisecond
+	burstWait = 200 * time.Millisecond
 )
 
 // reader serves one handle's reads from one RETR stream, whatever order
@@ -41,10 +45,13 @@ const (
 // for the requests the current stream will serve:
 //
 //   - a request behind the window (its data gone) restarts the stream once
-//     the requests that arrived before it and lie in the window are served;
-//   - a request far ahead restarts it once no request in the window is
-//     waiting, after waiting readWait for requests below it if the stream
-//     is running or requests are coming in quick succession;
+//     the requests that arrived before it and lie in the window are served,
+//     at the lowest offset of the requests behind;
+//   - a request far ahead restarts it (at the lowest offset of the
+//     requests far ahead) once no request in the window is waiting, after
+//     waiting readWait (burstWait if it came in a burst and lies within
+//     maxSpread) for requests below it if the stream is running or
+//     requests are coming in quick succession;
 //   - a request at or past the end of the file, where the end was seen
 //     before the request arrived, asks the server again (a new RETR at its
 //     offset: a file growing on the server) once no request in the window
@@ -139,7 +146,7 @@ func (r *reader) read(size int, off int64) (*Reply, error) {
 		wake := r.wake
 		var tick <-chan time.Time
 		if !w.since.IsZero() {
-			d := readWait - time.Since(w.since)
+			d := r.farWait(w) - time.Since(w.since)
 			if timer == nil {
 				timer = time.NewTimer(d)
 			} else {
@@ -187,7 +194,7 @@ func (r *reader) step(w *waiter) (*Reply, error, bool) {
 		}
 	case off < r.base:
 		if !r.windowBusy(w, true) {
-			r.restart(off)
+			r.restart(r.lowest(w, func(o *waiter) bool { return o.off < r.base }))
 		}
 	default: // far ahead of the window
 		switch {
@@ -195,10 +202,10 @@ func (r *reader) step(w *waiter) (*Reply, error, bool) {
 			w.since = time.Time{}
 		case (r.run != nil || w.burst) && w.since.IsZero():
 			w.since = time.Now() // the requests below it may be on their way
-		case !w.since.IsZero() && time.Since(w.since) < readWait:
+		case !w.since.IsZero() && time.Since(w.since) < r.farWait(w):
 		default:
 			w.since = time.Time{}
-			r.restart(off)
+			r.restart(r.lowest(w, func(o *waiter) bool { return o.off > r.end+ahead }))
 		}
 	}
 	return nil, nil, false
@@ -218,6 +225,28 @@ func (r *reader) windowBusy(w *waiter, earlier bool) bool {
 		}
 	}
 	return false
+}
+
+// farWait is how long w, far ahead of the stream, waits before restarting
+// it (readWait, burstWait).
+func (r *reader) farWait(w *waiter) time.Duration {
+	if w.burst && w.off-r.end <= maxSpread {
+		return burstWait
+	}
+	return readWait
+}
+
+// lowest returns the lowest offset of w and the other waiters in the same
+// case (which): one restart there serves them all, where restarting at w
+// would leave those below it to restart the stream again. mu held.
+func (r *reader) lowest(w *waiter, which func(*waiter) bool) int64 {
+	off := w.off
+	for _, o := range r.waiters {
+		if o.off < off && which(o) {
+			off = o.off
+		}
+	}
+	return off
 }
 
 // leave removes w from the waiters. mu held.

@@ -1,6 +1,9 @@
 package vfs
 
-import "sync"
+import (
+	"bytes"
+	"sync"
+)
 
 // Reply is the data of one read: pieces of the read-ahead window (no copy)
 // or of the caller's buffer. The layer above writes its Slices (one writev
@@ -45,6 +48,25 @@ func (p *Reply) Bytes(buf []byte) []byte {
 		n += copy(buf[n:], s)
 	}
 	return buf[:n]
+}
+
+// keep pins the reply's pieces once more, for a holder that outlives the
+// reply (served.go), and returns what releases them. A reply of the
+// caller's buffer is copied.
+func (p *Reply) keep() func() {
+	if p.r == nil {
+		for i, b := range p.slices {
+			p.slices[i] = bytes.Clone(b)
+		}
+		return func() {}
+	}
+	p.r.mu.Lock()
+	for _, c := range p.chunks {
+		c.pins++
+	}
+	p.r.mu.Unlock()
+	cs := p.chunks
+	return func() { p.r.unpin(cs) }
 }
 
 // Done releases the pieces once the reply is written. Idempotent.
