@@ -147,11 +147,13 @@ func (cn *conn) mdtmBatch(sp string, ents []Entry, idx []int, policy MtimePolicy
 
 // MDTM in local time. RFC 3659 says MDTM answers in UTC; some servers
 // (old IIS, Serv-U, others configured so) answer in their local time, and
-// every precise time would be off by their UTC offset. Nothing in a
-// listing tells, but setting a time does: the first time a file's time is
-// set (MFMT or SITE UTIME take UTC), MDTM reads it back once, and an
-// answer off by a whole number of quarter hours (at most 14 h) is that
-// server's offset, taken off every MDTM answer from then on.
+// on a server without MLSD, whose listings take their seconds from MDTM,
+// every precise time would be off by its UTC offset. Nothing in a listing
+// tells, but setting a time does: the first time a file's time is set on
+// such a server (MFMT or SITE UTIME take UTC), MDTM reads it back once, and
+// an answer off by a whole number of quarter hours (at most 14 h) is that
+// server's offset, taken off every MDTM answer from then on. Servers with
+// MLSD are not asked: their listings' times are MLSD's (UTC).
 
 // mdtmTime is an MDTM answer in UTC (see above).
 func (c *Client) mdtmTime(t time.Time) time.Time {
@@ -160,7 +162,7 @@ func (c *Client) mdtmTime(t time.Time) time.Time {
 
 // learnMdtmOffset reads back the time just set on p (see above).
 func (c *Client) learnMdtmOffset(ctx context.Context, p string, set time.Time) {
-	if c.mdtmChecked.Load() || !c.feats().MDTM {
+	if c.mdtmChecked.Load() || !c.feats().MDTM || c.useMLSD() {
 		return
 	}
 	r, err := c.simple(ctx, "MDTM", p, true, []int{213}, "MDTM %s", spArg)
