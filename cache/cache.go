@@ -158,6 +158,21 @@ func (c *Cache) List(ctx context.Context, cl Lister, dir string) ([]ftpclient.En
 	if err != nil {
 		return nil, err
 	}
+	return l.entries(), nil
+}
+
+// Cached returns the entries of dir, sorted by name, if its listing is
+// cached and fresh; it never asks the server.
+func (c *Cache) Cached(cl Lister, dir string) ([]ftpclient.Entry, bool) {
+	l, ok := c.server(cl).get(dir)
+	if !ok {
+		return nil, false
+	}
+	return l.entries(), true
+}
+
+// entries are the listing's entries sorted by name.
+func (l *listing) entries() []ftpclient.Entry {
 	l.mu.RLock()
 	out := make([]ftpclient.Entry, 0, len(l.byName))
 	for _, e := range l.byName {
@@ -165,7 +180,7 @@ func (c *Cache) List(ctx context.Context, cl Lister, dir string) ([]ftpclient.En
 	}
 	l.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out
 }
 
 // Lookup returns the entry for path p from its parent's listing (filled on a

@@ -26,6 +26,7 @@ import (
 //
 //	direct_io = false        # fxpfs mount --direct-io
 //	raw_symlinks = false     # fxpfs mount --raw-symlinks
+//	read_ahead_kb = 1024     # fxpfs mount --read-ahead-kb
 //
 //	[servers.alpha]
 //	url = "ftp://user@ftp.example.org:2121/pub"
@@ -42,7 +43,10 @@ type File struct {
 	DirectIO bool `toml:"direct_io"`
 	// RawSymlinks shows the servers' symlink targets as listed, as
 	// --raw-symlinks does (absolute targets then point into this host).
-	RawSymlinks bool              `toml:"raw_symlinks"`
+	RawSymlinks bool `toml:"raw_symlinks"`
+	// ReadAheadKB is the kernel's read-ahead for the mount, as
+	// --read-ahead-kb sets it (0: the default, -1: the kernel's).
+	ReadAheadKB int               `toml:"read_ahead_kb"`
 	Servers     map[string]Server `toml:"servers"`
 }
 

@@ -1,6 +1,7 @@
 // Package ftpclient is everything in fxpfs that speaks FTP: one scheduler per
-// server granting every connection (built on github.com/jlaffaye/ftp), MLSD/LIST
-// parsing, streamed transfers, and the raw control channel that FXP needs.
+// server granting every connection, MLSD/LIST parsing, streamed transfers
+// that cope with the servers' quirks, and the raw control channel that FXP
+// needs.
 //
 // Paths given to a Client are mount paths: absolute, '/'-separated, relative to
 // the server's configured base path ("/" is the base itself). The Client joins
@@ -125,6 +126,11 @@ type Features struct {
 	Hashes                                   []string // HASH algorithms (RFC draft), e.g. "SHA-256", "MD5"
 	XMD5, XSHA1, XCRC                        bool
 	SSCN, CPSV                               bool // the server can be the TLS client of a data connection (FXP over TLS)
+	// Software is the server's implementation as its greeting names it
+	// (SoftwareVsftpd, ...), "" where it does not say (a banner of its
+	// admin's). A hint for behaviour no command reveals, never a trust
+	// decision: a server may name itself anything.
+	Software string
 
 	mlstOpts string // OPTS MLST argument that turns on unix.mode (see mlstOpts), sent on every connection
 }

@@ -2,7 +2,6 @@ package ftpclient
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,28 +12,23 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/jlaffaye/ftp"
 )
 
 // conn is one logged-in control connection, as the scheduler (sched.go) keeps it.
 //
-// Why our own control channel next to jlaffaye's: jlaffaye/ftp exports no way
-// to send a raw command (FXP needs PASV/PORT/RETR/STOR split across two
-// servers), and its List parses and silently drops lines it does not
-// understand (and fails on lines over 64 KiB), which we must log and skip.
-// So both share one TCP/TLS connection (ctl) and one reader: our bufio
-// reader (br) buffers everything, and jlaffaye reads from it one line at a
-// time (lineConn), so no reply can hide in jlaffaye's own buffer. A
-// connection whose state we cannot vouch for (I/O error, transfer in flight,
-// bytes nobody asked for) is destroyed, never kept idle for reuse.
+// The control channel is our own (net/textproto-style replies read by
+// readReply), not jlaffaye/ftp's: FXP needs raw PASV/PORT/RETR/STOR split
+// across two servers, listings must log and skip lines a parser cannot
+// read (jlaffaye drops them silently and fails on lines over 64 KiB), and
+// transfers must cope with servers jlaffaye does not (see xfer.go). A
+// connection whose state we cannot vouch for (I/O error, transfer in
+// flight, bytes nobody asked for) is destroyed, never kept idle for reuse.
 type conn struct {
 	cl  *Client
 	id  int64
 	ctl *ctlConn
 	tcp *net.TCPConn // under ctl (and TLS), for peekSocket
 	br  *bufio.Reader
-	sc  *ftp.ServerConn // created on first use (transfers, simple commands)
 
 	sessions *sessionStore // TLS sessions of ctl, resumed by its data connections
 
@@ -182,67 +176,9 @@ func (cn *conn) cmdExpect(codes []int, format string, args ...any) (Reply, error
 	return r, expect(r, codes...)
 }
 
-// ftp returns the jlaffaye ServerConn sharing this control connection. It is
-// made without network traffic: Dial reads a replayed greeting, and we never
-// call its Login (we logged in ourselves and know the features).
-func (cn *conn) ftp() (*ftp.ServerConn, error) {
-	if cn.sc != nil {
-		return cn.sc, nil
-	}
-	handed := false
-	dial := func(network, addr string) (net.Conn, error) {
-		if !handed {
-			handed = true
-			return &lineConn{Conn: cn.ctl, br: cn.br}, nil
-		}
-		return cn.dialData(addr)
-	}
-	cn.ctl.replay = []byte("220 fxpfs\r\n")
-	sc, err := ftp.Dial(cn.ctl.RemoteAddr().String(),
-		ftp.DialWithDialFunc(dial),
-		ftp.DialWithDisabledEPSV(cn.cl.cfg.DisableEPSV || cn.cl.epsvBroken.Load()),
-		ftp.DialWithLocation(time.UTC),
-	)
-	cn.ctl.replay = nil
-	if err != nil {
-		return nil, fmt.Errorf("attaching jlaffaye/ftp: %w", err)
-	}
-	cn.sc = sc
-	return sc, nil
-}
-
-// lineConn is the control connection as jlaffaye sees it: reads come from
-// our bufio reader one whole line at a time, so jlaffaye's own buffer never
-// holds bytes past the reply it is reading, and never a fragment of a line
-// (textproto, through bufio's ReadLine, would take a fragment followed by a
-// timeout for a complete line: "226 d" as success). Whatever the server
-// sends beyond the reply stays in cn.br, where reusable and alive can see it.
-type lineConn struct {
-	net.Conn // *ctlConn, for Write, Close, addresses and deadlines
-	br       *bufio.Reader
-}
-
-func (l *lineConn) Read(p []byte) (int, error) {
-	for {
-		buf, _ := l.br.Peek(l.br.Buffered())
-		i := bytes.IndexByte(buf, '\n')
-		if i >= 0 || len(buf) == l.br.Size() { // a line, or a line longer than the buffer
-			if i >= 0 {
-				buf = buf[:i+1]
-			}
-			n := copy(p, buf)
-			_, _ = l.br.Discard(n)
-			return n, nil
-		}
-		if _, err := l.br.Peek(len(buf) + 1); err != nil {
-			return 0, err
-		}
-	}
-}
-
 // bind makes ctx govern the connection until the returned stop is called:
 // when ctx is done the control and data connections are closed, which
-// interrupts whatever jlaffaye or we are blocked in. stop reports whether
+// interrupts whatever we are blocked in. stop reports whether
 // the connection survived.
 func (cn *conn) bind(ctx context.Context) (stop func() bool) {
 	cn.mu.Lock()

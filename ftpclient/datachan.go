@@ -71,12 +71,15 @@ func (cn *conn) openData() (net.Conn, error) {
 		}
 		if r.Code == 229 {
 			port, err := parseEPSV(r.Msg)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				return cn.dialData(net.JoinHostPort(host, strconv.Itoa(port)))
 			}
-			return cn.dialData(net.JoinHostPort(host, strconv.Itoa(port)))
-		}
-		if r.Code >= 500 {
+			// A reply we cannot read (no port, no delimiters): PASV
+			// works on such servers; EPSV is not asked again.
+			c.log.Info("ftp EPSV reply unreadable; using PASV", slog.String("server", c.cfg.Name),
+				slog.String("reply", Printable(truncate(r.Msg, 80))))
+			c.epsvBroken.Store(true)
+		} else if r.Code >= 500 {
 			c.epsvBroken.Store(true)
 		}
 	}

@@ -123,7 +123,7 @@ func (c *Client) setup(ctx context.Context, nc net.Conn, id int64) (*conn, error
 		return nil, &dialError{"login", err}
 	}
 	c.loggedIn.Store(true)
-	if err := c.configure(cn); err != nil {
+	if err := c.configure(cn, r.Msg); err != nil {
 		return nil, &dialError{"setup", err}
 	}
 	return cn, nil
@@ -149,9 +149,10 @@ func (c *Client) login(cn *conn) error {
 	return expect(r, 230, 202)
 }
 
-// configure asks FEAT once per Client, then TYPE I, UTF8, the MLSD facts
-// (modes, see mlstOpts) and TLS data protection.
-func (c *Client) configure(cn *conn) error {
+// configure asks FEAT once per Client (greeting is the first login's, for
+// Features.Software), then TYPE I, UTF8, the MLSD facts (modes, see
+// mlstOpts) and TLS data protection.
+func (c *Client) configure(cn *conn, greeting string) error {
 	f := c.features.Load()
 	if f == nil {
 		r, err := cn.cmd("FEAT")
@@ -162,6 +163,7 @@ func (c *Client) configure(cn *conn) error {
 		if r.Code == 211 {
 			nf = parseFeat(r.Msg)
 		}
+		nf.Software = software(greeting)
 		c.features.CompareAndSwap(nil, &nf)
 		f = c.features.Load()
 	}
@@ -214,7 +216,7 @@ func (cn *conn) dialData(addr string) (net.Conn, error) {
 		// servers may require that (see sessionStore).
 		nc = tls.Client(nc, c.tlsConfig(cn.sessions))
 	}
-	dc := &dataConn{Conn: nc, cl: c, ctl: cn.ctl, timeout: c.cfg.DataTimeout}
+	dc := newDataConn(nc, c, cn.ctl)
 	cn.mu.Lock()
 	if cn.data != nil {
 		cn.data.finish() // the previous transfer's, half-closed

@@ -3,6 +3,7 @@ package ftpclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -238,4 +239,37 @@ func TestPreciseMtimeAuto(t *testing.T) {
 	check("then", "old", "new")
 	size = "6" // changed by another client (same listed time)
 	check("after a change of size", "old", "hours", "new")
+}
+
+// TestStatPreciseMtimeOneFile: Stat of a file on a LIST server (no MLST)
+// lists its directory and asks MDTM for that file alone, not for each of
+// its neighbours (a `fxpfs cp` or `sync` of one file out of a directory of
+// thousands cost as many MDTM commands before).
+func TestStatPreciseMtimeOneFile(t *testing.T) {
+	const n = 50
+	mtime := time.Date(2021, 5, 6, 7, 8, 9, 0, time.UTC)
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.handlers["FEAT"] = func(fc *fakeConn, _ string) { fc.reply("211-Features:", " MDTM", " SIZE", "211 End") }
+		var list strings.Builder
+		for i := range n {
+			fmt.Fprintf(&list, "-rw-r--r-- 1 u g 5 May  6  2021 f%02d\r\n", i)
+		}
+		s.handlers["LIST"] = listHandler(list.String())
+		s.handlers["MDTM"] = func(fc *fakeConn, arg string) { fc.reply("213 " + mtime.Format("20060102150405")) }
+	})
+	c := newFakeClient(t, s, nil)
+	e, err := c.Stat(context.Background(), "/d/f07")
+	if err != nil || e.Size != 5 || !e.Mtime.Equal(mtime) {
+		t.Fatalf("Stat = %+v, %v; want size 5, mtime %v", e, err, mtime)
+	}
+	if got := countPrefix(s.lines(), "MDTM "); got != 1 || countPrefix(s.lines(), "MDTM /d/f07") != 1 {
+		t.Errorf("%d MDTM, want 1, for /d/f07: %q", got, s.lines())
+	}
+	// A listing still gets every file's time.
+	if _, err := c.List(context.Background(), "/d"); err != nil {
+		t.Fatal(err)
+	}
+	if got := countPrefix(s.lines(), "MDTM "); got != 1+n {
+		t.Errorf("after List: %d MDTM, want %d", got, 1+n)
+	}
 }

@@ -4,6 +4,34 @@ import (
 	"strings"
 )
 
+// Server implementations that Features.Software names.
+const (
+	SoftwareVsftpd    = "vsftpd"
+	SoftwarePureFTPd  = "pure-ftpd"
+	SoftwareProFTPD   = "proftpd"
+	SoftwarePyftpdlib = "pyftpdlib"
+)
+
+// software names the implementation a greeting (the 220 reply's text, all
+// lines) announces by default: vsftpd "(vsFTPd 3.0.3)", pure-ftpd
+// "Welcome to Pure-FTPd", ProFTPD "ProFTPD Server (...)", pyftpdlib
+// "pyftpdlib 1.5.7 ready.". "" for anything else (admins often replace the
+// banner).
+func software(greeting string) string {
+	g := strings.ToLower(greeting)
+	switch {
+	case strings.Contains(g, "(vsftpd "):
+		return SoftwareVsftpd
+	case strings.Contains(g, "pure-ftpd"):
+		return SoftwarePureFTPd
+	case strings.Contains(g, "proftpd"):
+		return SoftwareProFTPD
+	case strings.Contains(g, "pyftpdlib"):
+		return SoftwarePyftpdlib
+	}
+	return ""
+}
+
 // parseFeat reads a FEAT reply (RFC 2389): one feature per line, indented
 // by a space, between the "211-" and "211 " lines.
 func parseFeat(msg string) Features {

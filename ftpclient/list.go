@@ -35,6 +35,12 @@ func (c *Client) listTimeout() time.Duration { return listTimeoutFactor * c.cfg.
 // List returns the entries of directory dir (MLSD where offered, else LIST),
 // without "." and "..". Unparseable lines are logged and skipped.
 func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
+	return c.listDir(ctx, dir, "")
+}
+
+// listDir is List; with only set (a name in dir), a LIST listing's precise
+// mtimes are asked for that entry alone (Stat's need), not for every file.
+func (c *Client) listDir(ctx context.Context, dir, only string) ([]Entry, error) {
 	sp, err := c.sp(dir)
 	if err != nil {
 		return nil, c.translate("LIST", dir, err)
@@ -46,16 +52,16 @@ func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
 	var ents []Entry
 	err = c.do(ctx, op, dir, true, func(cn *conn) error {
 		var err error
-		ents, err = cn.list(sp, dir)
+		ents, err = cn.list(sp, dir, only)
 		return err
 	})
 	return ents, err
 }
 
 // list fetches and parses one directory listing over our control channel,
-// with symlink targets and precise mtimes where the listing lacks them, all
-// of it within listTimeout.
-func (cn *conn) list(sp, dir string) ([]Entry, error) {
+// with symlink targets and precise mtimes where the listing lacks them (for
+// the entry named only, if set), all of it within listTimeout.
+func (cn *conn) list(sp, dir, only string) ([]Entry, error) {
 	var ents []Entry
 	err := cn.bounded(func() error {
 		mlsd := cn.cl.useMLSD()
@@ -66,7 +72,7 @@ func (cn *conn) list(sp, dir string) ([]Entry, error) {
 		if mlsd {
 			cn.linkTargets(sp, dir, ents)
 		} else {
-			cn.preciseMtimes(sp, ents)
+			cn.preciseMtimes(sp, ents, only)
 		}
 		return nil
 	})
@@ -93,67 +99,91 @@ func (cn *conn) bounded(fn func() error) error {
 }
 
 // fetch runs one MLSD, or CWD + LIST, and parses what it returns.
+//
+// "LIST -a" shows dot files (rsync's temporary files must be seen) where
+// servers understand it; where one refuses it (500/501/502), or takes "-a"
+// for a path (550) or for a pattern matching nothing (an empty listing),
+// plain LIST is used instead, and from then on once it has been seen to
+// list what "LIST -a" did not. A server without LIST is listed with NLST
+// (see nlstEntries).
 func (cn *conn) fetch(sp, dir string, mlsd bool) ([]Entry, error) {
 	c := cn.cl
-	if !mlsd {
-		// CWD + LIST without a path: LIST arguments are globbed and
-		// option-parsed by servers (vsftpd, pure-ftpd), which breaks names
-		// with "*", "[" or a leading "-".
-		if _, err := cn.cmdExpect([]int{250, 200}, "CWD %s", sp); err != nil {
+	if mlsd {
+		ents, r, ok, err := cn.listing("MLSD "+sp, parseMLSD, dir)
+		if err == nil && !ok {
+			err = expect(r, 125, 150)
+		}
+		return ents, err
+	}
+	// CWD + LIST without a path: LIST arguments are globbed and
+	// option-parsed by servers (vsftpd, pure-ftpd), which breaks names
+	// with "*", "[" or a leading "-".
+	if _, err := cn.cmdExpect([]int{250, 200}, "CWD %s", sp); err != nil {
+		return nil, err
+	}
+	if c.nlstOnly.Load() {
+		return cn.nlstEntries(sp, dir)
+	}
+	if !c.listPlain.Load() {
+		ents, r, ok, err := cn.listing("LIST -a", parseLIST, dir)
+		switch {
+		case err != nil:
 			return nil, err
+		case ok && (len(ents) > 0 || c.dashA.Load()):
+			c.dashA.Store(true)
+			return ents, nil
+		case !ok && r.Code != 450 && r.Code/100 != 5:
+			return nil, expect(r, 125, 150)
 		}
 	}
-	dc, err := cn.openData()
-	if err != nil {
-		return nil, err
-	}
-	defer dc.Close()
-	var r Reply
+	ents, r, ok, err := cn.listing("LIST", parseLIST, dir)
 	switch {
-	case mlsd:
-		r, err = cn.cmd("MLSD %s", sp)
-	case c.listPlain.Load():
-		r, err = cn.cmd("LIST")
-	default:
-		// "-a" shows dot files (rsync's temporary files must be seen).
-		r, err = cn.cmd("LIST -a")
-		if err == nil && (r.Code == 500 || r.Code == 501) {
-			c.listPlain.Store(true)
-			r, err = cn.cmd("LIST")
-		}
-	}
-	if err != nil {
+	case err != nil:
 		return nil, err
-	}
-	switch {
-	case r.Code == 125 || r.Code == 150:
-	case r.Code == 226 || r.Code == 250:
-		return nil, nil // no data connection used: an empty directory
-	case !mlsd && (r.Code == 450 || r.Code == 550):
+	case ok && len(ents) > 0 && !c.listPlain.Load():
+		// "LIST -a" said less: refused, or an empty listing where LIST has entries.
+		c.listPlain.Store(true)
+		c.log.Info(`ftp server does not understand "LIST -a": plain LIST from now on (dot files may not show)`,
+			slog.String("server", c.cfg.Name))
+		return ents, nil
+	case ok:
+		return ents, nil
+	case r.Code == 450 || r.Code == 550:
 		// CWD succeeded, so the directory exists: some servers say
 		// "550 No files found" for an empty one.
 		return nil, nil
-	default:
-		return nil, expect(r, 125, 150)
+	case r.Code == 500 || r.Code == 502:
+		c.nlstOnly.Store(true)
+		c.log.Info("ftp server has no LIST: listing with NLST, one SIZE/CWD per entry",
+			slog.String("server", c.cfg.Name))
+		return cn.nlstEntries(sp, dir)
 	}
-	cn.transfer = true
-	ents, perr := c.readListing(dc, mlsd, dir)
-	if perr != nil {
+	return nil, expect(r, 125, 150)
+}
+
+// listing runs one listing command and parses its data with parse. ok
+// says whether it listed (a transfer, or 226/250 without one: an empty
+// directory); otherwise r is the server's refusal. A listing cut short by
+// an error reply is an error, never a shorter listing.
+func (cn *conn) listing(cmd string, parse lineParser, dir string) (ents []Entry, r Reply, ok bool, err error) {
+	x, r, err := cn.startXfer(cmd, 0, false)
+	if err != nil {
+		return nil, r, false, err
+	}
+	if x == nil {
+		return nil, r, r.Code == 226 || r.Code == 250, nil
+	}
+	ents, err = cn.cl.readListing(x.dc, parse, dir)
+	if err != nil {
 		// A broken, stalled or oversized listing: the connection is out
 		// of step (transfer stays set, so it is destroyed). Waiting for
 		// the final reply would add CmdTimeout to a data timeout.
-		return nil, perr
+		return nil, r, false, err
 	}
-	dc.Close()
-	r, err = cn.readReply()
-	if err != nil {
-		return nil, err
+	if err := x.finish(); err != nil {
+		return nil, r, false, err
 	}
-	cn.transfer = false
-	if err := expect(r, 226, 250); err != nil {
-		return nil, err
-	}
-	return ents, nil
+	return ents, r, true, nil
 }
 
 // linkTargets fills in the targets of symlinks that MLSD or MLST listed
@@ -191,8 +221,14 @@ func (cn *conn) linkTargets(sp, dir string, ents []Entry) {
 	}
 }
 
+// lineParser parses one line of a listing (see parseLine).
+type lineParser func(line string, now time.Time) (Entry, error)
+
+func parseMLSD(line string, now time.Time) (Entry, error) { return parseLine(line, true, now) }
+func parseLIST(line string, now time.Time) (Entry, error) { return parseLine(line, false, now) }
+
 // readListing parses a listing as it streams in, with bounded memory.
-func (c *Client) readListing(rd io.Reader, mlsd bool, dir string) ([]Entry, error) {
+func (c *Client) readListing(rd io.Reader, parse lineParser, dir string) ([]Entry, error) {
 	br := bufio.NewReaderSize(rd, maxListLine)
 	now := time.Now()
 	var ents []Entry
@@ -223,7 +259,7 @@ func (c *Client) readListing(rd io.Reader, mlsd bool, dir string) ([]Entry, erro
 		}
 		if len(line) > 0 {
 			s := strings.TrimRight(string(line), "\r\n")
-			e, perr := parseLine(s, mlsd, now)
+			e, perr := parse(s, now)
 			switch {
 			case perr == nil:
 				if len(ents) >= maxListEntries {
@@ -234,7 +270,7 @@ func (c *Client) readListing(rd io.Reader, mlsd bool, dir string) ([]Entry, erro
 			default:
 				skipped++
 				c.log.Warn("ftp listing: unparseable line skipped", slog.String("server", c.cfg.Name),
-					slog.String("dir", dir), slog.String("line", truncate(s, 200)), slog.Any("err", perr))
+					slog.String("dir", dir), slog.String("line", Printable(truncate(s, 200))), slog.Any("err", perr))
 			}
 		}
 		if err == io.EOF {
@@ -262,7 +298,8 @@ func discardLine(br *bufio.Reader) (int, error) {
 	}
 }
 
-// Stat returns one entry (MLST where offered, else a listing of the parent).
+// Stat returns one entry (MLST where offered and working, else a listing of
+// the parent).
 // The root "/" is always a directory.
 func (c *Client) Stat(ctx context.Context, p string) (Entry, error) {
 	sp, err := c.sp(p)
@@ -272,12 +309,12 @@ func (c *Client) Stat(ctx context.Context, p string) (Entry, error) {
 	if p == "/" {
 		return Entry{Name: "/", Type: TypeDir, Mode: 0o755}, nil
 	}
-	if !c.useMLSD() && c.features.Load() == nil {
+	if c.features.Load() == nil {
 		if err := c.Connect(ctx); err != nil { // learn whether MLST exists
 			return Entry{}, err
 		}
 	}
-	if c.useMLSD() {
+	if c.useMLSD() && !c.noMLST.Load() {
 		var e Entry
 		err := c.do(ctx, "MLST", p, true, func(cn *conn) error {
 			r, err := cn.cmdExpect([]int{250}, "MLST %s", sp)
@@ -295,17 +332,24 @@ func (c *Client) Stat(ctx context.Context, p string) (Entry, error) {
 			}
 			return nil
 		})
-		if err != nil {
+		var oe *OpError
+		switch {
+		case errors.As(err, &oe) && (oe.Code == 500 || oe.Code == 502 || oe.Code == 504):
+			c.noMLST.Store(true) // MLSD without MLST: list the parent
+			c.log.Info("ftp server has MLSD but no MLST: stat lists the parent directory",
+				slog.String("server", c.cfg.Name))
+		case err != nil:
 			return Entry{}, err
+		default:
+			e.Name = path.Base(p)
+			return e, nil
 		}
-		e.Name = path.Base(p)
-		return e, nil
 	}
-	ents, err := c.List(ctx, path.Dir(p))
+	name := path.Base(p)
+	ents, err := c.listDir(ctx, path.Dir(p), name)
 	if err != nil {
 		return Entry{}, err
 	}
-	name := path.Base(p)
 	for _, e := range ents {
 		if e.Name == name {
 			return e, nil

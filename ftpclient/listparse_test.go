@@ -51,6 +51,25 @@ func TestParseListLine(t *testing.T) {
 			want: Entry{Name: "f", Type: TypeFile, Size: 99, Mtime: time.Date(2023, 1, 5, 21, 15, 0, 0, time.UTC)}},
 		{name: "dos midnight", line: "01-05-23  12:30AM  1 a",
 			want: Entry{Name: "a", Type: TypeFile, Size: 1, Mtime: time.Date(2023, 1, 5, 0, 30, 0, 0, time.UTC)}},
+		{name: "german month", line: "-rw-r--r--    1 ftp      ftp          12 Mär  3  2021 März.txt",
+			want: Entry{Name: "März.txt", Type: TypeFile, Size: 12, Mode: 0o644, Mtime: time.Date(2021, 3, 3, 0, 0, 0, 0, time.UTC)}},
+		{name: "german month, recent", line: "-rw-r--r--    1 ftp      ftp          12 Mär  3 10:11 m",
+			want: Entry{Name: "m", Type: TypeFile, Size: 12, Mode: 0o644, Mtime: time.Date(2024, 3, 3, 10, 11, 0, 0, time.UTC)}},
+		{name: "french month with a dot", line: "drwxr-xr-x 2 u g 4096 févr. 29 09:00 dossier",
+			want: Entry{Name: "dossier", Type: TypeDir, Mode: 0o755, Mtime: time.Date(2024, 2, 29, 9, 0, 0, 0, time.UTC)}},
+		{name: "french août", line: "-rw-r--r-- 1 u g 7 août  15  2022 été",
+			want: Entry{Name: "été", Type: TypeFile, Size: 7, Mode: 0o644, Mtime: time.Date(2022, 8, 15, 0, 0, 0, 0, time.UTC)}},
+		{name: "spanish month", line: "-rw-r--r-- 1 u g 7 ene 15  2022 enero",
+			want: Entry{Name: "enero", Type: TypeFile, Size: 7, Mode: 0o644, Mtime: time.Date(2022, 1, 15, 0, 0, 0, 0, time.UTC)}},
+		{name: "name with an arrow (not a link)", line: "-rw-r--r-- 1 u g 5 Mar  1 10:00 a -> b.txt",
+			want: Entry{Name: "a -> b.txt", Type: TypeFile, Size: 5, Mode: 0o644, Mtime: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}},
+		{name: "latin-1 name", line: "-rw-r--r-- 1 u g 5 Mar  1 10:00 caf\xe9",
+			want: Entry{Name: "caf\xe9", Type: TypeFile, Size: 5, Mode: 0o644, Mtime: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}},
+		{name: "mlsd upper-case facts", mlsd: true, line: "Type=file;Size=3;Modify=20240101120000.123;UNIX.mode=0640;Perm=rw; up",
+			want: Entry{Name: "up", Type: TypeFile, Size: 3, Mode: 0o640, Mtime: time.Date(2024, 1, 1, 12, 0, 0, 123e6, time.UTC)}},
+		{name: "mlsd slink with target", mlsd: true, line: "type=OS.unix=slink:/a/b;size=4;modify=20240101120000; l",
+			want: Entry{Name: "l", Type: TypeLink, Size: 4, Target: "/a/b", Mtime: time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)}},
+		{name: "mlsd cdir", mlsd: true, line: "type=cdir;modify=20240101120000; /pub", skip: true},
 		{name: "total", line: "total 1234", skip: true},
 		{name: "dot", line: "drwxr-xr-x 2 u g 4096 Mar  1 09:00 .", skip: true},
 		{name: "dotdot", line: "drwxr-xr-x 2 u g 4096 Mar  1 09:00 ..", skip: true},
@@ -116,6 +135,27 @@ func TestParseFeat(t *testing.T) {
 	}
 	if f := parseFeat("no features"); f.MLSD || f.UTF8 {
 		t.Errorf("single line: %+v", f)
+	}
+}
+
+// TestSoftware: the implementations' default greetings (the 220 reply's
+// lines joined, as Features.Software is given them) are named; custom
+// banners and look-alikes are not.
+func TestSoftware(t *testing.T) {
+	tests := []struct{ greeting, want string }{
+		{"(vsFTPd 3.0.3)", SoftwareVsftpd},
+		{"--------- Welcome to Pure-FTPd [privsep] [TLS] ----------\nYou are user number 1 of 50 allowed.\n" +
+			"Local time is now 14:13. Server port: 21.", SoftwarePureFTPd},
+		{"ProFTPD Server (ProFTPD Default Installation) [127.0.0.1]", SoftwareProFTPD},
+		{"pyftpdlib 1.5.7 ready.", SoftwarePyftpdlib},
+		{"Welcome to the archive", ""},
+		{"vsftpd-style banner", ""}, // not vsftpd's own "(vsFTPd x.y.z)"
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := software(tt.greeting); got != tt.want {
+			t.Errorf("software(%q) = %q, want %q", tt.greeting, got, tt.want)
+		}
 	}
 }
 

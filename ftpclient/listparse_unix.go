@@ -8,10 +8,23 @@ import (
 	"time"
 )
 
+// months are the month names of ls -l in English, and the abbreviations
+// of German, French, Spanish and Italian locales where they differ (servers
+// that list in the system's locale); lower case, a trailing '.' dropped.
+// No abbreviation means two months.
 var months = map[string]time.Month{
 	"jan": time.January, "feb": time.February, "mar": time.March, "apr": time.April,
 	"may": time.May, "jun": time.June, "jul": time.July, "aug": time.August,
 	"sep": time.September, "oct": time.October, "nov": time.November, "dec": time.December,
+	// German
+	"mär": time.March, "mrz": time.March, "mai": time.May, "okt": time.October, "dez": time.December,
+	// French
+	"janv": time.January, "févr": time.February, "fév": time.February, "mars": time.March,
+	"avr": time.April, "juin": time.June, "juil": time.July, "août": time.August,
+	"sept": time.September, "déc": time.December,
+	// Spanish, Italian
+	"ene": time.January, "abr": time.April, "ago": time.August, "dic": time.December,
+	"gen": time.January, "mag": time.May, "giu": time.June, "lug": time.July, "set": time.September, "ott": time.October,
 }
 
 type token struct {
@@ -117,7 +130,7 @@ func unixDate(toks []token, i int, now time.Time) (time.Time, int, bool) {
 		}
 		return time.Date(y, mo, d, h, m, 0, 0, time.UTC), i + 2, true
 	}
-	mon, ok := months[strings.ToLower(toks[i].s)]
+	mon, ok := months[strings.TrimSuffix(strings.ToLower(toks[i].s), ".")]
 	if !ok {
 		return time.Time{}, 0, false
 	}

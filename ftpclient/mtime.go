@@ -2,6 +2,7 @@ package ftpclient
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"path"
 	"strings"
@@ -60,12 +61,13 @@ func (c *Client) forgetMtime(sp string) {
 }
 
 // preciseMtimes replaces the minute- or day-precision times that LIST gave
-// for files by MDTM's, as the policy says (see MtimePolicy): pipelined in
-// batches of mdtmBatch, at most maxPreciseMtimes per listing. A server that
+// for files (only the one named only, if set: a Stat) by MDTM's, as the
+// policy says (see MtimePolicy): pipelined in batches of mdtmBatch, at most
+// maxPreciseMtimes per listing. A server that
 // fails a batch (e.g. drops pipelined commands) gets one command per round
 // trip from then on; the listing keeps its LIST times where MDTM failed and
 // the connection, out of step, is not reused.
-func (cn *conn) preciseMtimes(sp string, ents []Entry) {
+func (cn *conn) preciseMtimes(sp string, ents []Entry, only string) {
 	c := cn.cl
 	policy := c.cfg.PreciseMtime
 	if policy == MtimeNever || !c.feats().MDTM {
@@ -73,7 +75,7 @@ func (cn *conn) preciseMtimes(sp string, ents []Entry) {
 	}
 	var todo []int
 	for i, e := range ents {
-		if e.Type != TypeFile || !imprecise(e.Mtime) {
+		if e.Type != TypeFile || !imprecise(e.Mtime) || only != "" && e.Name != only {
 			continue
 		}
 		if policy != MtimeAlways && reusable(e.Mtime) {
@@ -134,10 +136,46 @@ func (cn *conn) mdtmBatch(sp string, ents []Entry, idx []int, policy MtimePolicy
 		if err != nil {
 			continue
 		}
+		t = cn.cl.mdtmTime(t)
 		if policy != MtimeAlways && reusable(ents[i].Mtime) && t.Before(asked.Add(-mtimeMemoAge)) {
 			cn.cl.mtimes.Add(path.Join(sp, ents[i].Name), mtimeMemo{size: ents[i].Size, listed: ents[i].Mtime, mtime: t})
 		}
 		ents[i].Mtime = t
 	}
 	return nil
+}
+
+// MDTM in local time. RFC 3659 says MDTM answers in UTC; some servers
+// (old IIS, Serv-U, others configured so) answer in their local time, and
+// every precise time would be off by their UTC offset. Nothing in a
+// listing tells, but setting a time does: the first time a file's time is
+// set (MFMT or SITE UTIME take UTC), MDTM reads it back once, and an
+// answer off by a whole number of quarter hours (at most 14 h) is that
+// server's offset, taken off every MDTM answer from then on.
+
+// mdtmTime is an MDTM answer in UTC (see above).
+func (c *Client) mdtmTime(t time.Time) time.Time {
+	return t.Add(-time.Duration(c.mdtmOffset.Load()))
+}
+
+// learnMdtmOffset reads back the time just set on p (see above).
+func (c *Client) learnMdtmOffset(ctx context.Context, p string, set time.Time) {
+	if c.mdtmChecked.Load() || !c.feats().MDTM {
+		return
+	}
+	r, err := c.simple(ctx, "MDTM", p, true, []int{213}, "MDTM %s", spArg)
+	if err != nil {
+		return // a directory, or gone: another time
+	}
+	got, err := parseMLSxTime(strings.TrimSpace(r.Msg))
+	if err != nil || c.mdtmChecked.Swap(true) {
+		return
+	}
+	off := got.Truncate(time.Second).Sub(set.Truncate(time.Second))
+	if off != 0 && off%(15*time.Minute) == 0 && off.Abs() <= 14*time.Hour {
+		c.mdtmOffset.Store(int64(off))
+		c.mtimes.Purge()
+		c.log.Warn("ftp server answers MDTM in local time, not UTC: correcting its times",
+			slog.String("server", c.cfg.Name), slog.Duration("offset", off))
+	}
 }

@@ -5,34 +5,34 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// maxCtlLine bounds one control-channel line as read by anyone (our reply
-// reader and jlaffaye's textproto): a server sending an endless line gets an
-// ErrProtocol instead of our memory.
+// maxCtlLine bounds one control-channel line: a server sending an endless
+// line gets an ErrProtocol instead of our memory.
 const maxCtlLine = 64 << 10
 
-// ctlConn is the control connection under both our reply reader and
-// jlaffaye's ServerConn. Deadlines are per reply, not per read: writing a
-// command arms one (CmdTimeout) for the whole of its reply, so a server
-// trickling a byte a second never keeps us past it; the end of a data
-// connection arms one for the transfer's final reply (dataConn.Close); a
-// transfer's final reply in FXP has none (its caller's ctx governs it:
+// ctlConn is the control connection under our reply reader. Deadlines are
+// per reply, not per read: writing a command arms one (CmdTimeout) for the
+// whole of its reply, so a server trickling a byte a second never keeps us
+// past it; the end of a data connection arms one for the transfer's final
+// reply (dataConn.Close); a transfer's final reply has none while its data
+// flows (xfer.watch), nor in FXP (its caller's ctx governs it:
 // RawConn.ReadReply). Every line written is counted as a command
-// (Stats.Commands, so jlaffaye's commands count too), lines are traced at
-// Debug with PASS redacted, and any I/O error marks the connection broken
-// for good so that the scheduler never reuses it.
+// (Stats.Commands), lines are traced at Debug with PASS redacted, and any
+// I/O error marks the connection broken for good so that the scheduler
+// never reuses it.
 type ctlConn struct {
 	net.Conn // *net.TCPConn or *tls.Conn
 	cl       *Client
 	id       int64
 	timeoutN atomic.Int64 // CmdTimeout, lowered while an early close waits (see timeout)
-	replay   []byte       // a synthetic greeting for jlaffaye's Dial (see conn.ftp)
 	broken   atomic.Bool
 	soft     atomic.Bool // a read timeout now is expected (waitMore), not a failure
 	lineLen  int         // bytes read since the last '\n'
@@ -83,11 +83,6 @@ func (c *ctlConn) arm() {
 func (c *ctlConn) unbounded() { _ = c.Conn.SetReadDeadline(time.Time{}) }
 
 func (c *ctlConn) Read(p []byte) (int, error) {
-	if len(c.replay) > 0 {
-		n := copy(p, c.replay)
-		c.replay = c.replay[n:]
-		return n, nil
-	}
 	n, err := c.Conn.Read(p)
 	if err != nil && !(c.soft.Load() && isTimeout(err)) {
 		c.broken.Store(true)
@@ -172,10 +167,20 @@ type dataConn struct {
 	cl      *Client
 	ctl     *ctlConn // its control connection: its end arms the final reply's deadline
 	timeout time.Duration
-	wrote   atomic.Bool // an upload: close gracefully
-	aborted atomic.Bool // close with a reset so the server sees a failure
-	rArmed  time.Time   // when the read deadline was last set
-	wArmed  time.Time   // when the write deadline was last set
+	wrote   atomic.Bool  // an upload: close gracefully
+	aborted atomic.Bool  // close with a reset so the server sees a failure
+	ended   atomic.Bool  // the final reply ended the transfer (see xfer.watch): reads give EOF
+	last    atomic.Int64 // UnixNano of the last byte moved (or of the start)
+	closed  chan struct{}
+	once    sync.Once
+	rArmed  time.Time // when the read deadline was last set
+	wArmed  time.Time // when the write deadline was last set
+}
+
+func newDataConn(nc net.Conn, c *Client, ctl *ctlConn) *dataConn {
+	d := &dataConn{Conn: nc, cl: c, ctl: ctl, timeout: c.cfg.DataTimeout, closed: make(chan struct{})}
+	d.last.Store(time.Now().UnixNano())
+	return d
 }
 
 // rearm is how stale a deadline may get before it is moved forward.
@@ -188,15 +193,52 @@ func (d *dataConn) Read(p []byte) (int, error) {
 			d.rArmed = now
 		}
 	}
+	// After the rearm: endNow's deadline, set after ended, is never undone.
+	if d.ended.Load() {
+		return 0, io.EOF
+	}
 	n, err := d.Conn.Read(p)
 	if n > 0 {
 		d.cl.stats.bytesIn.Add(int64(n))
 		d.cl.touch()
+		d.last.Store(time.Now().UnixNano())
+	}
+	if err != nil && d.ended.Load() {
+		return n, io.EOF // what the server sent is all there is: its final reply says so
 	}
 	if err != nil && isTimeout(err) {
 		err = &timeoutError{fmt.Sprintf("data connection: nothing received for %v", d.timeout), err}
 	}
 	return n, err
+}
+
+// endNow ends the data connection because the final reply came: reads
+// return EOF at once, a blocked write fails.
+func (d *dataConn) endNow() {
+	d.ended.Store(true)
+	_ = d.Conn.SetDeadline(time.Now())
+}
+
+// endWhenQuiet ends the data connection (endNow) once nothing arrived on
+// it for grace, unless it is closed first.
+func (d *dataConn) endWhenQuiet(grace time.Duration) {
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.closed:
+			return
+		case <-t.C:
+		}
+		quiet := time.Since(time.Unix(0, d.last.Load()))
+		if quiet >= grace {
+			d.cl.log.Info("ftp server ended a transfer without closing its data connection",
+				slog.String("server", d.cl.cfg.Name), slog.Duration("quiet", quiet))
+			d.endNow()
+			return
+		}
+		t.Reset(grace - quiet)
+	}
 }
 
 func (d *dataConn) Write(p []byte) (int, error) {
@@ -211,6 +253,7 @@ func (d *dataConn) Write(p []byte) (int, error) {
 	if n > 0 {
 		d.cl.stats.bytesOut.Add(int64(n))
 		d.cl.touch()
+		d.last.Store(time.Now().UnixNano())
 	}
 	if err != nil && isTimeout(err) {
 		err = &timeoutError{fmt.Sprintf("data connection: nothing sent for %v", d.timeout), err}
@@ -246,6 +289,7 @@ func (d *dataConn) tcp() *net.TCPConn {
 // reading network stream" from vsftpd). Downloads, and aborted uploads,
 // close at once.
 func (d *dataConn) Close() error {
+	d.once.Do(func() { close(d.closed) })
 	if d.ctl != nil {
 		d.ctl.arm() // the transfer's final reply is due within CmdTimeout of its end
 	}
@@ -273,7 +317,10 @@ func (d *dataConn) Close() error {
 }
 
 // finish closes the socket for good.
-func (d *dataConn) finish() { _ = d.Conn.Close() }
+func (d *dataConn) finish() {
+	d.once.Do(func() { close(d.closed) })
+	_ = d.Conn.Close()
+}
 
 // abort makes the next Close a reset, and closes now.
 func (d *dataConn) abort() {
@@ -281,7 +328,8 @@ func (d *dataConn) abort() {
 	d.Close()
 }
 
-// Handshake lets jlaffaye complete TLS on an empty upload (StorFrom looks for it).
+// Handshake completes TLS on an empty upload (servers want one: proftpd
+// refuses the transfer otherwise).
 func (d *dataConn) Handshake() error {
 	d.wrote.Store(true)
 	if tc, ok := d.Conn.(*tls.Conn); ok {

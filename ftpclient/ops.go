@@ -28,10 +28,23 @@ func (c *Client) simple(ctx context.Context, op, p string, idempotent bool, code
 
 func spArg(sp string) []any { return []any{sp} }
 
-// Mkdir makes a directory (MKD).
+// Mkdir makes a directory (MKD). A server that made it under another
+// name (see names.go) has it removed again, and the error says so.
 func (c *Client) Mkdir(ctx context.Context, p string) error {
-	_, err := c.simple(ctx, "MKD", p, false, []int{257, 250}, "MKD %s", spArg)
-	return c.explain(ctx, "MKD", p, err)
+	r, err := c.simple(ctx, "MKD", p, false, []int{257, 250}, "MKD %s", spArg)
+	if err != nil {
+		return c.explain(ctx, "MKD", p, err)
+	}
+	name := path.Base(p)
+	if got := mkdReplyName(r.Msg); riskyName(name) && got != "" && got != name && ValidateName(got) == nil {
+		made := path.Join(path.Dir(p), got)
+		if rerr := c.Rmdir(ctx, made); rerr != nil {
+			c.log.Warn("ftp server made a directory under another name, and it could not be removed",
+				"server", c.cfg.Name, "path", Printable(made), "err", rerr)
+		}
+		return c.translate("MKD", p, errRewritten("directory", Printable(name), Printable(got)))
+	}
+	return nil
 }
 
 // Rmdir removes an empty directory (RMD).
@@ -77,23 +90,39 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 				}
 				return c.explain(ctx, op, from+"\x00"+to, err)
 			}
-			return nil
+			return c.checkStored(ctx, "RNTO", to, true)
 		}
 	}
 	return c.translate("RENAME", desc, err)
 }
 
-// Size returns the size of a file (SIZE).
+// Size returns the size of a file: SIZE, or where the server has no SIZE
+// (500, 502, 504), its listing (Stat; ErrIsDir for a directory).
 func (c *Client) Size(ctx context.Context, p string) (int64, error) {
-	r, err := c.simple(ctx, "SIZE", p, true, []int{213}, "SIZE %s", spArg)
+	if !c.noSize.Load() {
+		r, err := c.simple(ctx, "SIZE", p, true, []int{213}, "SIZE %s", spArg)
+		var oe *OpError
+		switch {
+		case err == nil:
+			n, perr := strconv.ParseInt(strings.TrimSpace(r.Msg), 10, 64)
+			if perr != nil || n < 0 {
+				return 0, c.translate("SIZE", p, errProtocolf("SIZE reply %q", truncate(r.Msg, 40)))
+			}
+			return n, nil
+		case !errors.As(err, &oe) || oe.Code != 500 && oe.Code != 502 && oe.Code != 504:
+			return 0, err
+		}
+		c.noSize.Store(true)
+		c.log.Info("ftp server has no SIZE: sizes come from listings", "server", c.cfg.Name)
+	}
+	e, err := c.Stat(ctx, p)
 	if err != nil {
 		return 0, err
 	}
-	n, perr := strconv.ParseInt(strings.TrimSpace(r.Msg), 10, 64)
-	if perr != nil || n < 0 {
-		return 0, c.translate("SIZE", p, errProtocolf("SIZE reply %q", truncate(r.Msg, 40)))
+	if e.Type == TypeDir {
+		return 0, c.translate("SIZE", p, ErrIsDir)
 	}
-	return n, nil
+	return e.Size, nil
 }
 
 // ModTime returns the precise modification time (MDTM), ErrUnsupported if none.
@@ -114,14 +143,15 @@ func (c *Client) ModTime(ctx context.Context, p string) (time.Time, error) {
 	if perr != nil {
 		return time.Time{}, c.translate("MDTM", p, errProtocolf("MDTM reply %q", truncate(r.Msg, 40)))
 	}
-	return t, nil
+	return c.mdtmTime(t), nil
 }
 
 const mdtmLayout = "20060102150405"
 
 // SetModTime sets the mtime (MFMT, else SITE UTIME, else vsftpd's MDTM write);
 // ErrUnsupported if none works, or if the server refuses it for a directory
-// (some set file times only).
+// (some set file times only). The first time set is read back with MDTM
+// (see learnMdtmOffset).
 func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
 	sp, err := c.sp(p)
 	if err != nil {
@@ -136,7 +166,10 @@ func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
 	if f.MFMT {
 		_, err := c.simple(ctx, "MFMT", p, true, []int{213, 200, 250}, "MFMT %s %s",
 			func(sp string) []any { return []any{ts, sp} })
-		return c.explain(ctx, "MFMT", p, err)
+		if err = c.explain(ctx, "MFMT", p, err); err == nil {
+			c.learnMdtmOffset(ctx, p, t)
+		}
+		return err
 	}
 	if c.noUtime.Load() {
 		return c.mdtmWrite(ctx, p, ts, c.translate("SITE UTIME", p, ErrUnsupported))
@@ -150,7 +183,10 @@ func (c *Client) SetModTime(ctx context.Context, p string, t time.Time) error {
 	for _, form := range forms {
 		_, err = c.simple(ctx, "SITE UTIME", p, true, []int{200, 213, 250}, "SITE UTIME %s", form)
 		if !errors.Is(err, ErrUnsupported) {
-			return c.explain(ctx, "SITE UTIME", p, err)
+			if err = c.explain(ctx, "SITE UTIME", p, err); err == nil {
+				c.learnMdtmOffset(ctx, p, t)
+			}
+			return err
 		}
 	}
 	c.noUtime.Store(true)

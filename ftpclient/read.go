@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jlaffaye/ftp"
 )
 
 // earlyCloseWait bounds how long closing a download before its end waits
@@ -88,7 +86,8 @@ type readStream struct {
 	off     int64 // offset of the next byte
 	mu      sync.Mutex
 	cn      *conn
-	resp    *ftp.Response
+	x       *xfer // the transfer in flight, nil between transfers
+	skip    int64 // bytes of x to drop before off (a server without REST: the transfer starts at 0)
 	reopens int
 	res     *Reservation // the reservation the stream's slot comes from, for reopening
 	want    *Expect      // what the caller expects the file to be (OpenReadExpect)
@@ -99,7 +98,9 @@ type readStream struct {
 	used    atomic.Int64         // UnixNano of the last Read's end, for reclaim
 }
 
-// open acquires a connection and starts RETR at rs.off.
+// open acquires a connection and starts RETR at rs.off: after REST, or
+// where the server has no working REST from the start, dropping the bytes
+// before rs.off (see restOffset).
 func (rs *readStream) open(ctx context.Context) error {
 	c := rs.c
 	err := retry(ctx, func() (bool, error) {
@@ -107,21 +108,26 @@ func (rs *readStream) open(ctx context.Context) error {
 		if err != nil {
 			return shouldRetry(ctx, err), err
 		}
-		var resp *ftp.Response
+		var x *xfer
+		start := rs.off
 		err = c.run(ctx, cn, func(cn *conn) error {
-			sc, err := cn.ftp()
-			if err != nil {
+			if start, err = cn.restOffset(rs.sp, rs.off, rs.want); err != nil {
 				return err
 			}
-			resp, err = sc.RetrFrom(rs.sp, uint64(rs.off))
+			var r Reply
+			if x, r, err = cn.startXfer("RETR "+rs.sp, start, false); err == nil && x == nil {
+				err = withCmd(cn, expect(r, 125, 150))
+			}
 			return err
 		})
 		if err != nil {
 			c.sched.release(cn, err)
+			if c.restRefused(err) || errors.Is(err, errRestIgnored) {
+				return true, err // again, without REST
+			}
 			return shouldRetry(ctx, err), err
 		}
-		cn.transfer = true
-		rs.cn, rs.resp = cn, resp
+		rs.cn, rs.x, rs.skip = cn, x, rs.off-start
 		rs.cur.Store(cn)
 		rs.used.Store(time.Now().UnixNano())
 		c.sched.setReclaimer(cn, rs)
@@ -197,7 +203,7 @@ func (rs *readStream) Read(b []byte) (int, error) {
 		if rs.done {
 			return 0, io.EOF
 		}
-		if rs.resp == nil {
+		if rs.x == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), rs.c.cfg.DialTimeout+rs.c.cfg.CmdTimeout)
 			if rs.res != nil {
 				ctx = rs.res.Bind(ctx)
@@ -209,19 +215,36 @@ func (rs *readStream) Read(b []byte) (int, error) {
 				return 0, err
 			}
 		}
-		n, err := rs.resp.Read(b)
-		rs.off += int64(n)
+		buf := b
+		if rs.skip > 0 {
+			buf = b[:min(int64(len(b)), rs.skip)]
+		}
+		var n int
+		var err error
+		if rs.complete() {
+			err = io.EOF // see complete: no wait for a data connection the server may never close
+		} else {
+			n, err = rs.x.dc.Read(buf)
+		}
+		if rs.skip > 0 {
+			rs.skip -= int64(n)
+			n = 0
+		} else {
+			rs.off += int64(n)
+		}
 		if err == nil {
+			if n == 0 {
+				continue // skipping
+			}
 			return n, nil
 		}
 		if errors.Is(err, io.EOF) {
 			// The data connection ended: only the final reply says
 			// whether that was the whole file.
-			err = rs.resp.Close()
-			rs.cn.transfer = err != nil && replyCode(err) == 0
+			err = rs.x.finish()
 		}
 		rs.c.sched.release(rs.cn, err)
-		rs.cn, rs.resp = nil, nil
+		rs.cn, rs.x = nil, nil
 		rs.cur.Store(nil)
 		if err == nil {
 			rs.done = true
@@ -253,6 +276,15 @@ func (rs *readStream) Read(b []byte) (int, error) {
 	}
 }
 
+// complete reports whether the download has every byte the caller expects
+// and the server has said the transfer is complete (2xx): the end of the
+// data connection need not be waited for (a server that never closes it
+// would otherwise cost finalGrace per file).
+func (rs *readStream) complete() bool {
+	x := rs.x
+	return rs.want != nil && rs.skip == 0 && rs.off == rs.want.Size && x.ended() && x.err == nil && x.rep.Code/100 == 2
+}
+
 // Close ends the download. Before EOF it resets the data connection, sends
 // ABOR (so that servers blocked in the transfer notice: pure-ftpd over TLS
 // otherwise never answers), reads the transfer's reply (426/451/226) and
@@ -271,11 +303,11 @@ func (rs *readStream) Close() error {
 		rs.mu.Lock()
 	}
 	defer rs.mu.Unlock()
-	if rs.done && rs.resp == nil {
+	if rs.done && rs.x == nil {
 		return nil
 	}
 	rs.done = true
-	if rs.resp == nil {
+	if rs.x == nil {
 		return nil
 	}
 	rs.stop()
@@ -283,14 +315,14 @@ func (rs *readStream) Close() error {
 }
 
 // stop ends the transfer in flight and gives the connection back (see
-// Close). Called with rs.mu held and rs.resp set.
+// Close). Called with rs.mu held and rs.x set.
 func (rs *readStream) stop() {
-	cn := rs.cn
-	rs.cn, rs.resp = nil, nil
+	cn, x := rs.cn, rs.x
+	rs.cn, rs.x = nil, nil
 	rs.cur.Store(nil)
-	cn.abortData()
 	saved := cn.ctl.timeout()
 	cn.ctl.setTimeout(min(saved, earlyCloseWait))
+	cn.abortData()
 	// RFC 959 4.1.3 says two replies come, the transfer's (426, or 226 if
 	// it had finished) and ABOR's (225/226), but pure-ftpd over TLS sends
 	// only ABOR's. So after a 225/226 wait briefly for a second one. NOOP
@@ -298,7 +330,8 @@ func (rs *readStream) stop() {
 	_, err := cn.ctl.Write([]byte("ABOR\r\n"))
 	var r Reply
 	if err == nil {
-		r, err = cn.readReply()
+		<-x.done // the first reply after the transfer's 1xx; due within earlyCloseWait
+		r, err = x.rep, x.err
 	}
 	if err == nil && (r.Code != 225 && r.Code != 226 || cn.waitMore(abortSettle)) {
 		_, err = cn.readReply()
@@ -325,7 +358,7 @@ func (rs *readStream) reclaim() {
 		return // a Read is running: not idle after all
 	}
 	defer rs.mu.Unlock()
-	if rs.resp == nil || rs.done {
+	if rs.x == nil || rs.done {
 		return
 	}
 	rs.c.log.Debug("ftp download parked to free a connection", "server", rs.c.cfg.Name, "path", rs.p,

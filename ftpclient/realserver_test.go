@@ -56,6 +56,9 @@ func realClient(t *testing.T, srv *realftpd.Server) *ftpclient.Client {
 func realSuite(t *testing.T, srv *realftpd.Server) {
 	c := realClient(t, srv)
 	ctx := ctxT(t)
+	if f, err := c.Features(ctx); err != nil || f.Software != string(srv.Kind) {
+		t.Errorf("Features().Software = %q (%v), want %q (from the greeting)", f.Software, err, srv.Kind)
+	}
 	data := bytes.Repeat([]byte("real data "), 50000)
 	srv.WriteFile(t, "dir with space/f [1].txt", data)
 	srv.WriteFile(t, ".hidden", []byte("h"))

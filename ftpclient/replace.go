@@ -147,14 +147,17 @@ func (c *Client) Replace(ctx context.Context, tmp, p string, hide func(backup st
 
 // renameOverRefused tells, after RNFR tmp/RNTO p failed, whether the server
 // refused because p exists: both files are there (a vanished tmp, or a
-// missing p, is another failure the backup way would not cure).
+// missing p, is another failure the backup way would not cure), and p may
+// be written (ProbeWritable: a read-only p is refused for permission, which
+// says nothing about renaming onto files, and the backup way would take it
+// aside all the same).
 func (c *Client) renameOverRefused(ctx context.Context, tmp, p string) bool {
 	for _, q := range []string{p, tmp} {
 		if ok, err := c.Exists(ctx, q); !ok || err != nil {
 			return false
 		}
 	}
-	return true
+	return c.ProbeWritable(ctx, p) == nil
 }
 
 // cleanupCtx bounds steps that must run even when ctx is done (putting an

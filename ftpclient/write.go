@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 )
 
 // WriteMode selects how an upload starts.
@@ -31,10 +30,12 @@ type Upload interface {
 
 var errAborted = errors.New("upload aborted")
 
-// OpenWrite starts an upload to p. It holds one pooled connection until
-// Close/Abort. It returns once the server has accepted the STOR/APPE (so a
-// refusal is reported here); ctx governs that opening only. Uploads are
-// never retried: a failure after data was sent is the caller's to handle.
+// OpenWrite starts an upload to p. It holds one connection (a slot of the
+// server's scheduler) until Close/Abort. It returns once the server has
+// accepted the STOR/APPE (so a refusal is reported here); ctx governs that
+// opening only. Uploads are never retried: a failure after data was sent
+// is the caller's to handle. WriteAt needs a working REST: where the server
+// has none (or ignores it) it fails with ErrUnsupported, never writing at 0.
 func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteMode) (Upload, error) {
 	op := "STOR"
 	if mode == WriteAppend {
@@ -48,6 +49,9 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	if off < 0 || (mode == WriteTruncate || mode == WriteAppend) && off != 0 {
 		return nil, c.translate(op, p, fmt.Errorf("offset %d with write mode %d: %w", off, mode, ErrUnsupported))
 	}
+	if off > 0 && c.noRest.Load() {
+		return nil, c.translate(op, p, fmt.Errorf("writing at offset %d: the server has no working REST: %w", off, ErrUnsupported))
+	}
 	var cn *conn
 	err = retry(ctx, func() (bool, error) { // acquiring only: nothing sent yet
 		var err error
@@ -57,90 +61,52 @@ func (c *Client) OpenWrite(ctx context.Context, p string, off int64, mode WriteM
 	if err != nil {
 		return nil, c.translate(op, p, err)
 	}
-	src := &source{started: make(chan struct{}), end: make(chan error, 1)}
-	u := &upload{c: c, p: p, op: op, cn: cn, src: src, done: make(chan struct{})}
-	started := src.started
+	var x *xfer
 	stop := cn.bind(ctx)
-	go func() {
-		defer close(u.done)
-		sc, err := cn.ftp()
-		if err == nil {
-			cn.transfer = true
-			switch mode {
-			case WriteAppend:
-				err = sc.Append(sp, src)
-			default:
-				err = sc.StorFrom(sp, src, uint64(off))
-			}
-			if replyCode(err) >= 200 || err == nil {
-				cn.transfer = false // the final reply was read
-			}
+	if off > 0 {
+		// REST is checked on the file itself (it holds off bytes) before
+		// it is trusted to place an upload: see rest.go.
+		var start int64
+		if start, err = cn.restOffset(sp, off, &Expect{Size: off}); err == nil && start != off {
+			err = errRestIgnored
 		}
-		u.err = withCmd(cn, err)
-	}()
-	select {
-	case <-started:
-	case <-u.done:
+		if errors.Is(err, errRestIgnored) {
+			err = fmt.Errorf("writing at offset %d: %w: %w", off, err, ErrUnsupported)
+		}
+	}
+	var r Reply
+	if err == nil {
+		x, r, err = cn.startXfer(op+" "+sp, off, true)
+	}
+	if err == nil && x == nil {
+		err = withCmd(cn, expect(r, 125, 150))
 	}
 	survived := stop()
-	select {
-	case <-u.done: // refused (or interrupted) before any data
-		err := u.err
-		if !survived && ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
-		}
+	if !survived && ctx.Err() != nil {
 		if err == nil {
-			err = errProtocolf("upload ended before it started")
+			err = errAborted
 		}
+		err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+	}
+	if err != nil {
+		err = withCmd(cn, err)
+		c.restRefused(err)
 		c.sched.release(cn, err)
 		return nil, c.explain(ctx, op, p, c.translate(op, p, err))
-	default:
 	}
-	if !survived {
-		u.Abort()
-		return nil, c.translate(op, p, context.Cause(ctx))
-	}
-	return u, nil
-}
-
-// source is what jlaffaye uploads from. Its io.Copy calls WriteTo with the
-// data connection once the server has accepted STOR/APPE (150); WriteTo
-// hands the connection to upload.Write, which writes into it directly from
-// the caller's goroutine (no pipe: no copy and no goroutine switch per
-// Write, one socket write per call), and returns when the upload ends.
-type source struct {
-	started chan struct{} // closed when WriteTo has dst
-	dst     io.Writer     // the data connection, set before started
-	end     chan error    // the upload's end: nil (all sent) or why it stops
-	n       atomic.Int64  // bytes written to dst
-}
-
-// WriteTo waits for the end of the upload while upload.Write fills w.
-func (s *source) WriteTo(w io.Writer) (int64, error) {
-	s.dst = w
-	close(s.started)
-	err := <-s.end
-	return s.n.Load(), err
-}
-
-// Read is never used: io.Copy prefers WriteTo.
-func (s *source) Read([]byte) (int, error) {
-	return 0, errProtocolf("upload source read without WriteTo")
+	return &upload{c: c, p: p, op: op, cn: cn, x: x}, nil
 }
 
 type upload struct {
 	c     *Client
 	p, op string
 	cn    *conn
-	src   *source
-	done  chan struct{}
-	err   error // jlaffaye's result, valid after done
-	mu    sync.Mutex
-	ended bool  // the data stream was ended (src.end sent)
-	werr  error // sticky error of a failed Write
+	x     *xfer
+	mu    sync.Mutex // serialises Write and finish
+	werr  error      // sticky error of a failed Write
 	// rmu guards released: Abort may reset the data connection while a
-	// Write is blocked in it, but never once the connection is back in the
-	// pool.
+	// Write is blocked in it, but never once the connection is back with
+	// the scheduler.
 	rmu      sync.Mutex
 	released bool
 }
@@ -152,29 +118,22 @@ func (u *upload) Write(b []byte) (int, error) {
 	if u.werr != nil {
 		return 0, u.werr
 	}
-	if u.ended {
+	if u.released {
 		return 0, u.c.translate(u.op, u.p, ErrClosed)
 	}
-	n, err := u.src.dst.Write(b)
-	u.src.n.Add(int64(n))
+	n, err := u.x.dc.Write(b)
 	if err != nil {
-		// The transfer is over: let jlaffaye read the final reply, which
-		// says why (552 quota, 426...).
-		u.ended = true
-		u.src.end <- err
-		<-u.done
-		if u.err != nil {
-			err = u.err
+		// The transfer is over: the final reply says why (552 quota,
+		// 426...). It is due within CmdTimeout of the data's end.
+		u.x.dc.abort()
+		<-u.x.done
+		if rerr := u.x.result(); rerr != nil {
+			err = rerr
 		}
 		u.werr = u.c.translate(u.op, u.p, err)
 		return n, u.werr
 	}
 	return n, nil
-}
-
-// Close ends the data stream and returns the server's verdict.
-func (u *upload) Close() error {
-	return u.finish(nil)
 }
 
 // Abort stops the transfer; the connection is not reused.
@@ -200,32 +159,26 @@ func (u *upload) finish(abort error) error {
 	if u.released {
 		return nil
 	}
-	if abort != nil {
-		u.cn.mu.Lock()
-		if u.cn.data != nil {
-			u.cn.data.aborted.Store(true) // a reset: the server must not take the file as complete
-		}
-		u.cn.mu.Unlock()
+	var err error
+	switch {
+	case abort != nil:
+		// A reset: the server must not take the file as complete. Its
+		// reply (due within CmdTimeout) says the upload has ended, so
+		// that a caller removing the file does not race the server.
 		u.cn.dirty = true // never reuse an aborted upload's connection
-	}
-	if !u.ended {
-		u.ended = true
-		end := abort
-		if abort == nil && u.src.n.Load() == 0 {
-			end = handshakeEmpty(u.src.dst)
-		}
-		u.src.end <- end
-	}
-	<-u.done
-	err := u.err
-	if abort != nil {
-		err = errors.Join(abort, err)
+		u.cn.abortData()
+		<-u.x.done
+		err = errors.Join(abort, u.x.result())
+	case u.werr != nil:
+		err = u.werr
+	default:
+		err = u.x.finish()
 	}
 	u.rmu.Lock()
 	u.released = true
 	u.rmu.Unlock()
 	u.c.sched.release(u.cn, err)
-	if abort != nil || err == nil {
+	if abort != nil || err == nil || u.werr != nil {
 		if abort == nil && u.werr != nil {
 			return u.werr
 		}
@@ -236,15 +189,17 @@ func (u *upload) finish(abort error) error {
 	return u.c.explain(ctx, u.op, u.p, u.c.translate(u.op, u.p, err))
 }
 
-// handshakeEmpty completes the TLS handshake of an upload that wrote
-// nothing (an empty file, ProbeWritable's APPE of nothing): crypto/tls
-// shakes hands on the first Write, and a protected data connection closed
-// before it is a failed upload to every server (proftpd "425 Unable to
-// build data connection: Operation not permitted", pure-ftpd and vsftpd
-// drop the session). jlaffaye does it for StorFrom but not for Append.
-func handshakeEmpty(w io.Writer) error {
-	if hs, ok := w.(interface{ Handshake() error }); ok {
-		return hs.Handshake()
+// Close ends the data stream and returns the server's verdict: its final
+// reply, and for a name servers are known to rewrite, whether the file is
+// there under that name (names.go).
+func (u *upload) Close() error {
+	u.mu.Lock()
+	again := u.released
+	u.mu.Unlock()
+	if err := u.finish(nil); err != nil || again || u.op != "STOR" {
+		return err
 	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), u.c.cleanupWait())
+	defer cancel()
+	return u.c.checkStored(ctx, u.op, u.p, false)
 }

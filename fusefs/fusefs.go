@@ -80,6 +80,11 @@ type Options struct {
 	// gio copy, ...) between servers is done by FXP instead of an upload
 	// (vfs stream matching); 0: vfs.DefaultMatchMin, negative: never.
 	MatchMin int64
+	// ReadAheadKB is the kernel's read-ahead for the mount (its bdi's
+	// read_ahead_kb), set after mounting where fxpfs may (as root): 0 means
+	// DefaultReadAheadKB, negative leaves the kernel's (128 KiB). See
+	// readahead.go.
+	ReadAheadKB int
 	// RawSymlinks shows symlink targets as the servers list them, so an
 	// absolute target points into this host's files; by default they are
 	// confined to their server's folder (symlink.go).
@@ -253,6 +258,7 @@ func Mount(ctx context.Context, mountpoint string, root *Root) (*fuse.Server, er
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
+	root.setReadAhead(mountpoint)
 	served := make(chan struct{})
 	go func() {
 		srv.Wait()

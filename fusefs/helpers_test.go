@@ -37,6 +37,7 @@ type setup struct {
 	opts       Options
 	srvOpts    []ftptest.Option
 	srvOptsFor map[string][]ftptest.Option // more options for one server
+	quirksFor  map[string]ftptest.Quirks   // a StartQuirky server with these quirks for one server
 	maxConns   int
 	fxp        bool // give the root an fxpcopy.Engine
 }
@@ -56,7 +57,13 @@ func mount(t *testing.T, s setup) *mounted {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var clients []*ftpclient.Client
 	for _, name := range s.names {
-		srv := ftptest.Start(t, append(append([]ftptest.Option(nil), s.srvOpts...), s.srvOptsFor[name]...)...)
+		opts := append(append([]ftptest.Option(nil), s.srvOpts...), s.srvOptsFor[name]...)
+		var srv *ftptest.Server
+		if q, ok := s.quirksFor[name]; ok {
+			srv = ftptest.StartQuirky(t, q, opts...)
+		} else {
+			srv = ftptest.Start(t, opts...)
+		}
 		cfg := srv.Config(name)
 		cfg.ListingTTL = s.ttl
 		cfg.MaxConns = s.maxConns

@@ -37,7 +37,9 @@ import (
 // handles then use direct I/O (each read(2) goes to the daemon whole; no
 // read-ahead, no cache; mmap still works through DIRECT_IO_ALLOW_MMAP),
 // and a read may see data past the size the listing gave (a file growing
-// on the server). Write-only handles always use direct I/O: the mount has
+// on the server: a read at or past the end a descriptor last saw asks the
+// server again, one RETR at that offset, so the descriptor reads what was
+// appended without being reopened). Write-only handles always use direct I/O: the mount has
 // no writeback cache, so copying written pages into the cache first would
 // only cost a copy. O_RDWR handles use the page cache and never keep it
 // across opens.

@@ -1,7 +1,9 @@
 package fusefs
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,5 +184,43 @@ func TestShortDownloadFailsCp(t *testing.T) {
 	}
 	if !strings.Contains(r, "Input/output error") {
 		t.Errorf("cp: %s, want EIO", r)
+	}
+}
+
+// TestDirectIOReadsGrowingFile: with --direct-io, a descriptor that read
+// to the end of a file growing on the server reads the new bytes without
+// being reopened (tail -f), and a read at the end of an unchanged file is
+// EOF after one question to the server.
+func TestDirectIOReadsGrowingFile(t *testing.T) {
+	m := mount(t, setup{opts: Options{DirectIO: true}})
+	data := randomFile(t, m.disk("alpha", "grow.log"), 100_000)
+	f, err := os.Open(m.path("alpha", "grow.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := io.ReadAll(f)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("first read: %d bytes, %v", len(got), err)
+	}
+	before := m.servers["alpha"].Retrs()
+	if n, err := f.Read(make([]byte, 4096)); n != 0 || err != io.EOF {
+		t.Fatalf("read at the end: %d, %v; want EOF", n, err)
+	}
+	if n := m.servers["alpha"].Retrs() - before; n != 1 {
+		t.Errorf("a read at the end sent %d RETRs, want 1", n)
+	}
+	more := []byte("a line appended on the server\n")
+	w, err := os.OpenFile(m.disk("alpha", "grow.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(more); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	rest, err := io.ReadAll(f)
+	if err != nil || !bytes.Equal(rest, more) {
+		t.Fatalf("after the file grew: %q, %v; want %q", rest, err, more)
 	}
 }

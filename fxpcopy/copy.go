@@ -15,32 +15,73 @@ import (
 // at dst before is as it was (see the package doc, "Existing
 // destinations").
 func (e *Engine) Copy(ctx context.Context, src, dst Endpoint, opts Options) (Record, error) {
-	return e.copy(ctx, src, dst, opts, nil)
+	rec, _, err := e.copy(ctx, src, dst, opts, known{})
+	return rec, err
 }
 
-// copy is Copy, given what a listing the caller made says is at dst (nil:
-// unknown, ask the server).
-func (e *Engine) copy(ctx context.Context, src, dst Endpoint, opts Options, hint *dstHint) (Record, error) {
+// known is what listings the caller made say of a copy's two ends, so that
+// the copy asks less; a nil field is unknown (the copy asks the server).
+type known struct {
+	src *srcHint
+	dst *dstHint
+}
+
+// srcHint is what a listing made by the caller says of a copy's source: its
+// size, which the copy then takes instead of asking SIZE (and verifies the
+// destination against), and its mtime.
+type srcHint struct {
+	size  int64
+	mtime time.Time // zero: unknown
+	// exact: mtime is to the second (MLSD, or MDTM's put in a LIST listing
+	// by ftpclient): copied as it is. Otherwise MDTM is asked, and the
+	// listed time is the fallback.
+	exact bool
+}
+
+// hintOf is the srcHint of a listed file; mlsd says the listing was MLSD
+// (see listedExact).
+func hintOf(e ftpclient.Entry, mlsd bool) *srcHint {
+	return &srcHint{size: e.Size, mtime: e.Mtime, exact: listedExact(e.Mtime, mlsd)}
+}
+
+// listedExact reports whether a listed time is to the second: every MLSD
+// time is; a LIST time is where it has seconds (ftpclient replaced LIST's
+// minutes or days with MDTM's, see its MtimePolicy). One without seconds may
+// be either (1 in 60 exact times falls on :00) and counts as LIST's.
+func listedExact(t time.Time, mlsd bool) bool {
+	return !t.IsZero() && (mlsd || t.Second() != 0 || t.Nanosecond() != 0)
+}
+
+// mlsdListings reports whether c's listings (and Stat) come from MLSD/MLST.
+func mlsdListings(ctx context.Context, c *ftpclient.Client) bool {
+	f, err := c.Features(ctx)
+	return err == nil && f.MLSD && !c.Config().DisableMLSD
+}
+
+// copy is Copy, given what listings the caller made say of its ends. It
+// also returns why the destination's mtime could not be set (nil: set, or
+// nothing to set), which Copy only logs.
+func (e *Engine) copy(ctx context.Context, src, dst Endpoint, opts Options, k known) (rec Record, mtimeErr error, err error) {
 	if src.Client == nil || dst.Client == nil {
-		return Record{}, errors.New("fxpcopy: endpoint without a client")
+		return Record{}, nil, errors.New("fxpcopy: endpoint without a client")
 	}
 	for _, ep := range []Endpoint{src, dst} {
 		if err := ftpclient.ValidatePath(ep.Path); err != nil {
-			return Record{}, fmt.Errorf("fxpcopy: %s: %w", ep, err)
+			return Record{}, nil, fmt.Errorf("fxpcopy: %s: %w", ep, err)
 		}
 		if ep.Path == "/" {
-			return Record{}, fmt.Errorf("fxpcopy: %s: %w", ep, ftpclient.ErrIsDir)
+			return Record{}, nil, fmt.Errorf("fxpcopy: %s: %w", ep, ftpclient.ErrIsDir)
 		}
 	}
 	if src.Client == dst.Client && src.Path == dst.Path {
-		return Record{}, fmt.Errorf("fxpcopy: %s: source and destination are the same file: %w", src, ftpclient.ErrExists)
+		return Record{}, nil, fmt.Errorf("fxpcopy: %s: source and destination are the same file: %w", src, ftpclient.ErrExists)
 	}
 	t := e.begin(src, dst)
 	t.update(func(r *Record) { r.Origin = opts.Origin })
 	stop := e.report(t, opts.Progress)
-	err := e.run(ctx, t, src, dst, opts, hint)
+	err = e.run(ctx, t, src, dst, opts, k)
 	stop()
-	rec := e.finish(t, err)
+	rec = e.finish(t, err)
 	if opts.Progress != nil {
 		opts.Progress(rec)
 	}
@@ -51,9 +92,9 @@ func (e *Engine) copy(ctx context.Context, src, dst Endpoint, opts Options, hint
 			"fallback", rec.Fallback, "verified", rec.Verified, "seconds", rec.Duration.Seconds())
 	}
 	if err != nil {
-		return rec, fmt.Errorf("copy %s to %s: %w", rec.Src, rec.Dst, err)
+		return rec, nil, fmt.Errorf("copy %s to %s: %w", rec.Src, rec.Dst, err)
 	}
-	return rec, nil
+	return rec, t.mtimeErr, nil
 }
 
 // report calls progress about every poll interval until stop is called.
@@ -84,7 +125,7 @@ func (e *Engine) report(t *transfer, progress func(Record)) (stop func()) {
 }
 
 // run does one copy; t records what happens.
-func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts Options, hint *dstHint) error {
+func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts Options, k known) error {
 	tryFXP, allowRelay, why, err := policy(src.Client.Config(), dst.Client.Config())
 	if err != nil {
 		return err
@@ -95,15 +136,17 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 		}
 		allowRelay = false
 	}
-	size, err := src.Client.Size(ctx, src.Path)
-	if err != nil {
+	var size int64
+	if k.src != nil {
+		size = k.src.size // listed just now: no SIZE (the copy is verified against it)
+	} else if size, err = src.Client.Size(ctx, src.Path); err != nil {
 		return fmt.Errorf("size of source: %w", err)
 	}
 	t.update(func(r *Record) { r.Size = size })
 
 	w := write{src: src, size: size, tryFXP: tryFXP, allowRelay: allowRelay, why: why, opts: opts}
 	if !opts.NoPreserveMtime {
-		w.mtime = e.sourceMtime(ctx, src)
+		w.mtime = e.sourceMtime(ctx, src, k.src)
 	}
 	if opts.Continue {
 		w.off, err = resumeOffset(ctx, dst, size)
@@ -122,7 +165,7 @@ func (e *Engine) run(ctx context.Context, t *transfer, src, dst Endpoint, opts O
 		return e.settle(ctx, t, dst, w)
 	}
 	if w.off == 0 && !opts.InPlace {
-		orig, err := e.original(ctx, dst, hint)
+		orig, err := e.original(ctx, dst, k.dst)
 		if err != nil {
 			return err
 		}
@@ -147,7 +190,20 @@ type write struct {
 // mtime. A failure removes target (after ABOR and the wait of
 // removeAfterFailure), unless its STOR was refused or keepPrefix keeps a
 // resumed prefix for the next --continue.
+//
+// The connection slots the copy needs (one on each server: FXP and relay
+// alike hold both at once) are taken together, so that copies never
+// deadlock on each other, and held until the copy is settled: the
+// verification and the mtime use the connections the transfer just
+// released, not the server's one metadata connection, which every copy
+// would otherwise queue for.
 func (e *Engine) write(ctx context.Context, t *transfer, target Endpoint, w write, keepPrefix bool) error {
+	res, err := ftpclient.Reserve(ctx, w.src.Client, target.Client)
+	if err != nil {
+		return fmt.Errorf("waiting for connections: %w", err)
+	}
+	defer res.Release()
+	ctx = res.Bind(ctx)
 	if err := e.transfer(ctx, t, w.src, target, w.size, w.off, w.tryFXP, w.allowRelay, w.why); err != nil {
 		var intact *dstIntact
 		if !errors.As(err, &intact) {
@@ -159,7 +215,9 @@ func (e *Engine) write(ctx context.Context, t *transfer, target Endpoint, w writ
 }
 
 // settle verifies target against the source (a mismatch removes it,
-// resumed or not: the whole file is suspect) and copies the mtime.
+// resumed or not: the whole file is suspect) and copies the mtime; a
+// failure to set it is no failure of the copy (it is logged, and kept in
+// t.mtimeErr for Sync).
 func (e *Engine) settle(ctx context.Context, t *transfer, target Endpoint, w write) error {
 	if e.beforeVerify != nil {
 		e.beforeVerify(t.snapshot())
@@ -173,12 +231,14 @@ func (e *Engine) settle(ctx context.Context, t *transfer, target Endpoint, w wri
 		}
 	}
 	if !w.mtime.IsZero() {
-		if err := target.Client.SetModTime(ctx, target.Path, w.mtime); err != nil {
-			if !errors.Is(err, ftpclient.ErrUnsupported) {
-				e.log.Warn("could not copy mtime", "dst", target.String(), "err", err)
-			} else {
-				e.log.Debug("mtime not copied: unsupported", "dst", target.String())
-			}
+		err := target.Client.SetModTime(ctx, target.Path, w.mtime)
+		t.mtimeErr = err
+		switch {
+		case err == nil:
+		case errors.Is(err, ftpclient.ErrUnsupported):
+			e.log.Debug("mtime not copied: unsupported", "dst", target.String())
+		default:
+			e.log.Warn("could not copy mtime", "dst", target.String(), "err", err)
 		}
 	}
 	return nil
@@ -188,17 +248,9 @@ func (e *Engine) settle(ctx context.Context, t *transfer, target Endpoint, w wri
 // engine's memory allow, then the relay, until one works (see the package
 // doc). Between attempts a destination the failed one touched is removed
 // (or, when resuming, the resume offset is read again).
+// ctx carries the copy's reservation (see write).
 func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, size, off int64, tryFXP, allowRelay bool, why string) error {
-	// FXP and relay alike hold a connection on each side at once: take both
-	// slots together (the scheduler never lets two copies deadlock), and
-	// draw every connection of the copy from them.
-	res, err := ftpclient.Reserve(ctx, src.Client, dst.Client)
-	if err != nil {
-		return fmt.Errorf("waiting for connections: %w", err)
-	}
-	defer res.Release()
-	ctx = res.Bind(ctx)
-
+	var err error
 	var reasons []string
 	relayWhy := RelayFailed
 	if why != "" {
@@ -262,6 +314,10 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 			failures++
 			e.log.Warn("copy attempt failed; trying the next way", "mode", mode, "src", src.String(),
 				"dst", dst.String(), "err", err)
+			var g *giveUp
+			if errors.As(err, &g) && g.unended && e.noteUnended(src.Client, dst.Client, mode) {
+				e.rememberRefused(src.Client, dst.Client, mode, fmt.Sprintf("%d transfers in a row never ended", unendedLimit))
+			}
 		}
 		reasons = append(reasons, fmt.Sprintf("%s: %v", mode, err))
 		if i == len(ways)-1 {
@@ -292,11 +348,19 @@ func (e *Engine) transfer(ctx context.Context, t *transfer, src, dst Endpoint, s
 	return lastErr
 }
 
-// sourceMtime returns the source's mtime (MDTM, else its listing), or zero.
-func (e *Engine) sourceMtime(ctx context.Context, src Endpoint) time.Time {
+// sourceMtime returns the source's mtime: the caller's listing's where it
+// is exact, else MDTM's, else the listing's (the caller's, or a new one), or
+// zero.
+func (e *Engine) sourceMtime(ctx context.Context, src Endpoint, h *srcHint) time.Time {
+	if h != nil && h.exact {
+		return h.mtime
+	}
 	mt, err := src.Client.ModTime(ctx, src.Path)
 	if err == nil && !mt.IsZero() {
 		return mt
+	}
+	if h != nil && !h.mtime.IsZero() {
+		return h.mtime
 	}
 	st, serr := src.Client.Stat(ctx, src.Path)
 	if serr == nil {

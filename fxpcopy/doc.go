@@ -12,9 +12,11 @@
 // did not accept.
 //
 // One copy (Engine.Copy):
-//  1. SIZE (and MDTM) of the source; with Options.Continue, SIZE of the
-//     destination gives the resume offset. Otherwise, where a file exists
-//     at the destination, the copy goes to a temporary next to it (see
+//  1. SIZE (and MDTM) of the source, unless the caller's listing gave
+//     them (CopyTree, Sync, Options.Listed: the size, and the mtime where
+//     it is exact); with Options.Continue, SIZE of the destination gives
+//     the resume offset. Otherwise, where a file exists at the
+//     destination, the copy goes to a temporary next to it (see
 //     "Existing destinations").
 //  2. Policy (ServerConfig.FXP of both sides): "off" on either side means
 //     relay; "force" on either side means FXP or an error.
@@ -44,6 +46,10 @@
 //  7. MFMT (or SITE UTIME) copies the source's mtime.
 //  8. A temporary is renamed over the file it replaces.
 //
+// Steps 3 to 7 hold one connection slot on each server, taken at once
+// (ftpclient.Reserve): the verification and the mtime go over the
+// connections the transfer used.
+//
 // # Command order
 //
 // The passive server (the one that got PASV) is sent its transfer command
@@ -57,7 +63,8 @@
 //     backlog; a destination that accepts at once and drops a connection
 //     arriving before its command (pyftpdlib) answers STOR at once, and is
 //     given time to (Engine.earlyWait), so the connection cannot overtake
-//     the command. No byte can flow before the destination has opened the
+//     the command. (A server whose greeting names vsftpd, pure-ftpd or
+//     ProFTPD, which accept only in their STOR handler, is not waited for.) No byte can flow before the destination has opened the
 //     file: the destination reads only what arrives on the connection it
 //     accepted for STOR.
 //   - Reversed (PASV on the source): RETR goes to the source, then STOR to

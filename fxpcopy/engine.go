@@ -63,6 +63,10 @@ type Options struct {
 	// Plan, if set, is called once by CopyTree with the number of files and
 	// bytes it is about to copy (for a total ETA).
 	Plan func(files int, bytes int64)
+	// Listed, if set, is what CopyTree's caller has just learnt of SRC
+	// (and DST) with Client.Stat: CopyTree then asks neither again.
+	// Copy ignores it.
+	Listed *Listed
 	// Origin, if set, is recorded in the Record and counted apart
 	// (Counters.MatchedFiles for OriginMatchedStream).
 	Origin Origin
@@ -74,6 +78,16 @@ type Options struct {
 	// temporary of its own (the mount's kernel copies) and puts it in
 	// place itself.
 	InPlace bool
+}
+
+// Listed is what a caller of CopyTree learnt of its two ends (Options.Listed).
+type Listed struct {
+	Src ftpclient.Entry // SRC's entry, as Client.Stat gave it
+	// DstLooked: DST itself was looked up (Client.Stat) and Dst is what
+	// was found there, nil for nothing. Without it DST is unknown and
+	// the copy asks.
+	DstLooked bool
+	Dst       *ftpclient.Entry
 }
 
 // Record is the outcome of one transfer (also kept in the engine's history).
@@ -131,6 +145,7 @@ type Engine struct {
 	counters Counters
 	refused  map[pairMode]refusalNote // see memory.go
 	worked   map[pair]Mode
+	unended  map[pairMode]int // attempts in a row whose data all arrived but that never ended (memory.go)
 	early    map[*ftpclient.Client]earlyState
 
 	// beforeVerify, if set (tests only), runs after the data moved and
@@ -148,6 +163,9 @@ type transfer struct {
 	// dstUnsettled: an attempt ended without the destination server
 	// confirming the end of its upload (its connection was reset).
 	dstUnsettled atomic.Bool
+	// mtimeErr: why the destination did not get the source's mtime (set
+	// by settle, read after the copy ended).
+	mtimeErr error
 }
 
 func (t *transfer) snapshot() Record {
@@ -179,6 +197,7 @@ func New(log *slog.Logger) *Engine {
 		active:  map[int64]*transfer{},
 		refused: map[pairMode]refusalNote{},
 		worked:  map[pair]Mode{},
+		unended: map[pairMode]int{},
 		early:   map[*ftpclient.Client]earlyState{},
 	}
 }

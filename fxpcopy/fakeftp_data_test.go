@@ -137,6 +137,9 @@ func (s *fakeSession) dataConn() net.Conn {
 // transfer runs RETR/STOR/APPE with the session's misbehaviours.
 func (s *fakeSession) transfer(verb, p string) bool {
 	f := s.f
+	if f.transferLag > 0 {
+		time.Sleep(f.transferLag)
+	}
 	off := s.rest
 	s.rest = 0
 	f.mu.Lock()

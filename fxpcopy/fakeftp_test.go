@@ -41,7 +41,11 @@ import (
 //   - stopLag: an upload goes on for a while after ABOR or the end of the
 //     control connection (a server that notices between two writes);
 //   - renameReply: refuse RNTO with a reply of choice (a server that
-//     cannot rename onto an existing file, or cannot rename at all).
+//     cannot rename onto an existing file, or cannot rename at all);
+//   - greeting: the 220 reply's text (default "fake <name>"), e.g. a real
+//     server's banner;
+//   - transferLag: a transfer command is taken up only this long after it
+//     arrived (a server busy elsewhere).
 //
 // It counts live sessions (a session waiting for a data connection that
 // never comes is live until idleTimeout) and records every command.
@@ -63,6 +67,8 @@ type fakeFTP struct {
 	hiddenRename   bool
 	stopLag        time.Duration // an upload goes on this long after ABOR or the client's going
 	renameReply    func(from, to string) string
+	greeting       string
+	transferLag    time.Duration
 	idleTimeout    time.Duration
 
 	mu        sync.Mutex
@@ -240,7 +246,11 @@ func (s *fakeSession) run() {
 			s.lines <- strings.TrimRight(line, "\r\n")
 		}
 	}()
-	s.reply("220 fake %s", s.f.name)
+	if s.f.greeting != "" {
+		s.reply("220 %s", s.f.greeting)
+	} else {
+		s.reply("220 fake %s", s.f.name)
+	}
 	for {
 		var line string
 		var ok bool

@@ -1,6 +1,7 @@
 package fxpcopy
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 //     first next time;
 //   - per server, whether it answers a transfer command before the data
 //     connection exists ("early", like pyftpdlib) or only once it does
-//     ("late", like vsftpd and pure-ftpd); see Engine.earlyWait.
+//     ("late", like vsftpd and pure-ftpd); see Engine.earlyWait. A server
+//     whose greeting names an implementation known to answer late starts
+//     out as late (answersLate).
 
 type pair struct{ src, dst *ftpclient.Client }
 
@@ -81,6 +84,29 @@ func (e *Engine) rememberWorked(src, dst *ftpclient.Client, mode Mode) {
 	defer e.mu.Unlock()
 	e.worked[pair{src, dst}] = mode
 	delete(e.refused, pairMode{pair{src, dst}, mode})
+	delete(e.unended, pairMode{pair{src, dst}, mode})
+}
+
+// unendedLimit: this many attempts in a row of one pair and orientation
+// whose data all arrived but whose transfer never ended (a server that
+// never closes its data connection, so its peer never sees the end) make
+// the orientation remembered as refused. Once may be a server's passing
+// bug (pyftpdlib under load); every time costs CompleteSilence and a
+// cleanup per file.
+const unendedLimit = 2
+
+// noteUnended counts such an attempt (see unendedLimit) and reports whether
+// the orientation is now to be remembered as refused.
+func (e *Engine) noteUnended(src, dst *ftpclient.Client, mode Mode) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := pairMode{pair{src, dst}, mode}
+	e.unended[k]++
+	if e.unended[k] < unendedLimit {
+		return false
+	}
+	delete(e.unended, k)
+	return true
 }
 
 // earlyWait is how long to wait for the passive server's first reply to its
@@ -90,13 +116,20 @@ func (e *Engine) rememberWorked(src, dst *ftpclient.Client, mode Mode) {
 // connection cannot overtake the command; a server known to answer only
 // once the data connection exists is not. An unknown one is waited for
 // once, a few round trips of its control connection (rtt, measured on
-// PASV), within earlyWaitMin..earlyWaitMax. 0 means do not wait.
-func (e *Engine) earlyWait(c *ftpclient.Client, rtt time.Duration) time.Duration {
+// PASV), within earlyWaitMin..earlyWaitMax — unless its greeting names an
+// implementation known to answer late (answersLate): then not even once.
+// 0 means do not wait.
+func (e *Engine) earlyWait(ctx context.Context, c *ftpclient.Client, rtt time.Duration) time.Duration {
 	e.mu.Lock()
 	st := e.early[c]
 	e.mu.Unlock()
 	if st == earlyNo {
 		return 0
+	}
+	if st == earlyUnknown {
+		if f, err := c.Features(ctx); err == nil && answersLate[f.Software] {
+			return 0
+		}
 	}
 	w := min(max(4*rtt, earlyWaitMin), earlyWaitMax)
 	if st == earlyYes {
@@ -104,6 +137,20 @@ func (e *Engine) earlyWait(c *ftpclient.Client, rtt time.Duration) time.Duration
 		return 4 * w
 	}
 	return w
+}
+
+// answersLate are the implementations that answer a transfer command in
+// passive mode only once they have accepted its data connection, and
+// accept it only then: a connection arriving before the command waits in
+// the listen backlog, so it cannot be dropped (vsftpd, pure-ftpd and
+// ProFTPD call accept in their RETR/STOR handler). The first FXP with such
+// a server (as Features.Software names it from its greeting) skips the
+// early-reply wait, 250 ms to 1 s per process otherwise. A server that
+// only claims to be one of them and drops such connections (pyftpdlib
+// under another banner) costs one attempt: the watch then marks it early
+// (watch.go), and the copy is made another way.
+var answersLate = map[string]bool{
+	ftpclient.SoftwareVsftpd: true, ftpclient.SoftwarePureFTPd: true, ftpclient.SoftwareProFTPD: true,
 }
 
 func (e *Engine) earlyOf(c *ftpclient.Client) earlyState {

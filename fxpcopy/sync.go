@@ -193,7 +193,7 @@ func (x *syncRun) mkdirs(ctx context.Context) {
 		}
 		var err error
 		if it.Rel == "" {
-			err = mkdirAll(ctx, dst.Client, p)
+			err = x.plan.mkdirDst(ctx, p)
 		} else {
 			err = mkdir(ctx, dst.Client, p)
 		}
@@ -209,6 +209,35 @@ func (x *syncRun) mkdirs(ctx context.Context) {
 			x.touched(it.Rel)
 		}
 	}
+}
+
+// mkdirDst makes dir, which is DST itself (a directory SRC) or DST's
+// parent (a file SRC), with its missing parents, using what PlanSync found
+// of DST's parent: a parent found is not looked up again, nor is one found
+// missing (it is made after its own parents).
+func (p *SyncPlan) mkdirDst(ctx context.Context, dir string) error {
+	c := p.Dst.Client
+	parent := path.Dir(p.Dst.Path)
+	var dirs []string // outermost first
+	switch p.dstParent {
+	case parentExists:
+	case parentMissing:
+		if err := mkdirAll(ctx, c, path.Dir(parent)); err != nil {
+			return err
+		}
+		dirs = append(dirs, parent)
+	default:
+		return mkdirAll(ctx, c, dir)
+	}
+	if dir != parent {
+		dirs = append(dirs, dir)
+	}
+	for _, d := range dirs {
+		if err := mkdir(ctx, c, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mkdirAll makes p and its missing parents.
@@ -233,14 +262,14 @@ func (x *syncRun) copies(ctx context.Context) {
 	if opts.Copy.Plan != nil {
 		opts.Copy.Plan(len(plan.Copies), plan.Bytes())
 	}
-	if plan.srcIsFile && len(plan.Copies) > 0 {
-		if err := mkdirAll(ctx, plan.Dst.Client, path.Dir(plan.Dst.Path)); err != nil {
+	if plan.srcIsFile && len(plan.Copies) > 0 && plan.dstParent != parentExists && (plan.Copies[0].dst == nil || !plan.Copies[0].dst.exists) {
+		// DST is missing, and so may be its directory.
+		if err := plan.mkdirDst(ctx, path.Dir(plan.Dst.Path)); err != nil {
 			x.fail(plan.dstPath(""), fmt.Errorf("make its directory: %w", err))
 			return
 		}
 	}
 	copyOpts := opts.Copy
-	copyOpts.NoPreserveMtime = true // set below, from the time the plan compared
 	copyOpts.Continue = false
 	start := time.Now()
 	forEach(ctx, opts.Jobs, plan.Copies, func(it SyncItem) {
@@ -252,44 +281,32 @@ func (x *syncRun) copies(ctx context.Context) {
 				return
 			}
 		}
-		rec, err := x.e.copy(ctx, src, dst, copyOpts, it.dst)
+		// The plan's listing gives the size and the mtime (exact, or
+		// asked by MDTM in the copy): the copy sets it right after its
+		// verification, on the same connection.
+		k := known{src: &srcHint{size: it.Size, mtime: it.Mtime, exact: it.MtimeExact}, dst: it.dst}
+		rec, mtimeErr, err := x.e.copy(ctx, src, dst, copyOpts, k)
 		x.mu.Lock()
-		x.sum.Copied.add(job{src, dst, it.Size, it.dst}, rec, err)
+		x.sum.Copied.add(job{src, dst, it.Size, k}, rec, err)
 		x.mu.Unlock()
 		if err != nil {
 			x.fail(src.String(), err)
 			return
 		}
 		x.touched(it.Rel)
-		x.setMtime(ctx, it, src, dst)
+		switch {
+		case mtimeErr == nil:
+		case errors.Is(mtimeErr, ftpclient.ErrUnsupported):
+			x.mu.Lock()
+			x.sum.NoMtime++
+			x.mu.Unlock()
+		default:
+			x.fail(dst.String(), fmt.Errorf("set mtime: %w", mtimeErr))
+		}
 	})
 	x.sum.Copied.Duration = time.Since(start)
 	// Copy failures are in sum.Failures; keep Copied.Failures for callers
 	// that look at the copies alone.
-}
-
-// setMtime gives a copied file its source's mtime: the plan's where exact,
-// else MDTM's, else the listing's.
-func (x *syncRun) setMtime(ctx context.Context, it SyncItem, src, dst Endpoint) {
-	mt := it.Mtime
-	if !it.MtimeExact {
-		if t, err := src.Client.ModTime(ctx, src.Path); err == nil {
-			mt = t
-		}
-	}
-	if mt.IsZero() {
-		return
-	}
-	err := dst.Client.SetModTime(ctx, dst.Path, mt)
-	switch {
-	case err == nil:
-	case errors.Is(err, ftpclient.ErrUnsupported):
-		x.mu.Lock()
-		x.sum.NoMtime++
-		x.mu.Unlock()
-	default:
-		x.fail(dst.String(), fmt.Errorf("set mtime: %w", err))
-	}
 }
 
 func (x *syncRun) deletes(ctx context.Context) {

@@ -61,7 +61,17 @@ type SyncPlan struct {
 	MtimeChecks int        // MDTM commands the comparison needed
 	Failures    []Failure  // listings or checks that failed (those parts are not synced)
 	srcIsFile   bool
+	dstParent   parentState // DST's parent, where DST is missing
 }
+
+// parentState is what PlanSync found of a missing DST's parent directory.
+type parentState int
+
+const (
+	parentUnknown parentState = iota // not looked up (DST exists), or the lookup failed
+	parentExists
+	parentMissing
+)
 
 // Bytes is the total size of the planned copies.
 func (p *SyncPlan) Bytes() int64 {
@@ -454,11 +464,36 @@ func (e *Engine) PlanSync(ctx context.Context, src, dst Endpoint, opts SyncOptio
 	}
 	pl := &planner{src: ss, dst: ds, opts: opts, sem: make(chan struct{}, jobs), now: time.Now(), plan: plan}
 
+	// SRC and DST are looked up at once where they are on two servers
+	// (each on its own connection). A DST that is missing has its parent
+	// looked up too, meanwhile: where it exists, DST (or its directory,
+	// for a file) is made without asking again.
+	var dst0 ftpclient.Entry
+	var derr error
+	lookDst := func() {
+		dst0, derr = dst.Client.Stat(ctx, dst.Path)
+		if errors.Is(derr, ftpclient.ErrNotFound) && dst.Path != "/" {
+			pe, perr := dst.Client.Stat(ctx, path.Dir(dst.Path))
+			switch {
+			case perr == nil && pe.Type == ftpclient.TypeDir:
+				plan.dstParent = parentExists
+			case errors.Is(perr, ftpclient.ErrNotFound):
+				plan.dstParent = parentMissing
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	if src.Client != dst.Client {
+		wg.Go(lookDst)
+	}
 	sst, err := src.Client.Stat(ctx, src.Path)
+	if src.Client == dst.Client && err == nil {
+		lookDst()
+	}
+	wg.Wait()
 	if err != nil {
 		return plan, fmt.Errorf("sync %s: %w", src, err)
 	}
-	dst0, derr := dst.Client.Stat(ctx, dst.Path)
 	dstExists := derr == nil
 	if derr != nil && !errors.Is(derr, ftpclient.ErrNotFound) {
 		return plan, fmt.Errorf("sync to %s: %w", dst, derr)

@@ -63,7 +63,7 @@ func (s Summary) String() string {
 type job struct {
 	src, dst Endpoint
 	size     int64
-	hint     *dstHint // what is at dst (nil: unknown)
+	known    known // what the listings say of src and dst
 }
 
 // CopyTree copies src to dst: a file to the file dst, or a directory
@@ -80,11 +80,19 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 	if jobs < 1 {
 		jobs = 1
 	}
-	st, err := src.Client.Stat(ctx, src.Path)
-	if err != nil {
-		return sum, fmt.Errorf("copy %s: %w", src, err)
+	listed := opts.Listed
+	opts.Listed = nil
+	var st ftpclient.Entry
+	if listed != nil {
+		st = listed.Src
+	} else {
+		var err error
+		if st, err = src.Client.Stat(ctx, src.Path); err != nil {
+			return sum, fmt.Errorf("copy %s: %w", src, err)
+		}
 	}
 	var work []job
+	var err error
 	if st.Type == ftpclient.TypeDir {
 		if src.Client == dst.Client && within(dst.Path, src.Path) {
 			return sum, fmt.Errorf("copy %s into itself (%s): %w", src, dst, ftpclient.ErrExists)
@@ -95,7 +103,14 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 			return sum, err
 		}
 	} else {
-		work = []job{{src, dst, st.Size, nil}}
+		k := known{src: hintOf(st, mlsdListings(ctx, src.Client))}
+		if listed != nil && listed.DstLooked {
+			k.dst = &dstHint{}
+			if listed.Dst != nil {
+				k.dst = &dstHint{exists: true, entry: *listed.Dst}
+			}
+		}
+		work = []job{{src, dst, st.Size, k}}
 	}
 	if opts.Plan != nil {
 		var total int64
@@ -107,7 +122,7 @@ func (e *Engine) CopyTree(ctx context.Context, src, dst Endpoint, opts Options, 
 
 	var mu sync.Mutex
 	forEach(ctx, jobs, work, func(j job) {
-		rec, err := e.copy(ctx, j.src, j.dst, opts, j.hint)
+		rec, _, err := e.copy(ctx, j.src, j.dst, opts, j.known)
 		mu.Lock()
 		sum.add(j, rec, err)
 		mu.Unlock()
@@ -150,6 +165,7 @@ func (s *Summary) add(j job, rec Record, err error) {
 func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]job, error) {
 	type dir struct{ src, dst string }
 	queue := []dir{{src.Path, dst.Path}}
+	mlsd := mlsdListings(ctx, src.Client)
 	var work []job
 	for len(queue) > 0 {
 		d := queue[0]
@@ -173,12 +189,12 @@ func (e *Engine) plan(ctx context.Context, src, dst Endpoint, sum *Summary) ([]j
 			case ftpclient.TypeDir:
 				queue = append(queue, dir{sp, dp})
 			case ftpclient.TypeFile:
-				var hint *dstHint
+				k := known{src: hintOf(en, mlsd)}
 				if there != nil {
 					de, ok := there[en.Name]
-					hint = &dstHint{exists: ok, entry: de}
+					k.dst = &dstHint{exists: ok, entry: de}
 				}
-				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size, hint})
+				work = append(work, job{Endpoint{src.Client, sp}, Endpoint{dst.Client, dp}, en.Size, k})
 			default:
 				name := Endpoint{src.Client, sp}.String()
 				sum.Skipped = append(sum.Skipped, name)

@@ -32,7 +32,7 @@ func (a *attempt) watch(ctx context.Context) error {
 	if err := a.send(ctx, p, "%s %s", p.cmd, p.path); err != nil {
 		return &refusal{step: p.cmd, server: p.name(), err: err, dstTouched: p == a.d}
 	}
-	if w := a.e.earlyWait(p.ep.Client, a.pasvRTT); w > 0 {
+	if w := a.e.earlyWait(ctx, p.ep.Client, a.pasvRTT); w > 0 {
 		if err := a.awaitEarly(ctx, w); err != nil {
 			return err
 		}
@@ -179,7 +179,7 @@ func (a *attempt) check() error {
 		quiet := now.Sub(lastChange)
 		if last == a.size && a.size > a.off && quiet >= tm.completeSilence {
 			return &giveUp{msg: fmt.Sprintf("every byte reached the destination but the transfer did not end for %v",
-				quiet.Round(time.Second)), err: ftpclient.ErrTimeout}
+				quiet.Round(time.Second)), err: ftpclient.ErrTimeout, unended: true}
 		}
 		if stall := dataTimeout(a.d.ep.Client); quiet >= stall {
 			return &giveUp{msg: fmt.Sprintf("destination %s did not grow for %v", a.d.ep, stall), err: ftpclient.ErrTimeout}
@@ -190,8 +190,9 @@ func (a *attempt) check() error {
 
 // giveUp is why the watch ended an attempt; it wraps what classifies it.
 type giveUp struct {
-	msg string
-	err error
+	msg     string
+	err     error
+	unended bool // every byte arrived, the transfer never ended (see Engine.noteUnended)
 }
 
 func (g *giveUp) Error() string { return g.msg }
@@ -296,20 +297,25 @@ func (p *progress) snapshot() (polled bool, last int64, changes int, lastChange 
 }
 
 // startPoll samples the destination's SIZE every poll interval (on the slot
-// its scheduler keeps for metadata), until stopped.
+// its scheduler keeps for metadata), until stopped. The first sample comes
+// after two intervals: a transfer done sooner (most files: 1 s by default)
+// is not sampled at all, so that it costs no command and, since the copy's
+// own connections are busy with the transfer, no new connection either.
+// (The deadlines that need samples apply from the first one; see check.)
 func (a *attempt) startPoll() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		e, d := a.e, a.d.ep
-		tick := time.NewTicker(e.poll)
-		defer tick.Stop()
+		next := time.NewTimer(2 * e.poll)
+		defer next.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-next.C:
+				next.Reset(e.poll)
 			}
 			pctx, pcancel := context.WithTimeout(ctx, max(4*e.poll, 2*time.Second))
 			n, err := d.Client.Size(pctx, d.Path) // on the slot the scheduler keeps for metadata

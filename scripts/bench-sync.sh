@@ -21,6 +21,10 @@
 #
 # BENCH_SYNC_METHODS picks them: a list of the names above, or "mount" (the
 # four mount methods), "sync" (sync and lftp), "all" (default).
+# BENCH_SYNC_REPEAT=N (default 1) runs sync and lftp N times each, interleaved
+# (sync, lftp, sync, lftp, ...), each run into a destination of its own; the
+# table then gives the median of each figure over the runs (every run listed
+# below it). The mount methods run once whatever N.
 # Other settings: BENCH_SYNC_TREE_DIRS=10, BENCH_SYNC_TREE_FILE_KB=32,
 # BENCH_RESULTS=FILE (append the markdown there too).
 #
@@ -37,6 +41,8 @@ TREE_FILE_KB=${BENCH_SYNC_TREE_FILE_KB:-32}
 DOWN=${BENCH_DOWN:-100mbit}
 UP=${BENCH_UP:-10mbit}
 METHODS=${BENCH_SYNC_METHODS:-all}
+REPEAT=${BENCH_SYNC_REPEAT:-1}
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "BENCH_SYNC_REPEAT=$REPEAT: want a positive number"
 case $METHODS in
 all) METHODS="rsync-fxpfs gio-fxpfs rsync-rclone gio-rclone sync lftp" ;;
 mount) METHODS="rsync-fxpfs gio-fxpfs rsync-rclone gio-rclone" ;;
@@ -53,7 +59,7 @@ fxpfs_check || log "fxpfs unavailable: $FXPFS_WHY (its methods will say FAILED)"
 
 TREE_KIB=$((TREE_FILES * TREE_FILE_KB))
 NMETH=$(wc -w <<<"$METHODS")
-make_workdir $(((FILE_MB + TREE_KIB / 1024 + 2) * (1 + NMETH) + 256))
+make_workdir $(((FILE_MB + TREE_KIB / 1024 + 2) * (1 + NMETH * REPEAT) + 256))
 
 bed_setup "$DOWN" "$UP"
 bed_roots
@@ -72,29 +78,29 @@ rm -f "$S1_ROOT/up.bin"
 LINE="down $(fmt "$(calc "8 * 8.388608 / $t_down")" 1) Mbit/s, up $(fmt "$(calc "8 * 8.388608 / $t_up")" 1) Mbit/s"
 log "line check: $LINE (shaped $DOWN down, $UP up)"
 
-declare -A T U D V # [method,kind] -> seconds, client uploaded, client downloaded, check
+declare -A T U D V # [method,kind,run] -> seconds, client uploaded, client downloaded, check
 REPORTED=()
 
-# measure M KIND DSTDIR CMD...: time CMD, count the client's bytes, verify.
+# measure M KIND RUN DSTDIR CMD...: time CMD, count the client's bytes, verify.
 measure() {
-	local m=$1 kind=$2 dst=$3 u0 d0 u1 d1 t rc=0
-	shift 3
-	log "($m) $kind: $*"
+	local m=$1 kind=$2 r=$3 dst=$4 u0 d0 u1 d1 t rc=0
+	shift 4
+	log "($m) $kind run $r: $*"
 	read -r u0 d0 < <(link_up_down)
-	local out=$WORK/$m-$kind.out
+	local out=$WORK/$m-$kind-$r.out
 	timed t "$@" >"$out" 2>&1 || rc=$?
 	read -r u1 d1 < <(link_up_down)
-	T[$m,$kind]=$t U[$m,$kind]=$((u1 - u0)) D[$m,$kind]=$((d1 - d0))
+	T[$m,$kind,$r]=$t U[$m,$kind,$r]=$((u1 - u0)) D[$m,$kind,$r]=$((d1 - d0))
 	if ((rc != 0)); then
-		V[$m,$kind]=FAILED
-		note_fail "($m) $kind: exit status $rc: $(tail -c 400 "$out" | tr '\n' ' ')"
+		V[$m,$kind,$r]=FAILED
+		note_fail "($m) $kind run $r: exit status $rc: $(tail -c 400 "$out" | tr '\n' ' ')"
 	elif verify_copy "$kind" "$dst"; then
-		V[$m,$kind]=ok
+		V[$m,$kind,$r]=ok
 	else
-		V[$m,$kind]=MISMATCH
-		note_fail "($m) $kind: the copy on s2 differs from the source (sha256)"
+		V[$m,$kind,$r]=MISMATCH
+		note_fail "($m) $kind run $r: the copy on s2 differs from the source (sha256)"
 	fi
-	log "($m) $kind: $(fmt "$t" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B, ${V[$m,$kind]}"
+	log "($m) $kind run $r: $(fmt "$t" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B, ${V[$m,$kind,$r]}"
 }
 
 # gio_tree SRC DST: gio copy has no -r: one gio copy per directory.
@@ -121,12 +127,12 @@ copies() {
 	}
 	case $m in
 	rsync-*)
-		measure "$m" file "$d" rsync -a "$a/src/big.bin" "$b/$m/"
-		measure "$m" tree "$d" rsync -a "$a/src/tree" "$b/$m/"
+		measure "$m" file 1 "$d" rsync -a "$a/src/big.bin" "$b/$m/"
+		measure "$m" tree 1 "$d" rsync -a "$a/src/tree" "$b/$m/"
 		;;
 	gio-*)
-		measure "$m" file "$d" gio copy "$a/src/big.bin" "$b/$m/big.bin"
-		measure "$m" tree "$d" bash -c 'gio_tree "$@"' gio_tree "$a/src/tree" "$b/$m/tree"
+		measure "$m" file 1 "$d" gio copy "$a/src/big.bin" "$b/$m/big.bin"
+		measure "$m" tree 1 "$d" bash -c 'gio_tree "$@"' gio_tree "$a/src/tree" "$b/$m/tree"
 		;;
 	esac
 }
@@ -152,33 +158,35 @@ rclone_methods() { # rsync-rclone, gio-rclone: two rclone mounts
 	for m in "$@"; do copies "$m" "$WORK/rc1" "$WORK/rc2"; done
 	rclone_pair_unmount
 }
-method_sync() {
-	local d
+declare -A AGAIN # [run] -> "seconds up down" of the second sync
+method_sync() { # run R: into s2:/syncR
+	local r=$1 d
 	if [[ -z $FXPFS_OK ]]; then
 		note_fail "(sync) fxpfs: $FXPFS_WHY"
 		return
 	fi
-	d=$(dstdir sync)
-	measure sync file "$d" "${FXPFS_CLIENT[@]}" sync "${SERVER_ARGS[@]}" s1:/src/big.bin s2:/sync/big.bin
-	measure sync tree "$d" "${FXPFS_CLIENT[@]}" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree
+	d=$(dstdir "sync$r")
+	measure sync file "$r" "$d" "${FXPFS_CLIENT[@]}" sync "${SERVER_ARGS[@]}" s1:/src/big.bin "s2:/sync$r/big.bin"
+	measure sync tree "$r" "$d" "${FXPFS_CLIENT[@]}" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree "s2:/sync$r/tree"
 	local k
 	for k in file tree; do
-		REPORTED+=("(sync) $k: \`fxpfs sync\` said: $(tail -n 1 "$WORK/sync-$k.out")")
+		REPORTED+=("(sync) $k run $r: \`fxpfs sync\` said: $(tail -n 1 "$WORK/sync-$k-$r.out")")
 	done
 	# A second sync right after copies nothing: its cost is the comparison.
 	local ta u0 d0 u1 d1
 	read -r u0 d0 < <(link_up_down)
-	timed ta "${FXPFS_CLIENT[@]}" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree s2:/sync/tree >"$WORK/sync-again.out" 2>&1 ||
-		note_fail "(sync) second run: $(tail -c 300 "$WORK/sync-again.out")"
+	timed ta "${FXPFS_CLIENT[@]}" sync -j 8 "${SERVER_ARGS[@]}" s1:/src/tree "s2:/sync$r/tree" >"$WORK/sync-again-$r.out" 2>&1 ||
+		note_fail "(sync) second run $r: $(tail -c 300 "$WORK/sync-again-$r.out")"
 	read -r u1 d1 < <(link_up_down)
-	REPORTED+=("(sync) tree again right after: $(fmt "$ta" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B: $(tail -n 1 "$WORK/sync-again.out")")
+	AGAIN[$r]="$ta $((u1 - u0)) $((d1 - d0))"
+	REPORTED+=("(sync) tree again right after, run $r: $(fmt "$ta" 2) s, up $((u1 - u0)) B, down $((d1 - d0)) B: $(tail -n 1 "$WORK/sync-again-$r.out")")
 }
-method_lftp() {
-	local d
-	d=$(dstdir lftp)
-	lftp_fxp_scripts lftp
-	measure lftp file "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-file"
-	measure lftp tree "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-tree"
+method_lftp() { # run R: into s2:/lftpR
+	local r=$1 d
+	d=$(dstdir "lftp$r")
+	lftp_fxp_scripts "lftp$r"
+	measure lftp file "$r" "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-file"
+	measure lftp tree "$r" "$d" in_ns "$NS_C" lftp -f "$WORK/secret/lftp-tree"
 }
 
 fx=() rc=()
@@ -192,10 +200,30 @@ for m in $METHODS; do
 done
 ((${#fx[@]} == 0)) || fxpfs_methods "${fx[@]}"
 ((${#rc[@]} == 0)) || rclone_methods "${rc[@]}"
-[[ " $METHODS " != *" sync "* ]] || method_sync
-[[ " $METHODS " != *" lftp "* ]] || method_lftp
+for ((r = 1; r <= REPEAT; r++)); do
+	[[ " $METHODS " != *" sync "* ]] || method_sync "$r"
+	[[ " $METHODS " != *" lftp "* ]] || method_lftp "$r"
+done
 
 # ------------------------------------------------------------------- results
+# Each method's figures: the median over its runs that verified (the mount
+# methods have one run). V[m,kind] is ok when at least one run verified (a
+# failed run is listed under the failures).
+for m in $METHODS; do
+	for kind in file tree; do
+		ts=() us=() ds=() r=1
+		V[$m,$kind]=${V[$m,$kind,1]:-}
+		while [[ -n ${V[$m,$kind,$r]:-} ]]; do
+			if [[ ${V[$m,$kind,$r]} == ok ]]; then
+				ts+=("${T[$m,$kind,$r]}") us+=("${U[$m,$kind,$r]}") ds+=("${D[$m,$kind,$r]}")
+			fi
+			r=$((r + 1))
+		done
+		if ((${#ts[@]})); then
+			V[$m,$kind]=ok T[$m,$kind]=$(median "${ts[@]}") U[$m,$kind]=$(median "${us[@]}") D[$m,$kind]=$(median "${ds[@]}")
+		fi
+	done
+done
 declare -A LABEL=([rsync-fxpfs]="rsync -a through fxpfs" [gio-fxpfs]="gio copy through fxpfs"
 	[rsync-rclone]="rsync -a through 2 rclone mounts" [gio-rclone]="gio copy through 2 rclone mounts"
 	[sync]="fxpfs sync (-j 8)" [lftp]="lftp FXP get / mirror -P 8")
@@ -207,7 +235,9 @@ pct() { if ok "$1" "$2"; then fmt "$(calc "100 * $3 / $(copied "$2")")" 3; else 
 ratio() { if ok "$1" "$3" && ok "$2" "$3"; then fmt "$(calc "${T[$1,$3]} / ${T[$2,$3]}")" 2; else echo -; fi; }
 
 md ""
-md "### s1 (vsftpd, $S1_IP) -> s2 (pure-ftpd, $S2_IP); client line $DOWN down / $UP up (measured: $LINE); servers' link unshaped; one run"
+runs="one run"
+((REPEAT == 1)) || runs="sync and lftp: median of $REPEAT interleaved runs, the others one run"
+md "### s1 (vsftpd, $S1_IP) -> s2 (pure-ftpd, $S2_IP); client line $DOWN down / $UP up (measured: $LINE); servers' link unshaped; $runs"
 md ""
 md "Copied: one file of $FILE_BYTES bytes ($(fmt "$(mib "$FILE_BYTES")" 1) MiB); a tree of $TREE_N files in $TREE_DIRS directories, $TREE_BYTES bytes ($(fmt "$(mib "$TREE_BYTES")" 1) MiB). Up/down: MiB the client sent/received (its veth's counters), % of the bytes copied."
 md ""
@@ -217,7 +247,9 @@ for m in $METHODS; do
 	md "| ${LABEL[$m]} | $(cell_t "$m" file) | $(cell_b "$m" file "${U[$m,file]:-0}") | $(cell_b "$m" file "${D[$m,file]:-0}") | $(pct "$m" file "${U[$m,file]:-0}") | $(cell_t "$m" tree) | $(cell_b "$m" tree "${U[$m,tree]:-0}") | $(cell_b "$m" tree "${D[$m,tree]:-0}") | $(pct "$m" tree "${U[$m,tree]:-0}") |"
 done
 md ""
-md "| ratio (this run) | file | tree | target |"
+rt="ratio (this run)"
+((REPEAT == 1)) || rt="ratio (this run, of the medians)"
+md "| $rt | file | tree | target |"
 md "|---|---:|---:|---|"
 has() { [[ " $METHODS " == *" $1 "* && " $METHODS " == *" $2 "* ]]; }
 if has rsync-rclone rsync-fxpfs; then
@@ -239,5 +271,25 @@ for m in sync lftp; do
 		md "| $m: client bytes (up + down) % of copied | $(pct "$m" file "$both_f") | $(pct "$m" tree "$both_t") | < 1 (fxpfs sync) |"
 	fi
 done
+if ((REPEAT > 1)); then
+	runs=()
+	for m in sync lftp; do
+		[[ " $METHODS " == *" $m "* ]] || continue
+		for kind in file tree; do
+			line="" && for ((r = 1; r <= REPEAT; r++)); do
+				line+=" $(fmt "${T[$m,$kind,$r]:-0}" 2)/${U[$m,$kind,$r]:--}/${D[$m,$kind,$r]:--}/${V[$m,$kind,$r]:--}"
+			done
+			runs+=("($m) $kind:$line")
+		done
+	done
+	if [[ " $METHODS " == *" sync "* ]]; then
+		line="" && for ((r = 1; r <= REPEAT; r++)); do
+			read -r ta ua da <<<"${AGAIN[$r]:-0 - -}"
+			line+=" $(fmt "$ta" 2)/$ua/$da"
+		done
+		runs+=("(sync) tree again right after:$line")
+	fi
+	md_list "All runs (seconds / bytes up / bytes down / check), in order:" "${runs[@]}"
+fi
 md_list "What fxpfs reported:" ${REPORTED[@]+"${REPORTED[@]}"}
 bench_exit

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -117,21 +118,45 @@ func runCp(ctx context.Context, f *cpFlags, srcArg, dstArg string) error {
 	}
 	defer p.close()
 	srcEP, dstEP := p.src, p.dst
+	into := p.dstSlash || dstEP.Path == "/" // DST is a folder to copy into
+	// SRC and DST are looked up at once (each server on its own
+	// connection), and the copy is told what was found, so that it asks
+	// neither again.
+	var dst *ftpclient.Entry
+	var derr error
+	lookDst := func() {
+		var e ftpclient.Entry
+		if e, derr = dstEP.Client.Stat(ctx, dstEP.Path); derr == nil {
+			dst = &e
+		}
+	}
+	var wg sync.WaitGroup
+	if !into && srcEP.Client != dstEP.Client {
+		wg.Go(lookDst)
+	}
 	st, err := srcEP.Client.Stat(ctx, srcEP.Path)
+	if !into && srcEP.Client == dstEP.Client {
+		lookDst() // one server: one connection, one command after the other
+	}
+	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("%s: %w", srcArg, err)
 	}
 	if st.Type == ftpclient.TypeDir && !f.recursive {
 		return fmt.Errorf("%s is a directory (use -r)", srcArg)
 	}
-	if p.dstSlash || dstEP.Path == "/" {
-		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
-	} else if dt, err := dstEP.Client.Stat(ctx, dstEP.Path); err == nil && dt.Type == ftpclient.TypeDir {
-		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path))
-	} else if err != nil && !errors.Is(err, ftpclient.ErrNotFound) {
-		return fmt.Errorf("%s: %w", dstArg, err)
+	listed := &fxpcopy.Listed{Src: st}
+	switch {
+	case into, derr == nil && dst.Type == ftpclient.TypeDir:
+		dstEP.Path = path.Join(dstEP.Path, path.Base(srcEP.Path)) // not looked up: the copy asks
+	case derr == nil:
+		listed.DstLooked, listed.Dst = true, dst
+	case errors.Is(derr, ftpclient.ErrNotFound):
+		listed.DstLooked = true
+	default:
+		return fmt.Errorf("%s: %w", dstArg, derr)
 	}
-	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify}
+	opts := fxpcopy.Options{Continue: f.cont, NoVerify: f.noVerify, Listed: listed}
 	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
 	opts.Plan = prog.setPlan
 	sum, err := fxpcopy.New(p.log).CopyTree(ctx, srcEP, dstEP, opts, f.jobs, prog.update)

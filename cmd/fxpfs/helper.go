@@ -28,7 +28,7 @@ import (
 //	gid=N                --gid N                config=FILE  --config FILE
 //	direct_io            --direct-io            raw_symlinks --raw-symlinks
 //	log_file=FILE        --log-file FILE        cache_dirs=N --cache-dirs N
-//	debug                --debug
+//	read_ahead_kb=N      --read-ahead-kb N      debug        --debug
 //
 // Options meant for mount(8), systemd or the kernel's generic mount flags
 // (defaults, auto, noauto, user, users, nouser, nofail, _netdev, dev, nodev,
@@ -120,7 +120,7 @@ func helperArgs(argv0 string, args []string, commands map[string]bool) (cmd []st
 			cmd = append(cmd, "--raw-symlinks")
 		case key == "debug" && !hasVal:
 			cmd = append(cmd, "--debug")
-		case hasVal && val != "" && (key == "uid" || key == "gid" || key == "log_file" || key == "cache_dirs"):
+		case hasVal && val != "" && (key == "uid" || key == "gid" || key == "log_file" || key == "cache_dirs" || key == "read_ahead_kb"):
 			cmd = append(cmd, "--"+strings.ReplaceAll(key, "_", "-"), val)
 		case key == "config" && hasVal && val != "":
 			if config != "" && config != val {
@@ -175,6 +175,7 @@ the config= option or the default config file). Options:
     raw_symlinks        symlink targets as the servers list them (--raw-symlinks)
     log_file=FILE       where the daemon logs (--log-file); default: nowhere
     cache_dirs=N        listings cached per server (--cache-dirs)
+    read_ahead_kb=N     the kernel's read-ahead for the mount (--read-ahead-kb)
     debug               log FTP control traffic (--debug)
 
 mount(8)'s, systemd's and the kernel's generic options (defaults, noauto,

@@ -26,9 +26,9 @@ func TestHelperArgs(t *testing.T) {
 		},
 		{
 			name: "our own helper, every option", argv0: "/sbin/mount.fuse.fxpfs",
-			args: []string{"/etc/fxpfs/c.toml", "/mnt/fxp", "-o", "ro,uid=1000,gid=100,direct_io,raw_symlinks,log_file=/var/log/fxpfs.log,cache_dirs=50,debug",
+			args: []string{"/etc/fxpfs/c.toml", "/mnt/fxp", "-o", "ro,uid=1000,gid=100,direct_io,raw_symlinks,log_file=/var/log/fxpfs.log,cache_dirs=50,read_ahead_kb=4096,debug",
 				"-t", "fuse.fxpfs", "-n", "-v"},
-			want: "mount --daemon --mount-helper --read-only --uid 1000 --gid 100 --direct-io --raw-symlinks --log-file /var/log/fxpfs.log --cache-dirs 50 --debug --config /etc/fxpfs/c.toml /mnt/fxp",
+			want: "mount --daemon --mount-helper --read-only --uid 1000 --gid 100 --direct-io --raw-symlinks --log-file /var/log/fxpfs.log --cache-dirs 50 --read-ahead-kb 4096 --debug --config /etc/fxpfs/c.toml /mnt/fxp",
 		},
 		{
 			name: "options for others are ignored", argv0: "mount.fxpfs",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ type mountFlags struct {
 	cacheDirs  int
 	debugFUSE  bool
 	directIO   bool
+	readAhead  int
 	rawLinks   bool
 	matchMin   int64
 	helper     bool // run by mount(8) (helper.go): quiet on success
@@ -67,6 +69,8 @@ MOUNTPOINT' (or umount as root). For systemd, run it in the foreground
 	_ = cmd.Flags().MarkHidden("mount-helper")
 	cmd.Flags().BoolVar(&f.directIO, "direct-io", false,
 		"read without the kernel page cache: no read-ahead, no caching between opens (config: direct_io = true)")
+	cmd.Flags().IntVar(&f.readAhead, "read-ahead-kb", 0,
+		fmt.Sprintf("the kernel's read-ahead for the mount in KiB, set when run as root (config: read_ahead_kb); 0: %d, -1: leave the kernel's (128)", fusefs.DefaultReadAheadKB))
 	cmd.Flags().Int64Var(&f.matchMin, "match-min", 0,
 		"smallest file (bytes) whose copy by read and write between servers (rsync, gio copy...) goes by FXP; 0: measured from the servers' round trips and the upload rate, -1: never")
 	cmd.Flags().BoolVar(&f.rawLinks, "raw-symlinks", false,
@@ -121,6 +125,7 @@ func runMount(ctx context.Context, f *mountFlags, mountpoint string) error {
 		GID:         uint32(f.gid),
 		FsName:      "fxpfs",
 		DirectIO:    f.directIO || f.file.DirectIO,
+		ReadAheadKB: cmp.Or(f.readAhead, f.file.ReadAheadKB),
 		RawSymlinks: f.rawLinks || f.file.RawSymlinks,
 		MatchMin:    f.matchMin,
 		Logger:      log,

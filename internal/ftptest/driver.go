@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	server "goftp.io/server/v2"
 )
@@ -23,6 +24,8 @@ type diskDriver struct {
 	writeLimit int64 // > 0: uploads fail after this many bytes (WithWriteLimit)
 	readLimit  int64 // > 0: downloads end at this byte of the file (WithReadLimit)
 	noReplace  bool  // RNTO onto an existing file fails (WithNoReplace)
+
+	retrs atomic.Int64 // downloads started (Server.Retrs)
 }
 
 // refuse is the error of a change on a read-only server.
@@ -111,6 +114,7 @@ func (d *diskDriver) MakeDir(_ *server.Context, p string) error {
 }
 
 func (d *diskDriver) GetFile(_ *server.Context, p string, off int64) (int64, io.ReadCloser, error) {
+	d.retrs.Add(1)
 	f, err := os.Open(d.real(p))
 	if err != nil {
 		return 0, nil, err

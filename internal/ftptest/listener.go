@@ -43,7 +43,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			nc.Close()
 			continue
 		}
-		c := &conn{Conn: nc, l: l}
+		c := &conn{Conn: nc, l: l, gone: make(chan struct{})}
 		l.conns[c] = struct{}{}
 		l.peak = max(l.peak, len(l.conns))
 		l.mu.Unlock()
@@ -98,6 +98,7 @@ type conn struct {
 	net.Conn
 	l    *listener
 	once sync.Once
+	gone chan struct{} // closed by Close
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -111,6 +112,7 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
+		close(c.gone)
 		c.l.mu.Lock()
 		delete(c.l.conns, c)
 		c.l.mu.Unlock()

@@ -32,9 +32,11 @@ type Server struct {
 	User     string
 	Password string
 
-	l    *listener
-	done chan struct{}
-	once sync.Once
+	l      *listener
+	drv    *diskDriver
+	done   chan struct{}
+	once   sync.Once
+	quirky *quirkServer // StartQuirky's state, nil for Start's servers
 }
 
 type options struct {
@@ -130,6 +132,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		User:     o.user,
 		Password: o.password,
 		l:        &listener{Listener: ln, max: o.maxConns, conns: make(map[*conn]struct{})},
+		drv:      drv,
 		done:     make(chan struct{}),
 	}
 	go func() {
@@ -165,6 +168,9 @@ func (s *Server) Config(name string) ftpclient.ServerConfig {
 
 // Commands is the number of command lines the server has received.
 func (s *Server) Commands() int64 { return s.l.commands.Load() }
+
+// Retrs is the number of downloads (RETR) the server has started.
+func (s *Server) Retrs() int64 { return s.drv.retrs.Load() }
 
 // Accepted is the number of control connections the server has accepted.
 func (s *Server) Accepted() int64 { return s.l.accepted.Load() }

@@ -62,7 +62,7 @@ type copyJob struct {
 func (h *Handle) startJob(srcCl *ftpclient.Client, srcPath string, matched bool) (*copyJob, error) {
 	dstPath := h.currentPath()
 	h.target, h.tkind = dstPath, targetNew
-	if h.existed || matched { // a matched copy may be given up for an upload: never onto the name
+	if h.existed || matched || h.clash { // a matched copy may be given up for an upload: never onto the name
 		if h.existed {
 			if err := h.cl.ProbeWritable(h.ctx, dstPath); err != nil {
 				h.target, h.tkind = "", targetNone

@@ -98,7 +98,9 @@
 // # Locks
 //
 // Lock order: Handle.mu → Handle.wmu → File.mu → Handle.omu; reader.mu is
-// taken alone or under Handle.wmu (toSpool stops the read stream). Every
+// taken alone, under Handle.wmu (toSpool stops the read stream) or under
+// servedLog.mu (the stream matcher's backlog pins and unpins read-ahead
+// chunks, served.go). Every
 // entry point of a Handle holds mu.RLock; Release takes mu.Lock, waiting
 // for them, and marks the handle released. wmu guards the write state (a
 // server-side copy job never takes it, so wmu may be held while waiting

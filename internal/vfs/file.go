@@ -56,6 +56,7 @@ func (v *VFS) client(name string) *ftpclient.Client {
 // or removed through the mount: what was read of it proves nothing now.
 func (v *VFS) Forget(cl *ftpclient.Client, p string) {
 	if v.ix != nil {
+		v.served.forget(cl.Name(), p)
 		v.ix.Forget(cl.Name(), p)
 	}
 }

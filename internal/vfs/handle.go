@@ -95,6 +95,7 @@ type Handle struct {
 	// handle's last upload); uploads of the whole file then go to a
 	// temporary name, renamed over the file once complete.
 	existed   bool
+	clash     bool        // created next to a name differing in case only (see VFS.caseClash)
 	origMode  os.FileMode // the existing file's mode as listed (0: unknown), kept by a replacement
 	target    string      // the path the upload under way writes, "" if none
 	tkind     targetKind  // what target is
@@ -161,6 +162,7 @@ func (f *File) Open(ctx context.Context, flags int) (*Handle, error) {
 // set after the upload (SITE CHMOD, where the server has it).
 func (f *File) Create(p string, flags int, perm os.FileMode) *Handle {
 	h := f.newHandle(p, flags, true)
+	h.clash = f.v.caseClash(f.cl, p)
 	if perm != DefaultFileMode {
 		h.pendMode = &perm
 	}
@@ -241,11 +243,7 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (*Reply, erro
 	}
 	r, err := h.rd.read(len(dest), off)
 	if err == nil && h.tap != nil {
-		pos := off
-		for _, b := range r.Slices() { // before the reply goes out: see streammatch
-			h.tap.Served(pos, b)
-			pos += int64(len(b))
-		}
+		h.v.served.served(h.tap, h.cl.Name(), h.path, off, r) // before the reply goes out
 	}
 	return r, err
 }
@@ -314,7 +312,7 @@ func (h *Handle) Release(ctx context.Context) {
 	}
 	h.f.removeHandle(h)
 	if h.tap != nil {
-		h.tap.Close()
+		h.v.served.closeTap(h.tap)
 	}
 	h.rd.close()
 	h.cancel()

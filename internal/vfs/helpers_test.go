@@ -37,6 +37,7 @@ type env struct {
 type setup struct {
 	names    []string // default "alpha"
 	srvOpts  []ftptest.Option
+	quirks   *ftptest.Quirks // a StartQuirky server instead of Start's
 	maxConns int
 	fxp      bool // give the VFS an fxpcopy.Engine
 	opts     Options
@@ -50,7 +51,12 @@ func newEnv(t testing.TB, s setup) *env {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e := &env{t: t, cache: cache.New(0), servers: map[string]*ftptest.Server{}, clients: map[string]*ftpclient.Client{}}
 	for _, name := range s.names {
-		srv := ftptest.Start(t, s.srvOpts...)
+		var srv *ftptest.Server
+		if s.quirks != nil {
+			srv = ftptest.StartQuirky(t, *s.quirks, s.srvOpts...)
+		} else {
+			srv = ftptest.Start(t, s.srvOpts...)
+		}
 		cfg := srv.Config(name)
 		cfg.ListingTTL = time.Minute
 		cfg.MaxConns = s.maxConns

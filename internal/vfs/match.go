@@ -104,7 +104,11 @@ func sameTime(l, t time.Time) bool {
 // mayMatch reports whether a write of a new file from offset 0 should be
 // matched: an engine to copy with, and sources read recently.
 func (v *VFS) mayMatch() bool {
-	return v.ix != nil && v.copyFn != nil && v.ix.Stats().Sources > 0
+	if v.ix == nil || v.copyFn == nil {
+		return false
+	}
+	v.served.flush() // what was served so far, to the matcher (served.go)
+	return v.ix.Stats().Sources > 0
 }
 
 // startMatching puts a handle about to write a new file from 0 into
@@ -127,6 +131,7 @@ func (h *Handle) startMatching() {
 // wmu held.
 func (h *Handle) matchWrite(data []byte, off int64) (int, error) {
 	m := h.m
+	h.v.served.flush() // served bytes go to the matcher at once while this goes on
 	m.w.Write(off, data)
 	h.dirty = true
 	if h.spool == nil { // the first block, in memory

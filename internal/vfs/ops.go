@@ -45,6 +45,9 @@ func (v *VFS) Remove(ctx context.Context, cl *ftpclient.Client, p string) error 
 
 // Rename renames from to to (RNFR/RNTO). With noReplace it fails with
 // ErrExists where to exists (looked up first: FTP has no atomic form).
+// A file renamed onto another (rsync's last step) replaces it like an
+// upload does (replace.go): on servers that refuse to rename onto an
+// existing file, by way of a backup name.
 func (v *VFS) Rename(ctx context.Context, cl *ftpclient.Client, from, to string, noReplace bool) error {
 	e, err := v.cache.Lookup(ctx, cl, from)
 	if err != nil {
@@ -64,7 +67,13 @@ func (v *VFS) rename(ctx context.Context, cl *ftpclient.Client, from, to string,
 			return err
 		}
 	}
-	if err := cl.Rename(context.WithoutCancel(ctx), from, to); err != nil {
+	var err error
+	if e.Type == ftpclient.TypeFile && !noReplace {
+		err = v.replace(context.WithoutCancel(ctx), cl, from, to)
+	} else {
+		err = cl.Rename(context.WithoutCancel(ctx), from, to)
+	}
+	if err != nil {
 		return err
 	}
 	v.Removed(cl, from)

@@ -14,50 +14,87 @@ import (
 // Read-ahead tunables.
 const (
 	readChunk  = 256 << 10 // one read from the RETR stream
-	keepBehind = 1 << 20   // data kept behind the reader (short backward seeks)
+	keepBehind = 1 << 20   // served data kept behind the reader (re-reads, short backward seeks)
+	// maxSpread is how far apart concurrent requests may lie and still be
+	// served by one stream. The kernel's read-ahead sends up to
+	// max_background (12) requests of up to 1 MiB at once, in any order,
+	// whatever read_ahead_kb is; the window may grow by this much beyond
+	// ReadAhead while such requests wait.
+	maxSpread = 16 << 20
+	// readWait is how long a request far ahead of a running stream waits
+	// for requests below it (sent by the kernel at the same moment but
+	// arriving later) before the stream is restarted at its offset;
+	// burstWait, for a request that came in a burst of requests and lies
+	// within maxSpread of the stream (the kernel's read-ahead, whose
+	// requests a loaded machine may deliver well apart).
+	readWait  = 20 * time.Millisecond
+	burstWait = 200 * time.Millisecond
 )
 
-// reader serves one handle's reads from one RETR stream. A producer
-// goroutine (pump) reads the stream into chunks up to opts.ReadAhead bytes
-// ahead of the kernel's requests, so the next request usually finds its
-// data waiting. A request outside the window restarts the stream at its
-// offset (REST). At EOF, on error, or when nobody has read for idleClose,
-// the stream is closed and its connection goes back to the pool; a later
-// read resumes where the data ends.
+// reader serves one handle's reads from one RETR stream, whatever order
+// and size the kernel's requests come in (read-ahead of any read_ahead_kb,
+// async reads arriving out of order, several in flight at once).
+//
+// A producer goroutine (pump) reads the stream into a window of chunks up
+// to ReadAhead bytes ahead of what was served, and further where waiting
+// requests need it (up to maxSpread more). A request waits for the stream
+// when its offset lies in the window or at most ReadAhead beyond its end.
+// Otherwise the stream must restart at the request's offset (REST), and
+// so that concurrent requests never take turns restarting it (each restart
+// would drop the data the other waits for, over and over), a restart waits
+// for the requests the current stream will serve:
+//
+//   - a request behind the window (its data gone) restarts the stream once
+//     the requests that arrived before it and lie in the window are served,
+//     at the lowest offset of the requests behind;
+//   - a request far ahead restarts it (at the lowest offset of the
+//     requests far ahead) once no request in the window is waiting, after
+//     waiting readWait (burstWait if it came in a burst and lies within
+//     maxSpread) for requests below it if the stream is running or
+//     requests are coming in quick succession;
+//   - a request at or past the end of the file, where the end was seen
+//     before the request arrived, asks the server again (a new RETR at its
+//     offset: a file growing on the server) once no request in the window
+//     is waiting; an end seen after it arrived is its answer.
+//
+// Requests in the window wait only for the producer, so every restart is
+// followed by the restarting request being served: restarts cannot loop.
+// Served data is kept keepBehind bytes behind the lowest unserved offset,
+// and unserved data (a request the kernel has not sent yet) is kept until
+// the window reaches its cap. At EOF, on error, or when nobody has read for
+// IdleClose, the stream is closed and its connection goes back to the pool;
+// a later read resumes where the data ends.
 type reader struct {
 	h *Handle
 
-	mu     sync.Mutex
-	wake   chan struct{}     // closed and replaced at every change
-	base   int64             // file offset of the first byte held
-	end    int64             // file offset after the last byte held
-	chunks []*chunk          // the bytes [base, end), in order
-	free   []*chunk          // chunks to reuse
-	hw     int64             // highest offset handed to the kernel
-	run    *stream           // the producer, nil when none
-	eof    bool              // the stream ended at end
-	err    error             // the stream failed at end
-	want   *ftpclient.Expect // what the file on the server is (nil: unknown), see expect
+	mu      sync.Mutex
+	wake    chan struct{}     // closed and replaced at every change
+	base    int64             // file offset of the first byte held
+	end     int64             // file offset after the last byte held
+	chunks  []*chunk          // the bytes [base, end), in order
+	free    []*chunk          // chunks to reuse
+	hw      int64             // highest offset served
+	low     int64             // every byte in [base, low) was served
+	served  []span            // served ranges above low, sorted, disjoint
+	waiters []*waiter         // requests waiting
+	seq     uint64            // requests so far (waiter.seq)
+	run     *stream           // the producer, nil when none
+	eof     bool              // the stream ended at end
+	eofSeq  uint64            // seq when the end was seen: requests up to it take it as their answer
+	err     error             // the stream failed at end
+	errSeq  uint64            // seq when it failed: requests up to it fail with err
+	want    *ftpclient.Expect // what the file on the server is (nil: unknown), see expect
+	arrived time.Time         // when the last request arrived
+	resets  int64             // restarts of the stream at another offset (tests)
 }
 
-// chunk is a piece of the window. The producer fills data[len:cap] without
-// the lock (nobody else touches those bytes) and extends len under it.
-// Replies to the kernel point into chunks (see pinned): a chunk with pins
-// is not refilled until the last reply using it has been written.
-type chunk struct {
-	off  int64
-	data []byte
-	pins int        // replies in flight that point into data; mu held
-	gone chunkState // what happens to the chunk once it has no pins
+// waiter is a request not yet served.
+type waiter struct {
+	off, end int64
+	seq      uint64    // arrival order
+	since    time.Time // when it started waiting for a restart far ahead (readWait)
+	burst    bool      // it came within readWait of the request before it
 }
-
-type chunkState uint8
-
-const (
-	chunkLive    chunkState = iota // in the window
-	chunkRecycle                   // left the window: reuse when unpinned
-	chunkDropped                   // reset: never reuse (a stale producer may write into it)
-)
 
 // stream is one producer.
 type stream struct {
@@ -78,162 +115,159 @@ func (r *reader) broadcast() {
 // needed; fewer only at the end of the file. The result points into the
 // window (no copy): the chunks it uses stay pinned until the reply has been
 // written and Done is called.
+//
+// The wait ignores FUSE interrupts: a page fault retries an interrupted
+// read at once, so answering EINTR under a stream of signals (Go's
+// preemption signals, for one) loops forever. Fatal signals end the wait in
+// the kernel; a stalled stream fails after the server's DataTimeout.
 func (r *reader) read(size int, off int64) (*Reply, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ahead := int64(r.h.v.opts.ReadAhead)
-	for {
-		want := off + int64(size)
-		inWindow := off >= r.base && off <= r.end+ahead
-		switch {
-		case off >= r.base && (want <= r.end || (r.eof && off <= r.end)):
-			p := r.pin(off, min(want, r.end))
-			r.consumed(off + int64(p.size))
-			return p, nil
-		case r.eof && off > r.end && off >= r.base:
-			return dataReply(nil), nil // past the end
-		case inWindow && r.err != nil:
-			err := r.err
-			r.reset(off) // the next read starts afresh
-			return nil, err
-		case inWindow && r.run == nil && !r.eof:
-			r.start() // resume after an idle close
-		case !inWindow:
-			r.reset(off)
-			r.start()
+	r.seq++
+	now := time.Now()
+	w := &waiter{off: off, end: off + int64(size), seq: r.seq, burst: now.Sub(r.arrived) < readWait}
+	r.arrived = now
+	r.waiters = append(r.waiters, w)
+	defer r.leave(w)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
 		}
-		if off > r.hw {
-			// Skipping forward: the producer may run ahead of off, not of
-			// what was read before.
-			r.hw = off
-			r.broadcast()
+	}()
+	for first := true; ; first = false {
+		p, err, done := r.step(w)
+		if done {
+			return p, err
 		}
-		// The wait ignores FUSE interrupts (ctx): a page fault retries an
-		// interrupted read at once, so answering EINTR under a stream of
-		// signals (Go's preemption signals, for one) loops forever. Fatal
-		// signals end the wait in the kernel; a stalled stream fails after
-		// the server's DataTimeout.
+		if first {
+			r.broadcast() // the producer may now have more to read
+		}
 		wake := r.wake
+		var tick <-chan time.Time
+		if !w.since.IsZero() {
+			d := r.farWait(w) - time.Since(w.since)
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			tick = timer.C
+		}
 		r.mu.Unlock()
-		<-wake
+		select {
+		case <-wake:
+		case <-tick:
+		}
 		r.mu.Lock()
 	}
 }
 
-// pin returns the held bytes [off, end) as a reply and pins their chunks.
+// step serves w if it can, else makes sure the stream will (starting or
+// restarting it when the rules allow) and reports that w must wait.
 // mu held.
-func (r *reader) pin(off, end int64) *Reply {
-	p := &Reply{r: r}
-	for _, c := range r.chunks {
-		cend := c.off + int64(len(c.data))
-		if cend <= off || c.off >= end {
+func (r *reader) step(w *waiter) (*Reply, error, bool) {
+	ahead := int64(r.h.v.opts.ReadAhead)
+	off := w.off
+	switch {
+	case r.err != nil && w.seq <= r.errSeq && off >= r.base:
+		return nil, r.err, true // it waited for the stream that failed
+	case off >= r.base && w.end <= r.end:
+		return r.pin(off, w.end), nil, true
+	case off >= r.base && r.eof && off < r.end:
+		return r.pin(off, r.end), nil, true // the last bytes
+	case off >= r.base && r.eof && w.seq <= r.eofSeq:
+		return dataReply(nil), nil, true // at or past the end, seen since it arrived
+	case off >= r.base && r.eof:
+		// The end was seen before this request: ask the server again
+		// (a file growing there), once the requests in the window are served.
+		w.since = time.Time{}
+		if !r.windowBusy(w, false) {
+			r.restart(off)
+		}
+	case r.err != nil && off >= r.base:
+		r.restart(off) // a new request after a failure starts afresh
+	case off >= r.base && off <= r.end+ahead:
+		w.since = time.Time{}
+		if r.run == nil {
+			r.start() // resume after an idle close
+		}
+	case off < r.base:
+		if !r.windowBusy(w, true) {
+			r.restart(r.lowest(w, func(o *waiter) bool { return o.off < r.base }))
+		}
+	default: // far ahead of the window
+		switch {
+		case r.windowBusy(w, false):
+			w.since = time.Time{}
+		case (r.run != nil || w.burst) && w.since.IsZero():
+			w.since = time.Now() // the requests below it may be on their way
+		case !w.since.IsZero() && time.Since(w.since) < r.farWait(w):
+		default:
+			w.since = time.Time{}
+			r.restart(r.lowest(w, func(o *waiter) bool { return o.off > r.end+ahead }))
+		}
+	}
+	return nil, nil, false
+}
+
+// windowBusy reports whether a request other than w waits for data the
+// current stream will bring (in the window or at most ReadAhead beyond);
+// earlier: only those that arrived before w. mu held.
+func (r *reader) windowBusy(w *waiter, earlier bool) bool {
+	limit := r.end + int64(r.h.v.opts.ReadAhead)
+	for _, o := range r.waiters {
+		if o == w || (earlier && o.seq > w.seq) {
 			continue
 		}
-		b := c.data[max(off, c.off)-c.off : min(end, cend)-c.off]
-		if len(b) == 0 {
-			continue
-		}
-		c.pins++
-		p.slices = append(p.slices, b)
-		p.chunks = append(p.chunks, c)
-		p.size += len(b)
-	}
-	return p
-}
-
-// unpin releases a reply's chunks; those that left the window meanwhile
-// become reusable.
-func (r *reader) unpin(cs []*chunk) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range cs {
-		c.pins--
-		if c.pins == 0 && c.gone == chunkRecycle {
-			r.recycle(c)
+		if o.off >= r.base && o.off <= limit && !(r.eof && o.off >= r.end) {
+			return true
 		}
 	}
+	return false
 }
 
-// recycle puts a chunk that left the window on the free list. mu held.
-func (r *reader) recycle(c *chunk) {
-	c.data, c.gone = c.data[:0], chunkLive
-	r.free = append(r.free, c)
-}
-
-// Reply is the data of one read: pieces of the read-ahead window (no copy)
-// or of the caller's buffer. The layer above writes its Slices (one writev
-// with its header) and calls Done afterwards, which lets the window reuse
-// the pieces.
-type Reply struct {
-	r      *reader // nil: the data is the caller's (nothing pinned)
-	slices [][]byte
-	chunks []*chunk
-	size   int
-	once   sync.Once
-}
-
-// dataReply is a reply holding b.
-func dataReply(b []byte) *Reply {
-	p := &Reply{size: len(b)}
-	if len(b) > 0 {
-		p.slices = [][]byte{b}
+// farWait is how long w, far ahead of the stream, waits before restarting
+// it (readWait, burstWait).
+func (r *reader) farWait(w *waiter) time.Duration {
+	if w.burst && w.off-r.end <= maxSpread {
+		return burstWait
 	}
-	return p
+	return readWait
 }
 
-// Slices are the reply's bytes, in order.
-func (p *Reply) Slices() [][]byte { return p.slices }
-
-// Size is the reply's length.
-func (p *Reply) Size() int { return p.size }
-
-// Bytes returns the reply as one slice (copied into buf if it spans pieces).
-func (p *Reply) Bytes(buf []byte) []byte {
-	switch len(p.slices) {
-	case 0:
-		return nil
-	case 1:
-		return p.slices[0]
-	}
-	if len(buf) < p.size {
-		buf = make([]byte, p.size)
-	}
-	n := 0
-	for _, s := range p.slices {
-		n += copy(buf[n:], s)
-	}
-	return buf[:n]
-}
-
-// Done releases the pieces once the reply is written. Idempotent.
-func (p *Reply) Done() {
-	p.once.Do(func() {
-		if p.r != nil {
-			p.r.unpin(p.chunks)
+// lowest returns the lowest offset of w and the other waiters in the same
+// case (which): one restart there serves them all, where restarting at w
+// would leave those below it to restart the stream again. mu held.
+func (r *reader) lowest(w *waiter, which func(*waiter) bool) int64 {
+	off := w.off
+	for _, o := range r.waiters {
+		if o.off < off && which(o) {
+			off = o.off
 		}
-	})
+	}
+	return off
 }
 
-// consumed records that the kernel has read up to pos and recycles chunks
-// further than keepBehind behind it. mu held.
-func (r *reader) consumed(pos int64) {
-	if pos > r.hw {
-		r.hw = pos
-	}
-	for len(r.chunks) > 1 {
-		c := r.chunks[0]
-		if c.off+int64(len(c.data)) > r.hw-keepBehind {
+// leave removes w from the waiters. mu held.
+func (r *reader) leave(w *waiter) {
+	for i, o := range r.waiters {
+		if o == w {
+			last := len(r.waiters) - 1
+			r.waiters[i] = r.waiters[last]
+			r.waiters[last] = nil
+			r.waiters = r.waiters[:last]
 			break
 		}
-		r.chunks = r.chunks[1:]
-		r.base = r.chunks[0].off
-		if c.pins > 0 {
-			c.gone = chunkRecycle // reused when its last reply is written
-		} else {
-			r.recycle(c)
-		}
 	}
-	r.broadcast() // room for the producer
+	r.broadcast() // a restart may have waited for it; the producer's demand changed
+}
+
+// restart moves the stream to off. mu held.
+func (r *reader) restart(off int64) {
+	r.resets++
+	r.reset(off)
+	r.start()
 }
 
 // reset stops the producer and empties the window, which restarts at off.
@@ -247,7 +281,8 @@ func (r *reader) reset(off int64) {
 	for _, c := range r.chunks {
 		c.gone = chunkDropped
 	}
-	r.base, r.end, r.hw, r.chunks, r.eof, r.err = off, off, off, nil, false, nil
+	r.base, r.end, r.hw, r.low, r.chunks, r.served = off, off, off, off, nil, nil
+	r.eof, r.err = false, nil
 	r.broadcast()
 }
 
@@ -277,25 +312,6 @@ func (r *reader) close() {
 	r.free = nil
 }
 
-// space returns the chunk the producer fills next (the last one while it
-// has room, else a new one at end). mu held.
-func (r *reader) space() *chunk {
-	if n := len(r.chunks); n > 0 {
-		if c := r.chunks[n-1]; len(c.data) < cap(c.data) {
-			return c
-		}
-	}
-	var c *chunk
-	if n := len(r.free); n > 0 {
-		c, r.free = r.free[n-1], r.free[:n-1]
-	} else {
-		c = &chunk{data: make([]byte, 0, readChunk)}
-	}
-	c.off = r.end
-	r.chunks = append(r.chunks, c)
-	return c
-}
-
 // pump copies the RETR stream from off into the window while it is r.run.
 func (r *reader) pump(ctx context.Context, s *stream, off int64, want *ftpclient.Expect) {
 	defer s.cancel()
@@ -311,9 +327,8 @@ func (r *reader) pump(ctx context.Context, s *stream, off int64, want *ftpclient
 		return
 	}
 	defer rc.Close()
-	ahead := int64(r.h.v.opts.ReadAhead)
 	for {
-		c, ok := r.waitRoom(ctx, s, ahead)
+		c, ok := r.waitRoom(ctx, s)
 		if !ok {
 			return
 		}
@@ -328,9 +343,9 @@ func (r *reader) pump(ctx context.Context, s *stream, off int64, want *ftpclient
 		r.end += int64(n)
 		switch {
 		case errors.Is(err, io.EOF):
-			r.eof, r.run = true, nil
+			r.eof, r.eofSeq, r.run = true, r.seq, nil
 		case err != nil:
-			r.err, r.run = fmt.Errorf("read %s: %w", r.h.path, err), nil
+			r.err, r.errSeq, r.run = fmt.Errorf("read %s: %w", r.h.path, err), r.seq, nil
 		}
 		r.broadcast()
 		r.mu.Unlock()
@@ -340,11 +355,11 @@ func (r *reader) pump(ctx context.Context, s *stream, off int64, want *ftpclient
 	}
 }
 
-// waitRoom waits until the window has room ahead of the reader and returns
-// the chunk to fill. It gives up the stream (false) when it is no longer
-// current, or when nobody read for idleClose: its connection then goes back
+// waitRoom waits until the window wants more data and returns the chunk to
+// fill. It gives up the stream (false) when it is no longer current, or
+// when nobody read or waited for IdleClose: its connection then goes back
 // to the pool.
-func (r *reader) waitRoom(ctx context.Context, s *stream, ahead int64) (*chunk, bool) {
+func (r *reader) waitRoom(ctx context.Context, s *stream) (*chunk, bool) {
 	idleAfter := r.h.v.opts.IdleClose
 	idle := time.NewTimer(idleAfter)
 	defer idle.Stop()
@@ -354,7 +369,7 @@ func (r *reader) waitRoom(ctx context.Context, s *stream, ahead int64) (*chunk, 
 		if r.run != s {
 			return nil, false
 		}
-		if r.end-r.hw < ahead {
+		if r.room() {
 			return r.space(), true
 		}
 		wake := r.wake
@@ -368,11 +383,12 @@ func (r *reader) waitRoom(ctx context.Context, s *stream, ahead int64) (*chunk, 
 			return nil, false
 		case <-idle.C:
 			r.mu.Lock()
-			if r.run == s {
+			if r.run == s && len(r.waiters) == 0 {
 				r.run = nil
 				r.broadcast()
+				return nil, false
 			}
-			return nil, false
+			idle.Reset(idleAfter)
 		}
 	}
 }
@@ -382,7 +398,7 @@ func (r *reader) finish(s *stream, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.run == s {
-		r.err, r.run = err, nil
+		r.err, r.errSeq, r.run = err, r.seq, nil
 		r.broadcast()
 	}
 }

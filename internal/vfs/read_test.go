@@ -158,3 +158,63 @@ func TestShortReadIsAnError(t *testing.T) {
 		t.Fatalf("read of a file that shrank on the server: %d bytes, %v; want its %d bytes", len(got), err, cut)
 	}
 }
+
+// TestReadPastEndAsksAgain: a handle that read to the end of a file still
+// growing on the server sees the new bytes without reopening (a direct-I/O
+// reader, tail -f): a read at or past the end it saw asks the server again
+// (one RETR at that offset); an end seen after the read arrived is its
+// answer, so a read at the end of an unchanged file costs one RETR, never
+// more.
+func TestReadPastEndAsksAgain(t *testing.T) {
+	e := newEnv(t, setup{})
+	data := e.putRandom("alpha", "/grow.log", 300_000)
+	h := e.open(t, "alpha", "/grow.log", os.O_RDONLY)
+	defer h.Release(t.Context())
+	srv := e.servers["alpha"]
+	got, err := readAll(h, 128<<10)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("first read: %d bytes, %v", len(got), err)
+	}
+	// At the end, nothing new: one RETR per read at the end, and EOF.
+	for i := 0; i < 3; i++ {
+		before := srv.Retrs()
+		b, err := readAt(h, 128<<10, int64(len(data)))
+		if err != nil || len(b) != 0 {
+			t.Fatalf("read at the end: %d bytes, %v; want 0", len(b), err)
+		}
+		if n := srv.Retrs() - before; n != 1 {
+			t.Fatalf("a read at the end sent %d RETRs, want 1", n)
+		}
+	}
+	// Past the end: EOF too (a REST beyond the size is EOF, whether the
+	// server refuses it or sends nothing).
+	if b, err := readAt(h, 4096, int64(len(data))+1<<20); err != nil || len(b) != 0 {
+		t.Fatalf("read past the end: %d bytes, %v; want 0", len(b), err)
+	}
+	// The file grows on the server: the same handle reads on.
+	more := randomBytes(t, 200_000)
+	f, err := os.OpenFile(e.disk("alpha", "/grow.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(more); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	rest, err := readFrom(h, 128<<10, int64(len(data)))
+	if err != nil || !bytes.Equal(rest, more) {
+		t.Fatalf("after the file grew: %d bytes, %v; want the %d new ones", len(rest), err, len(more))
+	}
+}
+
+// readFrom reads h from off to its end in requests of size bs.
+func readFrom(h *Handle, bs int, off int64) ([]byte, error) {
+	var out []byte
+	for {
+		b, err := readAt(h, bs, off+int64(len(out)))
+		if err != nil || len(b) == 0 {
+			return out, err
+		}
+		out = append(out, b...)
+	}
+}

@@ -73,6 +73,7 @@ type VFS struct {
 	copyFn    func(ctx context.Context, src, dst fxpcopy.Endpoint, opts fxpcopy.Options) (fxpcopy.Record, error)
 	temps     inflight           // temporary names being written (replace.go)
 	ix        *streammatch.Index // what readers were served (match.go); nil: no matching
+	served    servedLog          // served bytes on their way to ix (served.go)
 	clients   sync.Map           // server name → *ftpclient.Client, of every File made
 	links     sync.Map           // *ftpclient.Client → *linkStats (link.go)
 }
@@ -113,6 +114,7 @@ func (v *VFS) Spools() int64 { return v.spools.Load() }
 
 // Close removes the spool directory. Open handles must be released first.
 func (v *VFS) Close() error {
+	v.served.close()
 	v.spoolMu.Lock()
 	defer v.spoolMu.Unlock()
 	if v.spoolDir == "" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
@@ -120,9 +122,10 @@ func (h *Handle) startUpload(p string, mode ftpclient.WriteMode, kind targetKind
 }
 
 // openStor starts a STOR of the whole file: to the temporary already in use,
-// else to a new temporary next to the file if it exists, else to its name.
-// Where the directory takes no new file (a writable file in a read-only
-// directory) an existing file is overwritten in place, with a warning.
+// else to a new temporary next to the file if it exists (or may: see
+// caseClash), else to its name. Where the directory takes no new file (a
+// writable file in a read-only directory) an existing file is overwritten
+// in place, with a warning.
 func (h *Handle) openStor() (ftpclient.Upload, error) {
 	p := h.currentPath()
 	h.upStart = time.Now()
@@ -154,7 +157,39 @@ func (h *Handle) openStor() (ftpclient.Upload, error) {
 			"server", h.cl.Name(), "path", p, "err", first)
 		return h.startUpload(p, ftpclient.WriteTruncate, targetInPlace)
 	}
+	if h.clash {
+		t := h.v.newTemp(h.cl, p, true)
+		up, err := h.cl.OpenWrite(h.ctx, t, 0, ftpclient.WriteTruncate)
+		if err != nil {
+			h.v.dropTemp(h.ctx, h.cl, t, false)
+			return nil, err
+		}
+		h.target, h.tkind = t, targetTemp
+		return up, nil
+	}
 	return h.startUpload(p, ftpclient.WriteTruncate, targetNew)
+}
+
+// caseClash reports whether the cached listing of p's directory holds an
+// entry whose name differs from p's in case only. On a server that ignores
+// case (Windows) that entry is the file itself: a new file written straight
+// to its name would overwrite it, and a failed upload, removed, would remove
+// it. Such a file is written like one that exists, to a temporary renamed
+// over the name once complete (Handle.clash); on other servers that costs a
+// rename. Create asks, right after the kernel looked the name up (so the
+// listing is cached): no command is sent.
+func (v *VFS) caseClash(cl *ftpclient.Client, p string) bool {
+	ents, ok := v.cache.Cached(cl, path.Dir(p))
+	if !ok {
+		return false
+	}
+	name := path.Base(p)
+	for _, e := range ents {
+		if e.Name != name && strings.EqualFold(e.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // abortUpload stops the upload (or server-side copy) under way and drops
