@@ -184,12 +184,21 @@ func (cn *conn) bind(ctx context.Context) (stop func() bool) {
 	cn.mu.Lock()
 	cn.opCtx = ctx
 	cn.mu.Unlock()
+	closed := make(chan struct{})
 	unhook := context.AfterFunc(ctx, func() {
+		defer close(closed)
 		cn.ctl.Close()
 		cn.abortData()
 	})
 	return func() bool {
 		ok := unhook()
+		if !ok {
+			// ctx ended: wait until the connection is closed (and marked
+			// broken), or an operation that had just succeeded could give
+			// it back as reusable, closed a moment later (the FXP progress
+			// poll, stopped as its SIZE returns).
+			<-closed
+		}
 		cn.mu.Lock()
 		cn.opCtx = nil
 		cn.mu.Unlock()

@@ -102,7 +102,12 @@ func (e *Engine) fxp(ctx context.Context, t *transfer, src, dst Endpoint, mode M
 	a.prot.settle(ctx, err) // TLS: remember how the plan fared, put the sessions back
 	a.close(err)
 	if err == nil {
-		return nil
+		// After close: the check's SIZE must not wait for a connection
+		// the attempt itself holds.
+		if err = a.checkEnd(ctx); err != nil {
+			a.prot.settle(ctx, err) // the plan failed after all
+		}
+		return err
 	}
 	var ref *refusal
 	if errors.As(err, &ref) || finalErr(err) || ctx.Err() != nil || a.pasv == nil {
@@ -209,6 +214,39 @@ func (a *attempt) run(ctx context.Context) error {
 	}
 	a.t.bytes.Store(a.size)
 	return nil
+}
+
+// checkEnd makes sure that an encrypted FXP whose TLS client was the
+// sending server left the whole file, though both servers reported
+// success. Such a client only writes, so it never reads the session
+// tickets a TLS 1.3 server sends after the handshake, and its close with
+// them unread is a reset: a receiver still reading loses the rest, and one
+// that takes any end of the connection for the end of the file says 226
+// (proftpd sending to such a server, measured in TestEncryptedFXPRealPeers).
+// Left to verification, the copy would fail with the plan counted as
+// working, every time; as a failed attempt, the plan is remembered as
+// failed and the next way is tried. One SIZE, unless progress polling saw
+// the whole file already; a server without SIZE leaves it to verification.
+// Called once the attempt's connections are released.
+func (a *attempt) checkEnd(ctx context.Context) error {
+	p := a.prot
+	if p == nil || p.mode != protTLS || p.client != a.s {
+		return nil
+	}
+	if polled, last, _, _ := a.prog.snapshot(); polled && last == a.size {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.e.timing.removeWait)
+	defer cancel()
+	n, err := a.d.ep.Client.Size(cctx, a.d.ep.Path)
+	if err != nil || n == a.size {
+		return nil
+	}
+	return &transferError{
+		msg: fmt.Sprintf("FXP transfer incomplete: both servers reported success, but %s holds %d of %d bytes (%s, the TLS client, sent)",
+			a.d.ep, n, a.size, a.s.name()),
+		err: ErrVerify,
+	}
 }
 
 // passiveAddr asks the passive side for a port to listen on: PASV, or EPSV

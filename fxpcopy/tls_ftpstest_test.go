@@ -123,14 +123,16 @@ func TestCPSVEncryptedFXP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := fmt.Sprintf("/copy%d.bin", i)
-			logins := cp.Count("PASS") + plain.Count("PASS")
+			logins := cp.Count("PASS")
 			capt := testutil.CaptureLoopback(t, cp.Host, plain.Host, marker)
 			rec, err := e.Copy(ctxT(t, time.Minute), Endpoint{tc.src, "/src.bin"}, Endpoint{tc.dst, dst}, Options{})
 			st := capt.Stop()
-			if n := cp.Count("PASS") + plain.Count("PASS") - logins; tc.attempts == 1 && i > 0 && n != 0 {
+			if n := cp.Count("PASS") - logins; tc.attempts == 1 && i > 0 && n != 0 {
 				// CPSV, like PASV, leaves the session as it was: the
-				// connections of a successful attempt are kept.
-				t.Errorf("%d logins: a copy by a way known to work opened new connections", n)
+				// connection of a successful attempt is kept (the other
+				// server's may not be: progress polls and verification
+				// can need a second one at once).
+				t.Errorf("%d logins on cpsv: a copy by a way known to work opened a new connection", n)
 			}
 			t.Logf("record %+v; capture %v", rec, st)
 			if err != nil {
@@ -235,6 +237,14 @@ func TestEncryptedFXPFailures(t *testing.T) {
 		{"peer requires session reuse", ftpstest.Options{SSCN: ftpstest.ExtListed}, ftpstest.Options{RequireReuse: true}, "session reuse required"},
 		{"TLS client rejects the certificate", ftpstest.Options{SSCN: ftpstest.ExtListed, VerifyPeer: true}, ftpstest.Options{Cert: realftpd.CertSelfSigned}, "certificate"},
 		{"SSCN ignored", ftpstest.Options{SSCN: ftpstest.ExtIgnored}, ftpstest.Options{}, "425 Unable to build data connection"},
+		// The sending TLS client resets its connection (session tickets
+		// unread) while the receiver is still reading: the receiver says
+		// 426, or, taking any end for the end of the file, 226 with a
+		// short file, which the attempt must catch itself.
+		{"sending TLS client resets", ftpstest.Options{SSCN: ftpstest.ExtListed, ResetOnClose: true},
+			ftpstest.Options{Rate: 4 << 20}, "connection reset by peer"},
+		{"sending TLS client resets, receiver says 226", ftpstest.Options{SSCN: ftpstest.ExtListed, ResetOnClose: true},
+			ftpstest.Options{Rate: 4 << 20, LaxEnd: true}, "both servers reported success, but dst:/one.bin holds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			slow(&tc.src)
@@ -476,7 +486,9 @@ func TestEncryptedFXPTree(t *testing.T) {
 	if n := plain.Count("CPSV") + plain.Count("SSCN"); n > 8 {
 		t.Errorf("tlsonly was asked for CPSV/SSCN %d times: learning is paid per file", n)
 	}
-	if n := plain.Count("PASS"); n > 8 {
+	if n := plain.Count("PASS"); n > 12 {
+		// Each job's first attempts (a refused one's connections are
+		// destroyed), listings: not one per file.
 		t.Errorf("%d logins on tlsonly for 24 files with 4 jobs", n)
 	}
 }

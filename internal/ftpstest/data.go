@@ -203,7 +203,11 @@ func (ss *session) transfer(verb, arg string) bool {
 	}
 	how, err = ss.during(func() error {
 		if dst != nil {
-			return ss.receive(dc, c, dst, limit, &n)
+			err := ss.receive(dc, c, dst, limit, &n)
+			if err != nil && err != errCut && o.LaxEnd {
+				return nil
+			}
+			return err
 		}
 		return ss.send(dc, c, src, role == "client", limit, &n)
 	}, func() { c.Close() })
@@ -399,6 +403,15 @@ func (ss *session) send(dc, c net.Conn, src io.Reader, tlsClient bool, limit int
 	if tc, ok := dc.(*tls.Conn); ok {
 		if err := tc.CloseWrite(); err != nil {
 			return err
+		}
+		if tlsClient && ss.srv.opts.ResetOnClose {
+			// crypto/tls reads the tickets with the handshake: a reset
+			// must be asked for.
+			if tcp, ok := c.(*net.TCPConn); ok {
+				_ = tcp.SetLinger(0)
+			}
+			c.Close()
+			return nil
 		}
 	}
 	if tcp, ok := c.(*net.TCPConn); ok {

@@ -91,6 +91,15 @@ type Options struct {
 	// CPSV), the connection is cut after this many bytes of data (closed
 	// without close_notify) and the transfer answered 426.
 	BreakAfter int64
+	// ResetOnClose: as the TLS client of a data connection, sending, the
+	// server ends it with a reset right after close_notify, as proftpd
+	// does (it closes with the session tickets of a TLS 1.3 server
+	// unread). A receiver still reading loses what it had not read.
+	ResetOnClose bool
+	// LaxEnd: an upload whose data connection ends badly (a reset, TLS
+	// without close_notify) is answered 226 with what arrived, as servers
+	// do that take any end of the connection for the end of the file.
+	LaxEnd bool
 	// HandshakeTimeout bounds a data connection's TLS handshake (default
 	// 10 s); a failed handshake is answered "425 Unable to build data
 	// connection: ...".
