@@ -106,12 +106,16 @@ func TestKernelReadAheadRaised(t *testing.T) {
 			}
 			n := srv.Retrs() - retrs
 			t.Logf("%v, %d RETRs, %d bytes downloaded", took.Round(time.Millisecond), n, m.clients["alpha"].Stats().BytesIn-in)
-			// One stream per handle. Two handles share the page cache, so
-			// each one's requests skip what the other's fetched, and its
-			// stream may restart further on a few times.
-			limit := int64(1)
+			// One stream per handle, restarted a few times at most: on a
+			// loaded machine go-fuse may deliver the kernel's read-ahead
+			// requests tens of ms apart, and a request far ahead of the
+			// stream then restarts it once before the rest arrive (the
+			// stall this guards against restarted it hundreds of times).
+			// Two handles share the page cache, so each one's requests
+			// also skip what the other's fetched.
+			limit := int64(4)
 			if len(cmds) > 1 {
-				limit = 8
+				limit = 10
 			}
 			if n > limit {
 				t.Errorf("%d RETRs for %d readers of one file, want at most %d", n, len(cmds), limit)

@@ -38,7 +38,9 @@ const (
 // A producer goroutine (pump) reads the stream into a window of chunks up
 // to ReadAhead bytes ahead of what was served, and further where waiting
 // requests need it (up to maxSpread more). A request waits for the stream
-// when its offset lies in the window or at most ReadAhead beyond its end.
+// when its offset lies in the window or at most reach beyond its end:
+// ReadAhead, plus how far apart the kernel's read-ahead requests were seen
+// to come on this mount (learn: a large read_ahead_kb).
 // Otherwise the stream must restart at the request's offset (REST), and
 // so that concurrent requests never take turns restarting it (each restart
 // would drop the data the other waits for, over and over), a restart waits
@@ -51,7 +53,9 @@ const (
 //     requests far ahead) once no request in the window is waiting, after
 //     waiting readWait (burstWait if it came in a burst and lies within
 //     maxSpread) for requests below it if the stream is running or
-//     requests are coming in quick succession;
+//     requests are coming in quick succession, and only if the stream,
+//     which reads toward it meanwhile, would not get there as soon again
+//     (on a fast link it reads through rather than restart);
 //   - a request at or past the end of the file, where the end was seen
 //     before the request arrived, asks the server again (a new RETR at its
 //     offset: a file growing on the server) once no request in the window
@@ -85,6 +89,7 @@ type reader struct {
 	errSeq  uint64            // seq when it failed: requests up to it fail with err
 	want    *ftpclient.Expect // what the file on the server is (nil: unknown), see expect
 	arrived time.Time         // when the last request arrived
+	jumped  jump              // the last restart far ahead (learn)
 	resets  int64             // restarts of the stream at another offset (tests)
 }
 
@@ -93,6 +98,7 @@ type waiter struct {
 	off, end int64
 	seq      uint64    // arrival order
 	since    time.Time // when it started waiting for a restart far ahead (readWait)
+	sinceEnd int64     // the window's end then
 	burst    bool      // it came within readWait of the request before it
 }
 
@@ -167,7 +173,7 @@ func (r *reader) read(size int, off int64) (*Reply, error) {
 // restarting it when the rules allow) and reports that w must wait.
 // mu held.
 func (r *reader) step(w *waiter) (*Reply, error, bool) {
-	ahead := int64(r.h.v.opts.ReadAhead)
+	reach := r.reach()
 	off := w.off
 	switch {
 	case r.err != nil && w.seq <= r.errSeq && off >= r.base:
@@ -187,12 +193,13 @@ func (r *reader) step(w *waiter) (*Reply, error, bool) {
 		}
 	case r.err != nil && off >= r.base:
 		r.restart(off) // a new request after a failure starts afresh
-	case off >= r.base && off <= r.end+ahead:
+	case off >= r.base && off <= r.end+reach:
 		w.since = time.Time{}
 		if r.run == nil {
 			r.start() // resume after an idle close
 		}
 	case off < r.base:
+		r.learn(off)
 		if !r.windowBusy(w, true) {
 			r.restart(r.lowest(w, func(o *waiter) bool { return o.off < r.base }))
 		}
@@ -201,21 +208,63 @@ func (r *reader) step(w *waiter) (*Reply, error, bool) {
 		case r.windowBusy(w, false):
 			w.since = time.Time{}
 		case (r.run != nil || w.burst) && w.since.IsZero():
-			w.since = time.Now() // the requests below it may be on their way
+			w.since, w.sinceEnd = time.Now(), r.end // the requests below it may be on their way
 		case !w.since.IsZero() && time.Since(w.since) < r.farWait(w):
+		case r.run != nil && r.end-w.sinceEnd >= off-(r.end+reach):
+			// The stream, reading toward it, got further in that time than
+			// it still has to go: cheaper than a restart. Wait again.
+			w.since, w.sinceEnd = time.Now(), r.end
 		default:
 			w.since = time.Time{}
-			r.restart(r.lowest(w, func(o *waiter) bool { return o.off > r.end+ahead }))
+			to := r.lowest(w, func(o *waiter) bool { return o.off > r.end+reach })
+			r.jumped = jump{base: r.base, end: r.end, to: to, at: time.Now()}
+			r.restart(to)
 		}
 	}
 	return nil, nil, false
 }
 
+// reach is how far beyond the window's end a request waits for the stream
+// rather than restart it: ReadAhead, plus how far apart the kernel's
+// requests were seen to come on this mount (learn). mu held.
+func (r *reader) reach() int64 {
+	return int64(r.h.v.opts.ReadAhead) + r.h.v.spread.Load()
+}
+
+// jump is a restart far ahead, remembered to learn from (learn).
+type jump struct {
+	base, end, to int64 // the window before, and where the stream went
+	at            time.Time
+}
+
+// learn is called with a request behind the window. If the stream just
+// jumped over its offset, the jump was a mistake: the request far ahead
+// was the kernel's read-ahead running further ahead than reach (a large
+// read_ahead_kb), and this one of the same batch came late. The mount's
+// reach grows so that the next such request waits instead (up to
+// maxSpread). mu held.
+func (r *reader) learn(off int64) {
+	j := r.jumped
+	r.jumped = jump{}
+	if j.at.IsZero() || time.Since(j.at) > time.Second || off < j.base || off >= j.to {
+		return
+	}
+	need := min(2*(j.to-j.end), maxSpread) // the next batch may lie further still
+	for {
+		cur := r.h.v.spread.Load()
+		if need <= cur || r.h.v.spread.CompareAndSwap(cur, need) {
+			break
+		}
+	}
+	r.h.v.log.Debug("read-ahead: the kernel's requests come further apart than expected; waiting longer for them",
+		"path", r.h.path, "reach", r.reach())
+}
+
 // windowBusy reports whether a request other than w waits for data the
-// current stream will bring (in the window or at most ReadAhead beyond);
+// current stream will bring (in the window or at most reach beyond);
 // earlier: only those that arrived before w. mu held.
 func (r *reader) windowBusy(w *waiter, earlier bool) bool {
-	limit := r.end + int64(r.h.v.opts.ReadAhead)
+	limit := r.end + r.reach()
 	for _, o := range r.waiters {
 		if o == w || (earlier && o.seq > w.seq) {
 			continue

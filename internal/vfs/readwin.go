@@ -29,10 +29,10 @@ type span struct{ off, end int64 }
 // leaving more holes than that gives up the lowest one.
 const maxServedSpans = 64
 
-// capacity is the most the window holds: ReadAhead ahead of what was
-// served, keepBehind behind it, and maxSpread for requests spread out.
+// capacity is the most the window holds: reach ahead of what was served,
+// keepBehind behind it, and maxSpread for requests spread out.
 func (r *reader) capacity() int64 {
-	return int64(r.h.v.opts.ReadAhead) + keepBehind + maxSpread
+	return r.reach() + keepBehind + maxSpread
 }
 
 // pin returns the held bytes [off, end) as a reply, pins their chunks and
@@ -138,11 +138,10 @@ func (r *reader) trim(hard bool) {
 // or less than capacity above base (those far ahead may yet be reached),
 // within the window's capacity.
 func (r *reader) room() bool {
-	ahead := int64(r.h.v.opts.ReadAhead)
-	need := r.hw + ahead
-	limit := r.capacity()
+	need := r.hw + int64(r.h.v.opts.ReadAhead)
+	reach, limit := r.reach(), r.capacity()
 	for _, w := range r.waiters {
-		if w.off >= r.base && (w.off <= r.end+ahead || w.off-r.base < limit) && w.end > need {
+		if w.off >= r.base && (w.off <= r.end+reach || w.off-r.base < limit) && w.end > need {
 			need = w.end
 		}
 	}

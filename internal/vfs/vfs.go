@@ -74,6 +74,7 @@ type VFS struct {
 	temps     inflight           // temporary names being written (replace.go)
 	ix        *streammatch.Index // what readers were served (match.go); nil: no matching
 	served    servedLog          // served bytes on their way to ix (served.go)
+	spread    atomic.Int64       // how much further than ReadAhead the kernel's read-ahead requests come apart (read.go learn)
 	clients   sync.Map           // server name → *ftpclient.Client, of every File made
 	links     sync.Map           // *ftpclient.Client → *linkStats (link.go)
 }
