@@ -167,13 +167,14 @@ type dataConn struct {
 	cl      *Client
 	ctl     *ctlConn // its control connection: its end arms the final reply's deadline
 	timeout time.Duration
-	wrote   atomic.Bool  // an upload: close gracefully
-	aborted atomic.Bool  // close with a reset so the server sees a failure
-	ended   atomic.Bool  // the final reply ended the transfer (see xfer.watch): reads give EOF
-	replied atomic.Bool  // the final reply said the transfer is complete (2xx)
-	got     atomic.Int64 // bytes received
-	expect  atomic.Int64 // bytes the download is to bring, -1 if unknown
-	last    atomic.Int64 // UnixNano of the last byte moved (or of the start)
+	wrote   atomic.Bool   // an upload: close gracefully
+	aborted atomic.Bool   // close with a reset so the server sees a failure
+	ended   atomic.Bool   // the final reply ended the transfer (see xfer.watch): reads give EOF
+	replied atomic.Bool   // the final reply said the transfer is complete (2xx)
+	got     atomic.Int64  // bytes received
+	expect  atomic.Int64  // bytes the download is to bring, -1 if unknown
+	wake    chan struct{} // Read's signal to endWhenQuiet: every expected byte is in
+	last    atomic.Int64  // UnixNano of the last byte moved (or of the start)
 	closed  chan struct{}
 	once    sync.Once
 	rArmed  time.Time // when the read deadline was last set
@@ -181,7 +182,7 @@ type dataConn struct {
 }
 
 func newDataConn(nc net.Conn, c *Client, ctl *ctlConn) *dataConn {
-	d := &dataConn{Conn: nc, cl: c, ctl: ctl, timeout: c.cfg.DataTimeout, closed: make(chan struct{})}
+	d := &dataConn{Conn: nc, cl: c, ctl: ctl, timeout: c.cfg.DataTimeout, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	d.last.Store(time.Now().UnixNano())
 	d.expect.Store(-1)
 	return d
@@ -207,7 +208,10 @@ func (d *dataConn) Read(p []byte) (int, error) {
 		d.cl.touch()
 		d.last.Store(time.Now().UnixNano())
 		if got := d.got.Add(int64(n)); d.replied.Load() && d.whole(got) {
-			d.ended.Store(true) // the next read is EOF (see complete)
+			select { // see complete
+			case d.wake <- struct{}{}:
+			default:
+			}
 		}
 	}
 	if err != nil && d.ended.Load() {
@@ -219,23 +223,30 @@ func (d *dataConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// whole reports whether got bytes are all the download is to bring.
+// tailQuiet is how long a download that has every expected byte and its
+// 2xx waits for more before it ends without the server closing the data
+// connection (see complete).
+const tailQuiet = 100 * time.Millisecond
+
+// whole reports whether got bytes are exactly what the download is to
+// bring. More than that means the file is not what the caller expected
+// (it grew, or was replaced): the download then reads on as one of unknown
+// size.
 func (d *dataConn) whole(got int64) bool {
-	e := d.expect.Load()
-	return e >= 0 && got >= e
+	return got == d.expect.Load()
 }
 
 // complete is told that the server's final reply says the transfer is
-// complete (2xx) while the data connection is still open. With every
-// expected byte in, the data is ended at once; else once nothing arrives
-// for grace (a server that never closes its data connection). Read and
-// complete each check after their own store, so one of them ends it.
+// complete (2xx) while the data connection may still be open, and ends it
+// once nothing arrives for a while (endNow: reads give EOF): tailQuiet
+// once exactly the expected bytes are in, else grace (a server that never
+// closes its data connection). Not at once even with every expected byte
+// in: the server sent all its data before its 226, but across two TCP
+// connections the last of it may come later, and a file that grew since
+// the caller looked brings more than expected, which must not be cut off
+// silently at the old size.
 func (d *dataConn) complete(grace time.Duration) {
 	d.replied.Store(true)
-	if d.whole(d.got.Load()) {
-		d.endNow()
-		return
-	}
 	d.endWhenQuiet(grace)
 }
 
@@ -247,24 +258,34 @@ func (d *dataConn) endNow() {
 }
 
 // endWhenQuiet ends the data connection (endNow) once nothing arrived on
-// it for grace, unless it is closed first.
+// it for its quiet window (see complete), unless it is closed first.
 func (d *dataConn) endWhenQuiet(grace time.Duration) {
-	t := time.NewTimer(grace)
+	window := func() time.Duration {
+		if d.whole(d.got.Load()) {
+			return min(grace, tailQuiet)
+		}
+		return grace
+	}
+	t := time.NewTimer(window())
 	defer t.Stop()
 	for {
 		select {
 		case <-d.closed:
 			return
+		case <-d.wake:
 		case <-t.C:
 		}
+		w := window()
 		quiet := time.Since(time.Unix(0, d.last.Load()))
-		if quiet >= grace {
-			d.cl.log.Info("ftp server ended a transfer without closing its data connection",
-				slog.String("server", d.cl.cfg.Name), slog.Duration("quiet", quiet))
+		if quiet >= w {
+			if w == grace {
+				d.cl.log.Info("ftp server ended a transfer without closing its data connection",
+					slog.String("server", d.cl.cfg.Name), slog.Duration("quiet", quiet))
+			}
 			d.endNow()
 			return
 		}
-		t.Reset(grace - quiet)
+		t.Reset(w - quiet)
 	}
 }
 

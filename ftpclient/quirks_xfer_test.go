@@ -488,3 +488,34 @@ func TestQuirkReplaceReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOfGrownFile: a download whose caller expects fewer bytes than
+// the file now has (it grew, or was replaced, since it was listed) is never
+// cut silently at the old size, on a server that closes its data
+// connection and on one that never does.
+func TestReadOfGrownFile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		q    ftptest.Quirks
+	}{
+		{"closes data", ftptest.Quirks{}},
+		{"never closes data", ftptest.Quirks{NeverCloseData: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, srv := quirkClient(t, tc.q)
+			body := bytes.Repeat([]byte("abcdefghij"), 25000)
+			write(t, srv.Root, "f", body)
+			for _, off := range []int64{0, 30000} {
+				rc, err := c.OpenReadExpect(ctxT(t), "/f", off, ftpclient.Expect{Size: 100000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err == nil && !bytes.Equal(got, body[off:]) {
+					t.Errorf("offset %d: read %d bytes without error, want the whole %d or an error", off, len(got), len(body)-int(off))
+				}
+			}
+		})
+	}
+}

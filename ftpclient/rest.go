@@ -24,7 +24,7 @@ var errRestIgnored = errors.New("server ignores REST (sends the file from its st
 // restOffset says where a download meant to start at off starts on the
 // wire: off, or 0 where REST does not work (the caller drops the bytes
 // before off). The first time REST is needed it is checked (see the top of
-// this file); want, if known, saves a SIZE for that.
+// this file), with the size SIZE gives (want's only without SIZE).
 func (cn *conn) restOffset(sp string, off int64, want *Expect) (int64, error) {
 	c := cn.cl
 	if off == 0 || c.noRest.Load() {
@@ -33,11 +33,14 @@ func (cn *conn) restOffset(sp string, off int64, want *Expect) (int64, error) {
 	if c.restChecked.Load() || c.feats().REST {
 		return off, nil
 	}
+	// The file's size now, not the caller's (want): a file replaced since
+	// it was listed would make a working REST look ignored. want only
+	// where the server has no SIZE.
 	size := int64(-1)
-	if want != nil {
-		size = want.Size
-	} else if r, err := cn.cmd("SIZE %s", sp); err == nil && r.Code == 213 {
+	if r, err := cn.cmd("SIZE %s", sp); err == nil && r.Code == 213 {
 		size, _ = strconv.ParseInt(strings.TrimSpace(r.Msg), 10, 64)
+	} else if want != nil {
+		size = want.Size
 	}
 	if size < 2 {
 		return off, nil // nothing to check it with: trust it this once

@@ -46,15 +46,16 @@ type Quirks struct {
 	ListExtra []string  // raw lines added to every LIST (devices, oddities)
 
 	// SIZE, MDTM, REST, APPE.
-	NoSIZE       bool           // SIZE is unknown (502)
-	SizeASCII    bool           // SIZE refused (550) while TYPE is A, the initial type
-	NoMDTM       bool           // MDTM unknown (and not in FEAT)
-	MDTMZone     *time.Location // MDTM answers in this zone instead of UTC
-	MDTMFraction bool           // MDTM answers YYYYMMDDHHMMSS.123
-	NoMFMT       bool           // MFMT unknown (and not in FEAT)
-	NoREST       bool           // REST unknown (502)
-	RESTIgnored  bool           // REST answered 350 but transfers start at 0 (not in FEAT)
-	NoAPPE       bool           // APPE unknown (502)
+	NoSIZE           bool           // SIZE is unknown (502)
+	SizeASCII        bool           // SIZE refused (550) while TYPE is A, the initial type
+	NoMDTM           bool           // MDTM unknown (and not in FEAT)
+	MDTMZone         *time.Location // MDTM answers in this zone instead of UTC
+	MDTMFraction     bool           // MDTM answers YYYYMMDDHHMMSS.123
+	NoMFMT           bool           // MFMT unknown (and not in FEAT)
+	NoREST           bool           // REST unknown (502)
+	RESTIgnored      bool           // REST answered 350 but transfers start at 0 (not in FEAT)
+	RESTUnadvertised bool           // REST works but FEAT does not say "REST STREAM"
+	NoAPPE           bool           // APPE unknown (502)
 
 	// Passive mode.
 	NoEPSV       bool   // EPSV unknown (502)

@@ -236,7 +236,7 @@ func (ss *qsession) feat() {
 	if !q.NoSIZE {
 		f = append(f, "SIZE")
 	}
-	if !q.NoREST && !q.RESTIgnored { // one that ignores REST does not say it has it
+	if !q.NoREST && !q.RESTIgnored && !q.RESTUnadvertised { // one that ignores REST does not say it has it
 		f = append(f, "REST STREAM")
 	}
 	if !q.NoEPSV {
