@@ -146,7 +146,7 @@ type Engine struct {
 	refused  map[pairMode]refusalNote // see memory.go
 	worked   map[pair]Mode
 	unended  map[pairMode]int // attempts in a row whose data all arrived but that never ended (memory.go)
-	early    map[*ftpclient.Client]earlyState
+	early    map[fxpSides]earlyState
 
 	// beforeVerify, if set (tests only), runs after the data moved and
 	// before verification.
@@ -198,7 +198,7 @@ func New(log *slog.Logger) *Engine {
 		refused: map[pairMode]refusalNote{},
 		worked:  map[pair]Mode{},
 		unended: map[pairMode]int{},
-		early:   map[*ftpclient.Client]earlyState{},
+		early:   map[fxpSides]earlyState{},
 	}
 }
 

@@ -307,6 +307,10 @@ func (s *fakeSession) transfer(verb, p string) bool {
 // dialActive connects to the PORT address from the server's own address,
 // as real servers do.
 func (s *fakeSession) dialActive() (net.Conn, error) {
+	if c := s.portConn; c != nil {
+		s.port, s.portConn = "", nil
+		return c, nil
+	}
 	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(s.f.ip)}}
 	addr := s.port
 	s.port = ""

@@ -45,7 +45,9 @@ import (
 //   - greeting: the 220 reply's text (default "fake <name>"), e.g. a real
 //     server's banner;
 //   - transferLag: a transfer command is taken up only this long after it
-//     arrived (a server busy elsewhere).
+//     arrived (a server busy elsewhere);
+//   - connectOnPort: open the data connection on PORT/EPRT, before
+//     answering it, not on the transfer command (Twisted, pyftpdlib).
 //
 // It counts live sessions (a session waiting for a data connection that
 // never comes is live until idleTimeout) and records every command.
@@ -69,6 +71,7 @@ type fakeFTP struct {
 	renameReply    func(from, to string) string
 	greeting       string
 	transferLag    time.Duration
+	connectOnPort  bool
 	idleTimeout    time.Duration
 
 	mu        sync.Mutex
@@ -212,11 +215,12 @@ type fakeSession struct {
 	lines chan string // commands read by the control reader
 	gone  chan error  // the control connection ended (io.EOF: closed; other: reset)
 
-	pasv  net.Listener
-	early chan *earlyConn // early: the connection accepted for the next transfer
-	port  string          // PORT address for the next transfer
-	rest  int64
-	from  string // RNFR's path, for RNTO
+	pasv     net.Listener
+	early    chan *earlyConn // early: the connection accepted for the next transfer
+	port     string          // PORT address for the next transfer
+	portConn net.Conn        // connectOnPort: the data connection opened on PORT
+	rest     int64
+	from     string // RNFR's path, for RNTO
 
 	mu         sync.Mutex
 	cmdPending bool // early: a transfer command is waiting for its data connection
@@ -279,6 +283,10 @@ func (s *fakeSession) closeData() {
 	if s.pasv != nil {
 		s.pasv.Close()
 		s.pasv = nil
+	}
+	if s.portConn != nil {
+		s.portConn.Close()
+		s.portConn = nil
 	}
 }
 
@@ -419,6 +427,14 @@ func (s *fakeSession) handle(verb, arg string) bool {
 		}
 		s.closeData()
 		s.port = addr
+		if f.connectOnPort {
+			c, err := s.dialActive()
+			if err != nil {
+				s.reply("425 cannot open data connection: %v", err)
+				break
+			}
+			s.port, s.portConn = addr, c
+		}
 		s.reply("200 PORT ok")
 	case "RNFR":
 		if _, ok := f.get(arg); !ok {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxpfs/fxpfs/ftpclient"
 )
 
 // Tests of what one copy costs besides its data: the waits, commands and
@@ -49,7 +51,7 @@ func TestNoEarlyWaitForLateServers(t *testing.T) {
 			if tc.waited {
 				want = earlyNo // waited for, in vain: answers late
 			}
-			if got := e.earlyOf(cd); got != want {
+			if got := e.earlyOf(fxpSides{cd, cs}); got != want {
 				t.Errorf("early state after the copy = %d, want %d (waited: %v)", got, want, tc.waited)
 			}
 		})
@@ -83,8 +85,47 @@ func TestLateClaimOfEarlyServer(t *testing.T) {
 		t.Errorf("%d data connections dropped, %d attempts: the test did not make the connection overtake STOR",
 			dst.dropped, rec.Attempts)
 	}
-	if got := e.earlyOf(cd); got != earlyYes {
+	if got := e.earlyOf(fxpSides{cd, cs}); got != earlyYes {
 		t.Errorf("early state after the copy = %d, want earlyYes (%d)", got, earlyYes)
+	}
+}
+
+// TestEarlyAnswerLearntPerPeer: a late passive server (inetutils' ftpd)
+// answers its STOR at once where the active server connected on PORT,
+// before the command (Twisted, pyftpdlib). That must not mark it early for
+// every peer: an FXP from a server connecting only on RETR (vsftpd) would
+// then wait the full early wait (1 s, 4x the usual) for a 150 that cannot
+// come first, on every copy. What is learnt holds for that pair only; the
+// other pair is waited for once, in vain, and then not at all.
+func TestEarlyAnswerLearntPerPeer(t *testing.T) {
+	dst := startFake(t, "inetutils", "127.0.0.3") // late, greeting unknown
+	twisted := startFake(t, "twisted", "127.0.0.2", func(f *fakeFTP) { f.connectOnPort = true })
+	plain := startFake(t, "plain", "127.0.0.4")
+	data := randomBytes(t, 100_000)
+	twisted.put("/f.bin", data)
+	plain.put("/f.bin", data)
+	cd, ct, cp := fakeClient(t, dst), fakeClient(t, twisted), fakeClient(t, plain)
+	e := newEngine(t)
+	copyFrom := func(cs *ftpclient.Client, to string) {
+		t.Helper()
+		rec, err := e.Copy(ctxT(t, 30*time.Second), Endpoint{cs, "/f.bin"}, Endpoint{cd, to}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := dst.get(to); !bytes.Equal(got, data) || rec.Mode != ModeFXP || rec.Attempts != 1 {
+			t.Fatalf("%s: mode %s, %d attempts, %d bytes at the destination", to, rec.Mode, rec.Attempts, len(got))
+		}
+	}
+	copyFrom(ct, "/a.bin")
+	if got := e.earlyOf(fxpSides{cd, ct}); got != earlyYes {
+		t.Errorf("with the peer connecting on PORT: early state %d, want earlyYes (%d): the test did not make the late server answer at once", got, earlyYes)
+	}
+	copyFrom(cp, "/b.bin")
+	if got := e.earlyOf(fxpSides{cd, cp}); got != earlyNo {
+		t.Errorf("with a peer connecting on RETR: early state %d, want earlyNo (%d): every FXP of the pair waits for a 150 that comes only after", got, earlyNo)
+	}
+	if w := e.earlyWait(ctxT(t, 5*time.Second), fxpSides{cd, cp}, time.Millisecond); w != 0 {
+		t.Errorf("the next FXP of the pair would wait %v for the passive server's answer, want 0", w)
 	}
 }
 

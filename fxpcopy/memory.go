@@ -14,11 +14,15 @@ import (
 //     RefusalMemory: such an attempt is not made again meanwhile;
 //   - the orientation that last worked per (source, destination), tried
 //     first next time;
-//   - per server, whether it answers a transfer command before the data
-//     connection exists ("early", like pyftpdlib) or only once it does
-//     ("late", like vsftpd and pure-ftpd); see Engine.earlyWait. A server
-//     whose greeting names an implementation known to answer late starts
-//     out as late (answersLate).
+//   - per passive server and its active peer, whether the passive server
+//     answers a transfer command before the data connection exists
+//     ("early", like pyftpdlib) or only once it does ("late", like vsftpd
+//     and pure-ftpd); see Engine.earlyWait. A server whose greeting names
+//     an implementation known to answer late starts out as late
+//     (answersLate). It is learnt per pair because a late server answers
+//     at once too where its peer connected on PORT, before the command
+//     (Twisted, pyftpdlib): inetutils' ftpd, marked early that way, was
+//     waited for 1 s on every later FXP with vsftpd.
 
 type pair struct{ src, dst *ftpclient.Client }
 
@@ -33,6 +37,10 @@ type refusalNote struct {
 }
 
 type earlyState int
+
+// fxpSides keys the early-reply memory: the passive server and the active
+// one it was paired with.
+type fxpSides struct{ pasv, port *ftpclient.Client }
 
 const (
 	earlyUnknown earlyState = iota
@@ -115,19 +123,19 @@ func (e *Engine) noteUnended(src, dst *ftpclient.Client, mode Mode) bool {
 // connection arriving before the command) is waited for, so that the data
 // connection cannot overtake the command; a server known to answer only
 // once the data connection exists is not. An unknown one is waited for
-// once, a few round trips of its control connection (rtt, measured on
+// once per active peer (k), a few round trips of its control connection (rtt, measured on
 // PASV), within earlyWaitMin..earlyWaitMax — unless its greeting names an
 // implementation known to answer late (answersLate): then not even once.
 // 0 means do not wait.
-func (e *Engine) earlyWait(ctx context.Context, c *ftpclient.Client, rtt time.Duration) time.Duration {
+func (e *Engine) earlyWait(ctx context.Context, k fxpSides, rtt time.Duration) time.Duration {
 	e.mu.Lock()
-	st := e.early[c]
+	st := e.early[k]
 	e.mu.Unlock()
 	if st == earlyNo {
 		return 0
 	}
 	if st == earlyUnknown {
-		if f, err := c.Features(ctx); err == nil && answersLate[f.Software] {
+		if f, err := k.pasv.Features(ctx); err == nil && answersLate[f.Software] {
 			return 0
 		}
 	}
@@ -153,14 +161,14 @@ var answersLate = map[string]bool{
 	ftpclient.SoftwareVsftpd: true, ftpclient.SoftwarePureFTPd: true, ftpclient.SoftwareProFTPD: true,
 }
 
-func (e *Engine) earlyOf(c *ftpclient.Client) earlyState {
+func (e *Engine) earlyOf(k fxpSides) earlyState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.early[c]
+	return e.early[k]
 }
 
-func (e *Engine) setEarly(c *ftpclient.Client, st earlyState) {
+func (e *Engine) setEarly(k fxpSides, st earlyState) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.early[c] = st
+	e.early[k] = st
 }

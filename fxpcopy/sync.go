@@ -70,7 +70,8 @@ func (s SyncSummary) String() string {
 	}
 	fmt.Fprintf(&b, "; %.1fs", s.Duration.Seconds())
 	if len(s.Copied.Reasons) > 0 {
-		fmt.Fprintf(&b, "\nnot by FXP because: %s", reasonsText(s.Copied.Reasons))
+		// Fallbacks, also to the other FXP orientation: not "not by FXP".
+		fmt.Fprintf(&b, "\nnot the first way tried, because: %s", reasonsText(s.Copied.Reasons))
 	}
 	if s.NoMtime > 0 {
 		fmt.Fprintf(&b, "\nwarning: %d files: the destination cannot set file times, so the next run copies them again (use --size-only)", s.NoMtime)

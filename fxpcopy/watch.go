@@ -32,7 +32,9 @@ func (a *attempt) watch(ctx context.Context) error {
 	if err := a.send(ctx, p, "%s %s", p.cmd, p.path); err != nil {
 		return &refusal{step: p.cmd, server: p.name(), err: err, dstTouched: p == a.d}
 	}
-	if w := a.e.earlyWait(ctx, p.ep.Client, a.pasvRTT); w > 0 {
+	if w := a.e.earlyWait(ctx, a.sides(), a.pasvRTT); w > 0 {
+		a.log.Debug("waiting for the passive server's first reply", "server", p.name(), "wait", w,
+			"answers_early", a.e.earlyOf(a.sides()) == earlyYes)
 		if err := a.awaitEarly(ctx, w); err != nil {
 			return err
 		}
@@ -61,11 +63,11 @@ func (a *attempt) watch(ctx context.Context) error {
 				// Before abort, whose data connection from here makes the
 				// passive server answer 150.
 				a.noDataConn = a.noDataConn || !p.prelim
-				if p.prelim && !p.ended() && q.ended() && a.e.earlyOf(p.ep.Client) != earlyYes {
+				if p.prelim && !p.ended() && q.ended() && a.e.earlyOf(a.sides()) != earlyYes {
 					// It answered and then waited: most likely it answers
 					// early and dropped a data connection that overtook
 					// its command. Wait for its answer from now on.
-					a.e.setEarly(p.ep.Client, earlyYes)
+					a.e.setEarly(a.sides(), earlyYes)
 				}
 				a.log.Info("giving up the FXP attempt", "why", err)
 				a.abort()
@@ -103,6 +105,10 @@ func (a *attempt) quiesce(d time.Duration) {
 	}
 }
 
+// sides keys what the engine learns about the passive server's replies
+// (Engine.earlyWait).
+func (a *attempt) sides() fxpSides { return fxpSides{a.pasv.ep.Client, a.port.ep.Client} }
+
 // awaitEarly waits up to w for the passive server's first reply.
 func (a *attempt) awaitEarly(ctx context.Context, w time.Duration) error {
 	p := a.pasv
@@ -113,18 +119,18 @@ func (a *attempt) awaitEarly(ctx context.Context, w time.Duration) error {
 		case ev := <-a.events:
 			a.handle(ev)
 			if p.prelim {
-				a.e.setEarly(p.ep.Client, earlyYes)
+				a.e.setEarly(a.sides(), earlyYes)
 				return nil
 			}
 			if p.ended() {
 				return nil
 			}
 		case <-timer.C:
-			if a.e.earlyOf(p.ep.Client) == earlyUnknown {
+			if a.e.earlyOf(a.sides()) == earlyUnknown {
 				// Unknown until now: it answers only once the data
 				// connection exists. (A server known to answer early
 				// keeps its mark: it was slow this once.)
-				a.e.setEarly(p.ep.Client, earlyNo)
+				a.e.setEarly(a.sides(), earlyNo)
 			}
 			return nil
 		case <-ctx.Done():
