@@ -162,6 +162,8 @@ func (c *Client) configure(cn *conn, greeting string) error {
 		nf := Features{}
 		if r.Code == 211 {
 			nf = parseFeat(r.Msg)
+		} else if nf.MDTM, err = cn.probeMDTM(); err != nil {
+			return err
 		}
 		nf.Software = software(greeting)
 		c.features.CompareAndSwap(nil, &nf)
@@ -190,6 +192,24 @@ func (c *Client) configure(cn *conn, greeting string) error {
 		}
 	}
 	return nil
+}
+
+// probeMDTM asks a server without FEAT (older than RFC 2389: netkit's and
+// other BSD-derived ftpds) whether it knows MDTM, which most of them do:
+// without it LIST's minute- or day-precision times would be all the mount
+// shows, and a same-size rewrite within the minute would go unnoticed. Any
+// answer but "unknown command" (500, 502) or a syntax error (501, 504) says
+// it does: 213, or 550 for a directory (netkit: "not a plain file").
+func (cn *conn) probeMDTM() (bool, error) {
+	r, err := cn.cmd("MDTM .")
+	if err != nil {
+		return false, err
+	}
+	switch r.Code {
+	case 500, 501, 502, 504:
+		return false, nil
+	}
+	return r.Code == 213 || r.Code >= 400, nil
 }
 
 // dialData connects a data connection to addr (TLS when the channel is
