@@ -23,28 +23,29 @@ type Client struct {
 	roots *x509.CertPool // from TLSCAFile; nil: the system's
 	pin   []byte         // from TLSFingerprint: SHA-256 of the only certificate accepted
 
-	features     atomic.Pointer[Features] // from the first login's FEAT
-	loggedIn     atomic.Bool              // a login has succeeded once (see tooMany)
-	epsvBroken   atomic.Bool              // EPSV was refused: use PASV from now on
-	listPlain    atomic.Bool              // "LIST -a" lists less than LIST: use plain LIST (list.go)
-	dashA        atomic.Bool              // "LIST -a" has listed entries: it is understood or ignored (list.go)
-	nlstOnly     atomic.Bool              // no LIST: list with NLST (nlst.go)
-	noMLST       atomic.Bool              // MLST is refused although MLSD works: Stat lists the parent
-	noSize       atomic.Bool              // SIZE is refused: Size lists the parent
-	noUtime      atomic.Bool              // SITE UTIME was refused
-	noChmod      atomic.Bool              // SITE CHMOD was refused
-	noMdtmWrite  atomic.Bool              // "MDTM time path" was refused
-	mdtmWriteOK  atomic.Bool              // "MDTM time path" has worked at least once
-	noRenameOver atomic.Bool              // RNTO onto an existing file was refused (replace.go)
-	noRest       atomic.Bool              // REST is refused or ignored: downloads start at 0 (rest.go)
-	restChecked  atomic.Bool              // REST was checked and works (rest.go)
-	connID       atomic.Int64
-	mdtmSerial   atomic.Bool  // pipelined MDTM failed once: one at a time
-	mdtmChecked  atomic.Bool  // MDTM was read back after setting a time (mtime.go)
-	mdtmOffset   atomic.Int64 // MDTM answers in local time, this far ahead of UTC (mtime.go)
-	mtimes       *lru.Cache[string, mtimeMemo]
-	activity     atomic.Int64 // UnixNano of the last sign of life (see sched.quiet)
-	longWaits    atomic.Int32 // FXP final replies being waited for (see sched.quiet)
+	features      atomic.Pointer[Features] // from the first login's FEAT
+	loggedIn      atomic.Bool              // a login has succeeded once (see tooMany)
+	epsvBroken    atomic.Bool              // EPSV was refused: use PASV from now on
+	listPlain     atomic.Bool              // "LIST -a" lists less than LIST: use plain LIST (list.go)
+	dashA         atomic.Bool              // "LIST -a" has listed entries: it is understood or ignored (list.go)
+	nlstOnly      atomic.Bool              // no LIST: list with NLST (nlst.go)
+	noMLST        atomic.Bool              // MLST is refused although MLSD works: Stat lists the parent
+	noSize        atomic.Bool              // SIZE is refused: Size lists the parent
+	noUtime       atomic.Bool              // SITE UTIME was refused
+	noChmod       atomic.Bool              // SITE CHMOD was refused
+	noMdtmWrite   atomic.Bool              // "MDTM time path" was refused
+	mdtmWriteOK   atomic.Bool              // "MDTM time path" has worked at least once
+	noRenameOver  atomic.Bool              // RNTO onto an existing file was refused (replace.go)
+	namesVerbatim atomic.Bool              // a non-ASCII name was listed as stored (names.go)
+	noRest        atomic.Bool              // REST is refused or ignored: downloads start at 0 (rest.go)
+	restChecked   atomic.Bool              // REST was checked and works (rest.go)
+	connID        atomic.Int64
+	mdtmSerial    atomic.Bool  // pipelined MDTM failed once: one at a time
+	mdtmChecked   atomic.Bool  // MDTM was read back after setting a time (mtime.go)
+	mdtmOffset    atomic.Int64 // MDTM answers in local time, this far ahead of UTC (mtime.go)
+	mtimes        *lru.Cache[string, mtimeMemo]
+	activity      atomic.Int64 // UnixNano of the last sign of life (see sched.quiet)
+	longWaits     atomic.Int32 // FXP final replies being waited for (see sched.quiet)
 
 	stats struct {
 		commands, dials, bytesIn, bytesOut atomic.Int64

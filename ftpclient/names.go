@@ -17,10 +17,52 @@ import (
 // (257 "path"), and a stored or renamed entry is looked up once afterwards;
 // a server that stored it elsewhere makes the operation fail with
 // ErrBadName, saying so. Other names cost nothing.
+//
+// Non-ASCII names are checked too, in a listing, until one is listed as
+// given: a server may read the command line in one encoding and list in
+// another (Twisted 22 takes commands as Latin-1 and lists UTF-8, so `é`
+// is stored, and then listed, as `Ã©`), while SIZE, RETR and MLST of the
+// name as given find the file all the same. Such a file would show under
+// a name that cannot be opened. One listing per server, where names
+// round-trip.
 
 // riskyName reports whether servers are known to rewrite name.
 func riskyName(name string) bool {
 	return strings.ContainsAny(name, ` \:*?"<>|`) || strings.HasSuffix(name, ".")
+}
+
+// checkListed looks for a new entry p with a non-ASCII name in a listing
+// of its directory, until one is found (see the top of this file). Nil
+// where it is listed, or where that cannot be told: a dot file (temporary
+// names are; a server may not list them) is not looked for.
+func (c *Client) checkListed(ctx context.Context, op, p string) error {
+	name := path.Base(p)
+	if !nonASCII(name) || strings.HasPrefix(name, ".") || c.namesVerbatim.Load() {
+		return nil
+	}
+	ents, err := c.List(ctx, path.Dir(p))
+	if err != nil {
+		return nil // cannot tell: say nothing
+	}
+	for _, e := range ents {
+		if e.Name == name {
+			c.namesVerbatim.Store(true)
+			return nil
+		}
+	}
+	c.log.Warn("ftp server lists a non-ASCII name it stored under other bytes", "server", c.cfg.Name, "path", Printable(p))
+	return c.translate(op, p, fmt.Errorf("the server did not list the new entry as %q (it rewrites non-ASCII names: another character encoding?): %w",
+		Printable(name), ErrBadName))
+}
+
+// nonASCII reports whether name has a byte outside ASCII.
+func nonASCII(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // errRewritten is the error of an entry the server stored under another name.
@@ -36,6 +78,9 @@ func errRewritten(what, name, as string) error {
 // listing, as SIZE does not answer for directories.
 func (c *Client) checkStored(ctx context.Context, op, p string, dir bool) error {
 	name := path.Base(p)
+	if err := c.checkListed(ctx, op, p); err != nil {
+		return err
+	}
 	if !riskyName(name) {
 		return nil
 	}

@@ -44,6 +44,14 @@ func (c *Client) Mkdir(ctx context.Context, p string) error {
 		}
 		return c.translate("MKD", p, errRewritten("directory", Printable(name), Printable(got)))
 	}
+	if err := c.checkListed(ctx, "MKD", p); err != nil {
+		// The server finds it by the name sent: it goes again.
+		if rerr := c.Rmdir(ctx, p); rerr != nil {
+			c.log.Warn("ftp server made a directory under another name, and it could not be removed",
+				"server", c.cfg.Name, "path", Printable(p), "err", rerr)
+		}
+		return err
+	}
 	return nil
 }
 
@@ -65,6 +73,21 @@ func (c *Client) Remove(ctx context.Context, p string) error {
 	return c.explain(ctx, "DELE", p, err)
 }
 
+// rnfrRnto sends RNFR sfrom and RNTO sto (server paths); op names the
+// command that failed.
+func (c *Client) rnfrRnto(ctx context.Context, desc, sfrom, sto string) (op string, err error) {
+	op = "RNFR"
+	err = c.do(ctx, "RENAME", desc, false, func(cn *conn) error {
+		if _, err := cn.cmdExpect([]int{350}, "RNFR %s", sfrom); err != nil {
+			return err
+		}
+		op = "RNTO"
+		_, err := cn.cmdExpect([]int{250, 200}, "RNTO %s", sto)
+		return err
+	})
+	return op, err
+}
+
 // Rename renames within this server (RNFR/RNTO).
 func (c *Client) Rename(ctx context.Context, from, to string) error {
 	desc := from + " -> " + to
@@ -74,15 +97,7 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 		if sto, err = c.sp(to); err == nil {
 			c.forgetMtime(sfrom)
 			c.forgetMtime(sto)
-			op := "RNFR"
-			err = c.do(ctx, "RENAME", desc, false, func(cn *conn) error {
-				if _, err := cn.cmdExpect([]int{350}, "RNFR %s", sfrom); err != nil {
-					return err
-				}
-				op = "RNTO"
-				_, err := cn.cmdExpect([]int{250, 200}, "RNTO %s", sto)
-				return err
-			})
+			op, err := c.rnfrRnto(ctx, desc, sfrom, sto)
 			if err != nil {
 				var oe *OpError
 				if errors.As(err, &oe) && oe.Code != 0 {
@@ -90,7 +105,17 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 				}
 				return c.explain(ctx, op, from+"\x00"+to, err)
 			}
-			return c.checkStored(ctx, "RNTO", to, true)
+			if err := c.checkStored(ctx, "RNTO", to, true); err != nil {
+				if errors.Is(err, ErrBadName) {
+					if _, uerr := c.rnfrRnto(ctx, desc, sto, sfrom); uerr == nil {
+						// Undone: the entry is where it was, not under a
+						// name the mount never showed.
+						err = fmt.Errorf("%w (the rename was undone)", err)
+					}
+				}
+				return err
+			}
+			return nil
 		}
 	}
 	return c.translate("RENAME", desc, err)

@@ -32,6 +32,10 @@ type Quirks struct {
 	NoMLSD  bool // neither MLSD nor MLST (LIST only)
 	NoMLST  bool // MLSD, but MLST is unknown
 	Latin1  bool // no UTF8 feature, OPTS UTF8 refused: names are the disk's bytes (Latin-1 in tests)
+	// CommandsLatin1: command lines are read as Latin-1 and stored (and
+	// listed) UTF-8-encoded, so a non-ASCII name is stored under other
+	// bytes than sent, yet found by them (Twisted 22: `é` is stored as `Ã©`).
+	CommandsLatin1 bool
 
 	// MLSD facts.
 	MLSDStyle    MLSDStyle // how facts are spelled (default: lower case, slink with target)

@@ -74,6 +74,9 @@ func (qs *quirkServer) serve(nc net.Conn) {
 		qs.mu.Lock()
 		qs.received = append(qs.received, line)
 		qs.mu.Unlock()
+		if q.CommandsLatin1 {
+			line = latin1ToUTF8(line)
+		}
 		verb, arg, _ := strings.Cut(line, " ")
 		verb = strings.ToUpper(verb)
 		if !ss.logged && verb != "USER" && verb != "PASS" && verb != "QUIT" && verb != "FEAT" {
@@ -303,4 +306,13 @@ func (ss *qsession) restCmd(arg string) {
 		ss.rest = n
 	}
 	ss.reply(fmt.Sprintf("350 Restart position accepted (%d).", n))
+}
+
+// latin1ToUTF8 reads s's bytes as Latin-1 characters (CommandsLatin1).
+func latin1ToUTF8(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteRune(rune(s[i]))
+	}
+	return b.String()
 }
