@@ -119,6 +119,10 @@ func (s *fakeSession) dataConn() net.Conn {
 		}
 		s.reply("425 no connection")
 		return nil
+	case s.pasvConn != nil:
+		c := s.pasvConn
+		s.pasvConn = nil
+		return c
 	case s.pasv != nil:
 		l := s.pasv.(*net.TCPListener)
 		_ = l.SetDeadline(time.Now().Add(5 * time.Second))
@@ -197,6 +201,9 @@ func (s *fakeSession) transfer(verb, p string) bool {
 			return s.waitForever()
 		}
 		dc = c
+	case s.pasvConn != nil:
+		dc, s.pasvConn = s.pasvConn, nil
+		s.reply("150 data connection already open")
 	case s.pasv != nil:
 		c, ok := s.acceptPassive()
 		if !ok {

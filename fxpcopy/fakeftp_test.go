@@ -47,7 +47,11 @@ import (
 //   - transferLag: a transfer command is taken up only this long after it
 //     arrived (a server busy elsewhere);
 //   - connectOnPort: open the data connection on PORT/EPRT, before
-//     answering it, not on the transfer command (Twisted, pyftpdlib).
+//     answering it, not on the transfer command (Twisted, pyftpdlib);
+//   - refusePortForeign: refuse PORT/EPRT to an address other than the
+//     client's, and nothing else (netkit's and inetutils' ftpd);
+//   - pasvBlocks: after answering PASV/EPSV, read no command (not even
+//     QUIT) until the data connection has come (Twisted 22), or idleTimeout.
 //
 // It counts live sessions (a session waiting for a data connection that
 // never comes is live until idleTimeout) and records every command.
@@ -57,22 +61,24 @@ type fakeFTP struct {
 	ip   string
 	ln   net.Listener
 
-	early          bool
-	refuseForeign  bool
-	pasvHost       string
-	noPASV         bool
-	neverEndActive bool
-	storReply      func(p string) string
-	storFinal      func(p string, n int64) string
-	rate           int
-	stallAfter     int64 // RETR sends this many bytes, then nothing, without ending
-	hiddenRename   bool
-	stopLag        time.Duration // an upload goes on this long after ABOR or the client's going
-	renameReply    func(from, to string) string
-	greeting       string
-	transferLag    time.Duration
-	connectOnPort  bool
-	idleTimeout    time.Duration
+	early             bool
+	refuseForeign     bool
+	pasvHost          string
+	noPASV            bool
+	neverEndActive    bool
+	storReply         func(p string) string
+	storFinal         func(p string, n int64) string
+	rate              int
+	stallAfter        int64 // RETR sends this many bytes, then nothing, without ending
+	hiddenRename      bool
+	stopLag           time.Duration // an upload goes on this long after ABOR or the client's going
+	renameReply       func(from, to string) string
+	greeting          string
+	transferLag       time.Duration
+	connectOnPort     bool
+	pasvBlocks        bool
+	refusePortForeign bool
+	idleTimeout       time.Duration
 
 	mu        sync.Mutex
 	files     map[string]*fakeFile
@@ -219,6 +225,7 @@ type fakeSession struct {
 	early    chan *earlyConn // early: the connection accepted for the next transfer
 	port     string          // PORT address for the next transfer
 	portConn net.Conn        // connectOnPort: the data connection opened on PORT
+	pasvConn net.Conn        // pasvBlocks: the data connection accepted after PASV
 	rest     int64
 	from     string // RNFR's path, for RNTO
 
@@ -279,6 +286,31 @@ func (s *fakeSession) run() {
 	}
 }
 
+// blockForData is pasvBlocks' wait after PASV: no command is read until
+// the data connection is accepted. False: the session ends.
+func (s *fakeSession) blockForData(l net.Listener) bool {
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			close(acc)
+			return
+		}
+		acc <- c
+	}()
+	select {
+	case c, ok := <-acc:
+		s.pasvConn = c
+		return ok
+	case <-s.gone:
+		return false
+	case <-time.After(s.f.idleTimeout):
+		return false
+	case <-s.f.closed:
+		return false
+	}
+}
+
 func (s *fakeSession) closeData() {
 	if s.pasv != nil {
 		s.pasv.Close()
@@ -287,6 +319,10 @@ func (s *fakeSession) closeData() {
 	if s.portConn != nil {
 		s.portConn.Close()
 		s.portConn = nil
+	}
+	if s.pasvConn != nil {
+		s.pasvConn.Close()
+		s.pasvConn = nil
 	}
 }
 
@@ -412,6 +448,9 @@ func (s *fakeSession) handle(verb, arg string) bool {
 			host = f.pasvHost
 		}
 		s.reply("227 Entering Passive Mode (%s,%d,%d)", strings.ReplaceAll(host, ".", ","), port>>8, port&0xff)
+		if f.pasvBlocks {
+			return s.blockForData(l)
+		}
 	case "PORT", "EPRT":
 		addr, err := parseActive(verb, arg)
 		f.mu.Lock()
@@ -421,7 +460,7 @@ func (s *fakeSession) handle(verb, arg string) bool {
 			s.reply("501 %v", err)
 			break
 		}
-		if h, _, _ := net.SplitHostPort(addr); f.refuseForeign && h != s.peerIP() {
+		if h, _, _ := net.SplitHostPort(addr); (f.refuseForeign || f.refusePortForeign) && h != s.peerIP() {
 			s.reply("500 I won't open a connection to %s (only to %s)", h, s.peerIP())
 			break
 		}

@@ -129,6 +129,35 @@ func TestEarlyAnswerLearntPerPeer(t *testing.T) {
 	}
 }
 
+// TestRefusedPortQuitsBlockedPassive: an FXP whose active side refuses PORT
+// to a third host (inetutils, netkit) is given up before any transfer
+// command; the passive side is then dropped. Twisted reads no command
+// after PASV until a data connection has come, so it never answers the
+// QUIT: waiting for that answer cost QuitWait (1 s) per refused attempt,
+// once per pair and process (every `fxpfs cp` between them). Nothing is
+// waited for now, and the copy goes the other way round.
+func TestRefusedPortQuitsBlockedPassive(t *testing.T) {
+	src := startFake(t, "inetutils", "127.0.0.2", func(f *fakeFTP) { f.refusePortForeign = true })
+	dst := startFake(t, "twisted", "127.0.0.3", func(f *fakeFTP) { f.pasvBlocks, f.connectOnPort = true, true })
+	data := randomBytes(t, 100_000)
+	src.put("/f.bin", data)
+	cs, cd := fakeClient(t, src), fakeClient(t, dst)
+	e := newEngine(t)
+	e.timing.quitWait = 5 * time.Second // a wait for QUIT's answer would stand out
+	start := time.Now()
+	rec, err := e.Copy(ctxT(t, 30*time.Second), Endpoint{cs, "/f.bin"}, Endpoint{cd, "/g.bin"}, Options{})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := dst.get("/g.bin"); !bytes.Equal(got, data) || rec.Mode != ModeFXPRev {
+		t.Fatalf("mode %s (%s), %d bytes at the destination", rec.Mode, rec.Fallback, len(got))
+	}
+	if took > e.timing.quitWait/2 {
+		t.Errorf("the copy took %v: the QUIT to the blocked passive server was waited for (QuitWait %v)", took, e.timing.quitWait)
+	}
+}
+
 // verbs counts the commands f received by verb, and says from how many
 // sessions (control connections).
 func verbs(f *fakeFTP) (counts map[string]int, sessions int) {

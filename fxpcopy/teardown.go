@@ -131,12 +131,16 @@ func (a *attempt) close(err error) {
 	wg.Wait()
 }
 
-// quit says QUIT on a connection being dropped (bounded by QuitWait) and
-// destroys it.
+// quit says QUIT on a connection being dropped (its answer awaited
+// QuitWait at most) and destroys it. A passive side given up before its
+// transfer command is not waited for: a server may read no command while
+// its PASV port waits for a connection (Twisted), so the answer would come
+// only after QuitWait, on every refused PORT of the other side.
 func (a *attempt) quit(sd *side, why error) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.e.timing.quitWait)
 	defer cancel()
-	if err := sd.conn.Send(ctx, "QUIT"); err == nil {
+	listening := sd == a.pasv && !sd.sent
+	if err := sd.conn.Send(ctx, "QUIT"); err == nil && !listening {
 		_, _ = sd.conn.ReadReply(ctx)
 	}
 	sd.conn.Release(why)
