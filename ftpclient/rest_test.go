@@ -5,30 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/internal/ftptest"
+	"github.com/fxpfs/fxpfs/internal/testutil"
 )
-
-// lockedBuffer is a log destination safe for the client's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRestProbeUsesCurrentSize: on a server whose FEAT does not vouch for
 // REST, the first download at an offset checks REST with the file's last
@@ -37,7 +19,7 @@ func (l *lockedBuffer) String() string {
 // switched every later download of the server to "from byte 0".
 func TestRestProbeUsesCurrentSize(t *testing.T) {
 	srv := ftptest.StartQuirky(t, ftptest.Quirks{RESTUnadvertised: true})
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	c, err := ftpclient.New(srv.Config("q"), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

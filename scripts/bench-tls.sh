@@ -18,13 +18,17 @@
 #   (e) cp between two rclone mounts   FTPS both, data through the client
 #                                      (no_check_certificate: rclone's FTP
 #                                      backend takes no CA file)
+#   (f) curl in s2's namespace         a TLS download of the file from s1 to
+#                                      /dev/null: how fast s1 sends over TLS
+#                                      to a client that costs nothing (the
+#                                      bound of any encrypted copy from s1)
 # each timed, with the bytes that crossed the client's link, checked by
 # sha256 on s2's disk, and, for fxpfs, how fxpfs says the data went.
 #
 # Environment: BENCH_TLS_FILE_MB=200, BENCH_TLS_REPEAT=3 (median reported),
 # BENCH_RATE=100mbit, BENCH_SERVER_RATE="" (e.g. 1gbit shapes the servers'
 # links too: unshaped, the servers' encryption is bound by this machine's
-# CPUs), BENCH_TLS_METHODS="a b c d e", BENCH_RESULTS=FILE.
+# CPUs), BENCH_TLS_METHODS="a b c d e f", BENCH_RESULTS=FILE.
 set -euo pipefail
 # shellcheck source=lib/bench-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench-common.sh"
@@ -33,7 +37,7 @@ FILE_MB=${BENCH_TLS_FILE_MB:-200}
 REPEAT=${BENCH_TLS_REPEAT:-3}
 RATE=${BENCH_RATE:-100mbit}
 SERVER_RATE=${BENCH_SERVER_RATE:-} # "": the servers' link unshaped
-METHODS=${BENCH_TLS_METHODS:-a b c d e}
+METHODS=${BENCH_TLS_METHODS:-a b c d e f}
 REPORTED=()
 
 require_root
@@ -167,6 +171,20 @@ method_e() {
 	rclone_pair_unmount
 }
 
+method_f() {
+	local r=$1 t rc=0
+	[[ -f $WORK/secret/curl-s1-tls.cfg ]] || curl_config "$WORK/secret/curl-s1-tls.cfg" "$S1_USER" "$S1_PASS"
+	log "(f) run $r: curl --ssl-reqd from s1 in s2's namespace"
+	timed t in_ns "$NS_S2" curl -s -K "$WORK/secret/curl-s1-tls.cfg" --ssl-reqd --cacert "$TLS_CA" \
+		-o /dev/null "ftp://$S1_IP:21/src/big.bin" || rc=$?
+	T[f,$r]=$t B[f,$r]=0
+	if ((rc == 0)); then V[f,$r]=ok; else
+		V[f,$r]=FAILED
+		note_fail "(f) run $r: curl exit status $rc"
+	fi
+	log "(f) run $r: $(fmt "$t" 2) s, ${V[f,$r]}"
+}
+
 for ((r = 1; r <= REPEAT; r++)); do
 	for m in $METHODS; do "method_$m" "$r"; done
 done
@@ -185,7 +203,8 @@ for m in $METHODS; do
 done
 declare -A LABEL=([a]="(a) cp through the fxpfs mount: encrypted FXP (SSCN)"
 	[b]="(b) fxpfs cp: encrypted FXP (SSCN)" [c]="(c) fxpfs cp: clear FXP (fxp_clear_data)"
-	[d]="(d) lftp FXP, ssl-protect-fxp off (clear)" [e]="(e) cp between two rclone mounts (FTPS)")
+	[d]="(d) lftp FXP, ssl-protect-fxp off (clear)" [e]="(e) cp between two rclone mounts (FTPS)"
+	[f]="(f) s1's own TLS send: curl FTPS download in s2's namespace (not a copy)")
 cell_t() { if [[ -n ${MT[$1]:-} ]]; then fmt "${MT[$1]}" 2; else echo FAILED; fi; }
 cell_b() { if [[ -n ${MB[$1]:-} ]]; then printf '%s (%s MiB)' "${MB[$1]}" "$(fmt "$(mib "${MB[$1]}")" 2)"; else echo -; fi; }
 cell_p() { if [[ -n ${MB[$1]:-} ]]; then fmt "$(calc "100 * ${MB[$1]} / $FILE_BYTES")" 3; else echo -; fi; }
@@ -206,6 +225,7 @@ md "| ratio (from the medians) | (a) mount cp | (b) fxpfs cp | target |"
 md "|---|---:|---:|---|"
 md "| encrypted FXP time / clear FXP time (c) | $(ratio "${MT[a]:-}" "${MT[c]:-}") | $(ratio "${MT[b]:-}" "${MT[c]:-}") | <= 1.25 |"
 md "| encrypted FXP time / lftp clear FXP time (d) | $(ratio "${MT[a]:-}" "${MT[d]:-}") | $(ratio "${MT[b]:-}" "${MT[d]:-}") | (none) |"
+md "| encrypted FXP time / s1's TLS send alone (f) | $(ratio "${MT[a]:-}" "${MT[f]:-}") | $(ratio "${MT[b]:-}" "${MT[f]:-}") | (none) |"
 md "| rclone time / encrypted FXP time | $(ratio "${MT[e]:-}" "${MT[a]:-}") | $(ratio "${MT[e]:-}" "${MT[b]:-}") | (none) |"
 md "| client-link bytes / copied bytes (%) | $(cell_p a) | $(cell_p b) | < 1 |"
 if ((REPEAT > 1)); then
