@@ -37,6 +37,7 @@ type Client struct {
 	mdtmWriteOK   atomic.Bool              // "MDTM time path" has worked at least once
 	noRenameOver  atomic.Bool              // RNTO onto an existing file was refused (replace.go)
 	namesVerbatim atomic.Bool              // a non-ASCII name was listed as stored (names.go)
+	nameChecks    atomic.Int32             // listings that showed a non-ASCII name in neither form (names.go)
 	noRest        atomic.Bool              // REST is refused or ignored: downloads start at 0 (rest.go)
 	restChecked   atomic.Bool              // REST was checked and works (rest.go)
 	connID        atomic.Int64

@@ -24,35 +24,51 @@ import (
 // is stored, and then listed, as `Ã©`), while SIZE, RETR and MLST of the
 // name as given find the file all the same. Such a file would show under
 // a name that cannot be opened. One listing per server, where names
-// round-trip.
+// round-trip. Only that evidence fails the operation: a name listed in
+// some other form (a server normalising to NFD, a listing that does not
+// show the entry yet) says nothing, and after maxNameChecks such listings
+// the server is not checked any more.
 
 // riskyName reports whether servers are known to rewrite name.
 func riskyName(name string) bool {
 	return strings.ContainsAny(name, ` \:*?"<>|`) || strings.HasSuffix(name, ".")
 }
 
+// maxNameChecks bounds the listings spent on a server whose listings
+// neither show a non-ASCII name as given nor re-encoded.
+const maxNameChecks = 3
+
 // checkListed looks for a new entry p with a non-ASCII name in a listing
 // of its directory, until one is found (see the top of this file). Nil
-// where it is listed, or where that cannot be told: a dot file (temporary
-// names are; a server may not list them) is not looked for.
+// unless the listing shows the name re-encoded (its bytes read as Latin-1)
+// and not as given; a dot file (temporary names are; a server may not list
+// them) is not looked for.
 func (c *Client) checkListed(ctx context.Context, op, p string) error {
 	name := path.Base(p)
-	if !nonASCII(name) || strings.HasPrefix(name, ".") || c.namesVerbatim.Load() {
+	if !nonASCII(name) || strings.HasPrefix(name, ".") || c.namesVerbatim.Load() || c.nameChecks.Load() >= maxNameChecks {
 		return nil
 	}
 	ents, err := c.List(ctx, path.Dir(p))
 	if err != nil {
 		return nil // cannot tell: say nothing
 	}
+	recoded := false
 	for _, e := range ents {
-		if e.Name == name {
+		switch e.Name {
+		case name:
 			c.namesVerbatim.Store(true)
 			return nil
+		case latin1ToUTF8(name):
+			recoded = true
 		}
 	}
+	if !recoded {
+		c.nameChecks.Add(1)
+		return nil
+	}
 	c.log.Warn("ftp server lists a non-ASCII name it stored under other bytes", "server", c.cfg.Name, "path", Printable(p))
-	return c.translate(op, p, fmt.Errorf("the server did not list the new entry as %q (it rewrites non-ASCII names: another character encoding?): %w",
-		Printable(name), ErrBadName))
+	return c.translate(op, p, fmt.Errorf("the server listed the new entry %q as %q (it reads non-ASCII names in commands in another character encoding than it lists them): %w",
+		Printable(name), Printable(latin1ToUTF8(name)), ErrBadName))
 }
 
 // nonASCII reports whether name has a byte outside ASCII.
@@ -63,6 +79,16 @@ func nonASCII(name string) bool {
 		}
 	}
 	return false
+}
+
+// latin1ToUTF8 is name's bytes read as Latin-1 characters, in UTF-8: what
+// a server that decodes commands as Latin-1 and lists in UTF-8 stores.
+func latin1ToUTF8(name string) string {
+	r := make([]rune, len(name))
+	for i := 0; i < len(name); i++ {
+		r[i] = rune(name[i])
+	}
+	return string(r)
 }
 
 // errRewritten is the error of an entry the server stored under another name.

@@ -35,22 +35,18 @@ func (c *Client) Mkdir(ctx context.Context, p string) error {
 	if err != nil {
 		return c.explain(ctx, "MKD", p, err)
 	}
-	name := path.Base(p)
+	name, made, bad := path.Base(p), "", error(nil)
 	if got := mkdReplyName(r.Msg); riskyName(name) && got != "" && got != name && ValidateName(got) == nil {
-		made := path.Join(path.Dir(p), got)
+		made, bad = path.Join(path.Dir(p), got), c.translate("MKD", p, errRewritten("directory", Printable(name), Printable(got)))
+	} else if err := c.checkListed(ctx, "MKD", p); err != nil {
+		made, bad = p, err // the server finds it by the name sent
+	}
+	if bad != nil {
 		if rerr := c.Rmdir(ctx, made); rerr != nil {
 			c.log.Warn("ftp server made a directory under another name, and it could not be removed",
 				"server", c.cfg.Name, "path", Printable(made), "err", rerr)
 		}
-		return c.translate("MKD", p, errRewritten("directory", Printable(name), Printable(got)))
-	}
-	if err := c.checkListed(ctx, "MKD", p); err != nil {
-		// The server finds it by the name sent: it goes again.
-		if rerr := c.Rmdir(ctx, p); rerr != nil {
-			c.log.Warn("ftp server made a directory under another name, and it could not be removed",
-				"server", c.cfg.Name, "path", Printable(p), "err", rerr)
-		}
-		return err
+		return bad
 	}
 	return nil
 }

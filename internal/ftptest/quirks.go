@@ -36,6 +36,10 @@ type Quirks struct {
 	// listed) UTF-8-encoded, so a non-ASCII name is stored under other
 	// bytes than sent, yet found by them (Twisted 22: `é` is stored as `Ã©`).
 	CommandsLatin1 bool
+	// ListDecomposed: LIST shows é, ï and ü decomposed (e + U+0301, ...),
+	// as a server on HFS+ lists them, while commands find the name as
+	// given (LIST only).
+	ListDecomposed bool
 
 	// MLSD facts.
 	MLSDStyle    MLSDStyle // how facts are spelled (default: lower case, slink with target)

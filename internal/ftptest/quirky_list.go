@@ -18,6 +18,9 @@ type qentry struct {
 	target string // symlink target
 }
 
+// decomposed spells a few letters as HFS+ stores them (ListDecomposed).
+var decomposed = strings.NewReplacer("é", "e\u0301", "ï", "i\u0308", "ü", "u\u0308")
+
 // entries reads a directory, dot files only when dot is set.
 func entries(dir string, dot bool) ([]qentry, error) {
 	des, err := os.ReadDir(dir)
@@ -137,6 +140,11 @@ func (ss *qsession) list(arg string) {
 	}
 	rp, ok := ss.s.real(ss.abs(arg))
 	ents, err := entries(rp, dot)
+	if q.ListDecomposed {
+		for i := range ents {
+			ents[i].name = decomposed.Replace(ents[i].name)
+		}
+	}
 	if !ok || err != nil {
 		ss.fail(550, "Could not list directory.")
 		return
