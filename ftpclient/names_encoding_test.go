@@ -1,13 +1,11 @@
 package ftpclient_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/internal/ftptest"
@@ -37,19 +35,11 @@ func TestNonASCIINameRewritten(t *testing.T) {
 		{"names as given, MLSD", ftptest.Quirks{}, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := ftptest.StartQuirky(t, tc.q)
+			c, srv := quirkClient(t, tc.q)
 			if err := os.WriteFile(filepath.Join(srv.Root, "a.txt"), []byte("a"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cfg := srv.Config("q")
-			cfg.DialTimeout, cfg.CmdTimeout, cfg.DataTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-			c, err := ftpclient.New(cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+			ctx := ctxT(t)
 			lists := func() int {
 				n := 0
 				for _, l := range srv.Received() {

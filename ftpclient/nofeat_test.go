@@ -1,14 +1,12 @@
 package ftpclient_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/fxpfs/fxpfs/ftpclient"
 	"github.com/fxpfs/fxpfs/internal/ftptest"
 )
 
@@ -29,7 +27,7 @@ func TestNoFEATProbesMDTM(t *testing.T) {
 		{"no MDTM either", ftptest.Quirks{NoFEAT: true, NoMLSD: true, NoMDTM: true}, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := ftptest.StartQuirky(t, tc.q)
+			c, srv := quirkClient(t, tc.q)
 			mt := time.Now().Add(-72 * time.Hour).Truncate(time.Minute).Add(17 * time.Second).UTC()
 			p := filepath.Join(srv.Root, "f.txt")
 			if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
@@ -38,15 +36,7 @@ func TestNoFEATProbesMDTM(t *testing.T) {
 			if err := os.Chtimes(p, mt, mt); err != nil {
 				t.Fatal(err)
 			}
-			cfg := srv.Config("q")
-			cfg.DialTimeout, cfg.CmdTimeout, cfg.DataTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-			c, err := ftpclient.New(cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+			ctx := ctxT(t)
 			ents, err := c.List(ctx, "/")
 			if err != nil || len(ents) != 1 {
 				t.Fatalf("List: %+v, %v", ents, err)
